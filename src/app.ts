@@ -1,0 +1,69 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { InboundGateway, type InboundHandler } from './core/inbound.js';
+import type { Store } from './core/store.js';
+import { SqliteStore } from './db/sqlite.js';
+import { registerErrorHandling } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
+import { loggerOptions } from './http/logging.js';
+import { messageRoutes } from './http/messages.js';
+import { webhookRoutes } from './http/webhooks.js';
+import { buildProviders } from './providers/index.js';
+
+export interface AppDeps {
+  /** A store the caller owns (and closes). Default: SQLite at config.databaseUrl, closed with the app. */
+  store?: Store;
+  /** Processing of inbound messages; without it messages are stored and acknowledged only. */
+  onInbound?: InboundHandler;
+  /** A logger instance to use instead of the default pino at config.logLevel. */
+  logger?: FastifyBaseLogger;
+  /** Clock for webhook freshness checks. */
+  now?: () => number;
+}
+
+/**
+ * Builds the gateway without listening: the only place that knows every part. main.ts listens; tests call this
+ * and listen on an ephemeral port.
+ */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
+    // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  const ownsStore = deps.store === undefined;
+  const store = deps.store ?? new SqliteStore({ path: config.databaseUrl });
+  const providers = buildProviders(config, deps.now);
+  for (const line of providers.summary) app.log.info(line);
+  if (config.unsafeSkipWebhookVerification) {
+    app.log.warn(
+      'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: webhook signatures are NOT checked. Anyone who can reach this ' +
+        'server can inject messages. Never run this in production.',
+    );
+  }
+  if (config.apiKeys.length === 0) {
+    app.log.warn('SWITCHBOARD_API_KEYS is not set: the /v1 API answers 401 until a key is configured.');
+  }
+
+  const inbound = new InboundGateway({
+    detectors: providers.detectors,
+    enabled: providers.enabled,
+    store,
+    handler: deps.onInbound,
+    mode: config.processingMode,
+    computeTimeoutMs: config.computeTimeoutMs,
+    log: app.log,
+  });
+
+  registerErrorHandling(app);
+  await app.register(healthRoutes, { store });
+  await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });
+  await app.register(messageRoutes, { store, apiKeys: config.apiKeys });
+
+  app.addHook('onClose', async () => {
+    await inbound.idle();
+    if (ownsStore) await store.close();
+  });
+  return app;
+}

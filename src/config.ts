@@ -1,0 +1,210 @@
+import { ConfigError } from './core/errors.js';
+
+export type ProcessingMode = 'fast' | 'compute';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TwilioConfig {
+  accountSid: string;
+  /** Every token that may have signed a webhook: the current one and, during a rotation, the secondary. */
+  authTokens: string[];
+}
+
+export interface TelnyxConfig {
+  /** Base64 of 32-byte Ed25519 public keys; several during a key rotation. */
+  publicKeys: string[];
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** A file path or `:memory:`. */
+  databaseUrl: string;
+  /** The external base URL carriers call (no trailing slash), used to rebuild the URL Twilio signed. */
+  publicBaseUrl: string | null;
+  processingMode: ProcessingMode;
+  computeTimeoutMs: number;
+  /** Null: Twilio is disabled. */
+  twilio: TwilioConfig | null;
+  /** Null: Telnyx is disabled. */
+  telnyx: TelnyxConfig | null;
+  apiKeys: string[];
+  logLevel: LogLevel;
+  /** Accept webhooks without checking signatures. For local experiments only; logged loudly at start. */
+  unsafeSkipWebhookVerification: boolean;
+}
+
+/** Twilio gives up on a webhook after 15 s; the compute deadline must leave room to answer. */
+export const TWILIO_WEBHOOK_TIMEOUT_MS = 15_000;
+export const MIN_API_KEY_LENGTH = 16;
+
+type Env = Record<string, string | undefined>;
+
+/** Every environment variable Switchboard reads, with its default; the README's table mirrors this. */
+export const DEFAULTS = {
+  PORT: '3000',
+  HOST: '127.0.0.1',
+  DATABASE_URL: './data/switchboard.db',
+  PROCESSING_MODE: 'fast',
+  COMPUTE_TIMEOUT_MS: '10000',
+  LOG_LEVEL: 'info',
+} as const;
+
+/**
+ * Reads and validates the configuration. Throws a ConfigError listing every bad value, each naming its variable,
+ * so an operator fixes them all in one go rather than one per restart.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+
+  const port = parseInteger(read('PORT') ?? DEFAULTS.PORT, 'PORT', 0, 65_535, problems);
+  const host = read('HOST') ?? DEFAULTS.HOST;
+  const databaseUrl = read('DATABASE_URL') ?? DEFAULTS.DATABASE_URL;
+
+  let publicBaseUrl: string | null = null;
+  const rawBase = read('PUBLIC_BASE_URL');
+  if (rawBase !== undefined) {
+    const parsed = URL.canParse(rawBase) ? new URL(rawBase) : null;
+    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+      problems.push(
+        `PUBLIC_BASE_URL must be an absolute http(s) URL such as https://sms.example.com, got "${rawBase}".`,
+      );
+    } else if (parsed.search || parsed.hash) {
+      problems.push(
+        'PUBLIC_BASE_URL must not have a query or fragment; the request path and query are appended to it.',
+      );
+    } else {
+      publicBaseUrl = rawBase.replace(/\/+$/, '');
+    }
+  }
+
+  const mode = read('PROCESSING_MODE') ?? DEFAULTS.PROCESSING_MODE;
+  if (mode !== 'fast' && mode !== 'compute') {
+    problems.push(`PROCESSING_MODE must be "fast" or "compute", got "${mode}".`);
+  }
+  const computeTimeoutMs = parseInteger(
+    read('COMPUTE_TIMEOUT_MS') ?? DEFAULTS.COMPUTE_TIMEOUT_MS,
+    'COMPUTE_TIMEOUT_MS',
+    1,
+    TWILIO_WEBHOOK_TIMEOUT_MS - 1,
+    problems,
+    ` (Twilio abandons a webhook after ${TWILIO_WEBHOOK_TIMEOUT_MS / 1000} s)`,
+  );
+
+  const twilio = readTwilio(read('TWILIO_ACCOUNT_SID'), read('TWILIO_AUTH_TOKEN'), problems);
+  const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), problems);
+
+  const apiKeys = splitList(read('SWITCHBOARD_API_KEYS'));
+  apiKeys.forEach((key, i) => {
+    if (key.length < MIN_API_KEY_LENGTH) {
+      problems.push(
+        `SWITCHBOARD_API_KEYS entry ${i + 1} is ${key.length} characters; each key needs at least ${MIN_API_KEY_LENGTH} ` +
+          '(try: openssl rand -hex 24).',
+      );
+    }
+  });
+
+  const logLevel = read('LOG_LEVEL') ?? DEFAULTS.LOG_LEVEL;
+  const levels: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(logLevel as LogLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}, got "${logLevel}".`);
+  }
+
+  const unsafe = read('UNSAFE_SKIP_WEBHOOK_VERIFICATION');
+  if (unsafe !== undefined && unsafe !== 'true' && unsafe !== 'false') {
+    problems.push(`UNSAFE_SKIP_WEBHOOK_VERIFICATION must be "true" or "false", got "${unsafe}".`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port,
+    host,
+    databaseUrl,
+    publicBaseUrl,
+    processingMode: mode as ProcessingMode,
+    computeTimeoutMs,
+    twilio,
+    telnyx,
+    apiKeys,
+    logLevel: logLevel as LogLevel,
+    unsafeSkipWebhookVerification: unsafe === 'true',
+  };
+}
+
+function readTwilio(
+  sid: string | undefined,
+  tokens: string | undefined,
+  problems: string[],
+): TwilioConfig | null {
+  if (sid === undefined && tokens === undefined) return null;
+  if (sid === undefined) {
+    problems.push(
+      'TWILIO_AUTH_TOKEN is set but TWILIO_ACCOUNT_SID is not; set both to enable Twilio, or neither.',
+    );
+    return null;
+  }
+  if (tokens === undefined) {
+    problems.push(
+      'TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not; set both to enable Twilio, or neither.',
+    );
+    return null;
+  }
+  if (!/^AC[0-9a-fA-F]{32}$/.test(sid)) {
+    problems.push('TWILIO_ACCOUNT_SID must be "AC" followed by 32 hex characters.');
+  }
+  const authTokens = splitList(tokens);
+  authTokens.forEach((token, i) => {
+    // Never echo a token back: this message goes to the log.
+    if (!/^[0-9a-fA-F]{32}$/.test(token)) {
+      problems.push(
+        `TWILIO_AUTH_TOKEN entry ${i + 1} must be 32 hex characters (the Auth Token from the Twilio console).`,
+      );
+    }
+  });
+  return { accountSid: sid, authTokens };
+}
+
+function readTelnyx(keys: string | undefined, problems: string[]): TelnyxConfig | null {
+  if (keys === undefined) return null;
+  const publicKeys = splitList(keys);
+  publicKeys.forEach((key, i) => {
+    if (decodedLength(key) !== 32) {
+      problems.push(
+        `TELNYX_PUBLIC_KEY entry ${i + 1} must be the base64 of a 32-byte Ed25519 public key (from the Telnyx portal).`,
+      );
+    }
+  });
+  return { publicKeys };
+}
+
+function decodedLength(base64: string): number {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) return -1;
+  return Buffer.from(base64, 'base64').length;
+}
+
+function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
+}
+
+function parseInteger(
+  raw: string,
+  name: string,
+  min: number,
+  max: number,
+  problems: string[],
+  why = '',
+): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be a whole number from ${min} to ${max}${why}, got "${raw}".`);
+    return min;
+  }
+  return value;
+}

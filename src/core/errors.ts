@@ -1,0 +1,75 @@
+/**
+ * Every error Switchboard reports to a client, in one place: a stable snake_case code, the HTTP status it maps to,
+ * and a default message. Clients branch on `code`; the message is for people and may change.
+ *
+ * The HTTP error handler (src/http/errors.ts) turns a SwitchboardError into `{ "error": { "code", "message" } }`.
+ */
+export const ERRORS = {
+  // Webhook authenticity
+  signature_missing: { status: 403, message: 'The webhook carries no signature header.' },
+  signature_invalid: { status: 403, message: 'The webhook signature does not match.' },
+  timestamp_invalid: { status: 403, message: 'The webhook timestamp is missing or malformed.' },
+  timestamp_out_of_range: {
+    status: 403,
+    message: 'The webhook timestamp is more than 300 s away from now (replayed or clock skew).',
+  },
+  account_mismatch: { status: 403, message: 'The webhook is for another account.' },
+  provider_not_configured: { status: 403, message: 'This provider is not configured on this gateway.' },
+
+  // Webhook shape
+  unknown_provider: {
+    status: 400,
+    message: 'The payload is not a webhook that any supported carrier sends.',
+  },
+  malformed_body: { status: 400, message: 'The request body could not be parsed.' },
+  invalid_payload: { status: 400, message: 'The webhook is missing fields this event type requires.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'The Content-Type is not supported on this route.' },
+  method_not_allowed: { status: 405, message: 'The method is not allowed on this route.' },
+
+  // API
+  unauthorized: { status: 401, message: 'A valid `Authorization: Bearer <key>` header is required.' },
+  api_keys_not_configured: {
+    status: 401,
+    message:
+      'The API is locked because no API key is configured. Set SWITCHBOARD_API_KEYS to a comma-separated list of ' +
+      'keys (at least 16 characters each) and restart.',
+  },
+  invalid_request: { status: 400, message: 'The request is invalid.' },
+  invalid_cursor: { status: 400, message: 'The pagination cursor is invalid.' },
+  not_found: { status: 404, message: 'Not found.' },
+  message_not_found: { status: 404, message: 'No message has this id.' },
+
+  // Server side
+  service_unavailable: { status: 503, message: 'The service is not ready.' },
+  internal_error: { status: 500, message: 'An internal error occurred.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class SwitchboardError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.name = 'SwitchboardError';
+    this.code = code;
+    this.statusCode = ERRORS[code].status;
+  }
+}
+
+export function isSwitchboardError(err: unknown): err is SwitchboardError {
+  return err instanceof SwitchboardError;
+}
+
+/** Invalid configuration at start: one line per bad field, all reported at once. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,236 @@
+import { detectKeyword, optOutChange, type Keyword } from './compliance.js';
+import { SwitchboardError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Channel, Media, ProviderId } from './message.js';
+import type { HttpReply, InboundMessageEvent, Provider, ProviderDetector, Reply } from './provider.js';
+import { countSegments } from './segments.js';
+import type { Store } from './store.js';
+import type { RawWebhook } from './webhook.js';
+
+/** An inbound message as the app's handler sees it: stored, with its Switchboard id. */
+export interface InboundMessage {
+  id: string;
+  provider: ProviderId;
+  providerMessageId: string;
+  channel: Channel;
+  from: string;
+  to: string;
+  cc: string[];
+  body: string;
+  media: Media[];
+  /** A compliance keyword the whole text consists of; STOP/START have already updated the opt-out list. */
+  keyword: Keyword | null;
+}
+
+/**
+ * The app's processing of an inbound message. Returning a Reply answers the sender: inline (TwiML) when Twilio is
+ * waiting in compute mode, otherwise as a queued outbound message.
+ */
+export type InboundHandler = (message: InboundMessage) => Reply | undefined | Promise<Reply | undefined>;
+
+export type ProcessingMode = 'fast' | 'compute';
+
+export interface InboundOptions {
+  detectors: readonly ProviderDetector[];
+  enabled: ReadonlyMap<ProviderId, Provider>;
+  store: Store;
+  handler?: InboundHandler;
+  mode: ProcessingMode;
+  computeTimeoutMs: number;
+  log: Logger;
+}
+
+export interface InboundOutcome {
+  provider: ProviderId;
+  /** accepted: at least one new event stored; duplicate: all seen before; ignored: an event type not stored. */
+  outcome: 'accepted' | 'duplicate' | 'ignored';
+  reply: HttpReply;
+}
+
+// Carriers cap a message well below these; a reply beyond them is refused rather than queued to fail later.
+const MAX_REPLY_BODY = 1600;
+const MAX_REPLY_MEDIA = 10;
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * receive(): select the carrier -> verify -> parse -> store (dedupe) -> process in fast or compute mode.
+ *
+ * Invariant: nothing is acknowledged before it is stored; the store resolves only after a durable commit. A
+ * duplicate is acknowledged and not processed again.
+ */
+export class InboundGateway {
+  readonly #o: InboundOptions;
+  readonly #background = new Set<Promise<void>>();
+
+  constructor(options: InboundOptions) {
+    this.#o = options;
+  }
+
+  async receive(req: RawWebhook, hint?: ProviderId): Promise<InboundOutcome> {
+    const provider = this.#select(req, hint);
+    const verification = provider.verify(req);
+    if (!verification.ok) {
+      throw new SwitchboardError(verification.code, undefined, { cause: verification.reason });
+    }
+    const events = provider.parse(req);
+    if (events.length === 0)
+      return { provider: provider.id, outcome: 'ignored', reply: provider.webhookResponse() };
+
+    const results = await this.#o.store.ingest(
+      events.map((event) => ({
+        event,
+        optOut: event.kind === 'inbound_message' ? optOutChange(detectKeyword(event.body)) : null,
+      })),
+    );
+
+    const fresh: InboundMessage[] = [];
+    events.forEach((event, i) => {
+      const result = results[i];
+      if (result?.outcome !== 'stored') return;
+      if (event.kind === 'inbound_message') fresh.push(toInboundMessage(event, result.messageId));
+      else if (event.status === null) {
+        // Kept in the history with the carrier's word; logged so the status table can learn it.
+        this.#o.log.warn(
+          { provider: event.provider, providerStatus: event.providerStatus, messageId: result.messageId },
+          'unknown carrier status stored without a canonical status',
+        );
+      }
+    });
+    const outcome =
+      fresh.length > 0 || results.some((r) => r.outcome === 'stored') ? 'accepted' : 'duplicate';
+    const handler = this.#o.handler;
+    if (fresh.length === 0 || handler === undefined) {
+      return { provider: provider.id, outcome, reply: provider.webhookResponse() };
+    }
+
+    if (this.#o.mode === 'compute' && provider.repliesInline && fresh.length === 1) {
+      const message = fresh[0] as InboundMessage;
+      const processing = this.#process(handler, message);
+      const reply = await this.#withinDeadline(processing);
+      if (reply !== TIMED_OUT)
+        return { provider: provider.id, outcome, reply: provider.webhookResponse(reply) };
+      // Past the deadline: acknowledge now; the answer, when it comes, goes out as a queued message.
+      this.#o.log.warn(
+        { provider: provider.id, messageId: message.id },
+        'compute deadline passed; reply will be queued',
+      );
+      this.#track(processing.then((late) => this.#queueReply(message, late)));
+      return { provider: provider.id, outcome, reply: provider.webhookResponse() };
+    }
+
+    for (const message of fresh) {
+      this.#track(this.#process(handler, message).then((reply) => this.#queueReply(message, reply)));
+    }
+    return { provider: provider.id, outcome, reply: provider.webhookResponse() };
+  }
+
+  /** Resolves when all background processing started so far has finished (graceful shutdown, tests). */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  #select(req: RawWebhook, hint: ProviderId | undefined): Provider {
+    const { detectors, enabled } = this.#o;
+    const id =
+      hint ?? (detectors.find((d) => d.detectByHeader(req)) ?? detectors.find((d) => d.detect(req)))?.id;
+    if (id === undefined) throw new SwitchboardError('unknown_provider');
+    const provider = enabled.get(id);
+    if (!provider) {
+      throw new SwitchboardError('provider_not_configured', `${id} is not configured on this gateway.`);
+    }
+    return provider;
+  }
+
+  /** Runs the handler; a throwing handler is logged and treated as no reply, never as a failed webhook. */
+  async #process(handler: InboundHandler, message: InboundMessage): Promise<Reply | undefined> {
+    try {
+      const reply = await handler(message);
+      if (reply === undefined || reply === null) return undefined;
+      const problem = replyProblem(reply);
+      if (problem) {
+        this.#o.log.warn({ messageId: message.id, reason: problem }, 'handler reply refused');
+        return undefined;
+      }
+      return reply;
+    } catch (err) {
+      this.#o.log.error({ messageId: message.id, err }, 'inbound handler failed');
+      return undefined;
+    }
+  }
+
+  async #withinDeadline<T>(work: Promise<T>): Promise<T | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, this.#o.computeTimeoutMs, TIMED_OUT);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A reply that could not be carried inline becomes an outbound message for the send pipeline. */
+  async #queueReply(message: InboundMessage, reply: Reply | undefined): Promise<void> {
+    if (!reply) return;
+    const media = (reply.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
+    const segments = reply.body ? countSegments(reply.body) : null;
+    const channel: Channel = message.channel === 'whatsapp' ? 'whatsapp' : media.length > 0 ? 'mms' : 'sms';
+    await this.#o.store.queueOutbound({
+      provider: message.provider,
+      channel,
+      from: message.to,
+      to: message.from,
+      body: reply.body ?? '',
+      media,
+      segments: segments?.segments ?? null,
+      encoding: segments?.encoding ?? null,
+      // One reply per inbound message, even if processing runs again.
+      dedupeKey: `reply:${message.id}`,
+    });
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => {
+      this.#o.log.error({ err }, 'background processing failed');
+    });
+    this.#background.add(tracked);
+    void tracked.finally(() => this.#background.delete(tracked));
+  }
+}
+
+function toInboundMessage(event: InboundMessageEvent, id: string): InboundMessage {
+  return {
+    id,
+    provider: event.provider,
+    providerMessageId: event.providerMessageId,
+    channel: event.channel,
+    from: event.from,
+    to: event.to,
+    cc: event.cc,
+    body: event.body,
+    media: event.media,
+    keyword: detectKeyword(event.body),
+  };
+}
+
+/** Why a handler's reply cannot be sent, or null when it can. */
+export function replyProblem(reply: Reply): string | null {
+  if (typeof reply !== 'object') return 'reply is not an object';
+  const body = reply.body ?? '';
+  const media = reply.mediaUrls ?? [];
+  if (typeof body !== 'string') return 'reply.body is not a string';
+  if (!Array.isArray(media)) return 'reply.mediaUrls is not an array';
+  if (body.length === 0 && media.length === 0) return 'reply has neither body nor media';
+  if (body.length > MAX_REPLY_BODY)
+    return `reply.body is ${body.length} characters; the limit is ${MAX_REPLY_BODY}`;
+  if (media.length > MAX_REPLY_MEDIA)
+    return `reply has ${media.length} media URLs; the limit is ${MAX_REPLY_MEDIA}`;
+  for (const url of media) {
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url) || !URL.canParse(url)) {
+      return 'reply.mediaUrls holds an invalid http(s) URL';
+    }
+  }
+  return null;
+}

@@ -1,0 +1,38 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+
+// Already E.164: a plus, a non-zero country digit, 7 to 15 digits in all. Carriers send this form almost always,
+// so it skips the (much slower) full parse on the webhook hot path.
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/**
+ * A carrier-supplied address in E.164 where it is a phone number. Short codes ("12345") and alphanumeric sender
+ * ids ("ACME") are not phone numbers and are kept as sent; Switchboard never invents a country for them.
+ */
+export function normalizeAddress(raw: string): string {
+  const trimmed = raw.trim();
+  if (E164.test(trimmed)) return trimmed;
+  if (!trimmed.startsWith('+')) return trimmed;
+  const parsed = parsePhoneNumberFromString(trimmed);
+  return parsed ? parsed.number : trimmed;
+}
+
+/**
+ * A phone number as logs may show it: `+14155550234` -> `+1415****234`. Logs must never hold a whole number,
+ * and short values are masked entirely rather than revealed.
+ */
+export function maskPhone(value: string): string {
+  if (value.length < 9) return '****';
+  return `${value.slice(0, 5)}****${value.slice(-3)}`;
+}
+
+// A phone-number-like run of digits, with an optional (possibly percent-encoded) plus.
+const PHONE_LIKE = /(?:\+|%2B)?\d{7,15}/gi;
+
+/** Masks every phone-number-like run in free text (URLs, messages) before it is logged. */
+export function maskPhonesIn(text: string): string {
+  return text.replace(PHONE_LIKE, (match) => {
+    const plus = match.startsWith('+') ? '+' : match.slice(0, 3).toUpperCase() === '%2B' ? '%2B' : '';
+    const digits = match.slice(plus.length);
+    return `${plus}${digits.slice(0, 4)}****${digits.slice(-3)}`;
+  });
+}

@@ -1,0 +1,78 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { SwitchboardError } from '../core/errors.js';
+import { PROVIDER_IDS, STATUSES } from '../core/message.js';
+import { normalizeAddress } from '../core/phone.js';
+import type { Store } from '../core/store.js';
+import { bearerAuth } from './auth.js';
+
+// A string enum as JSON Schema (`enum`, which ajv checks and OpenAPI shows) typed as the union of its values.
+const literalUnion = <T extends readonly string[]>(values: T) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+
+const ListQuery = Type.Object(
+  {
+    direction: Type.Optional(literalUnion(['inbound', 'outbound'] as const)),
+    status: Type.Optional(literalUnion(STATUSES)),
+    provider: Type.Optional(literalUnion(PROVIDER_IDS)),
+    channel: Type.Optional(literalUnion(['sms', 'mms', 'whatsapp'] as const)),
+    from: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    to: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    since: Type.Optional(Type.String({ format: 'date-time' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  },
+  { additionalProperties: false },
+);
+type ListQuery = Static<typeof ListQuery>;
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+type IdParams = Static<typeof IdParams>;
+
+/**
+ * An unencoded `+` in a query string decodes to a space (`?from=+1415...` arrives as " 1415..."). That mistake is
+ * so common with E.164 numbers that it is repaired rather than answered with an empty list.
+ */
+function queryNumber(value: string): string {
+  return normalizeAddress(/^ \d/.test(value) ? `+${value.slice(1)}` : value);
+}
+
+/** GET /v1/messages and /v1/messages/:id, behind bearer API keys. */
+export const messageRoutes: FastifyPluginAsync<{ store: Store; apiKeys: readonly string[] }> = async (
+  app,
+  { store, apiKeys },
+) => {
+  app.addHook('onRequest', bearerAuth(apiKeys));
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/messages',
+    { schema: { querystring: ListQuery } },
+    async (request) => {
+      const q = request.query;
+      let since: number | undefined;
+      if (q.since !== undefined) {
+        since = Date.parse(q.since);
+        if (Number.isNaN(since))
+          throw new SwitchboardError('invalid_request', 'since must be an ISO 8601 date-time.');
+      }
+      return store.listMessages(
+        {
+          direction: q.direction,
+          status: q.status,
+          provider: q.provider,
+          channel: q.channel,
+          from: q.from === undefined ? undefined : queryNumber(q.from),
+          to: q.to === undefined ? undefined : queryNumber(q.to),
+          since,
+        },
+        { cursor: q.cursor, limit: q.limit },
+      );
+    },
+  );
+
+  app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: { params: IdParams } }, async (request) => {
+    const message = await store.getMessage(request.params.id);
+    if (!message) throw new SwitchboardError('message_not_found');
+    return message;
+  });
+};

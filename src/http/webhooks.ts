@@ -1,0 +1,81 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { SwitchboardError } from '../core/errors.js';
+import type { InboundGateway } from '../core/inbound.js';
+import { isProviderId, PROVIDER_IDS, type ProviderId } from '../core/message.js';
+import { RawWebhook } from '../core/webhook.js';
+import { externalUrl } from './external-url.js';
+
+/** Carriers send a few KiB at most; anything larger is not a carrier webhook. */
+export const WEBHOOK_BODY_LIMIT = 64 * 1024;
+
+const FORM = 'application/x-www-form-urlencoded';
+const JSON_TYPE = 'application/json';
+const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export interface WebhookRoutesOptions {
+  inbound: InboundGateway;
+  publicBaseUrl: string | null;
+}
+
+/**
+ * POST /webhooks (carrier detected) and POST /webhooks/:provider (carrier named).
+ *
+ * Encapsulated on purpose: the body parsers here keep the raw bytes (signatures are computed over them) and exist
+ * only inside this plugin, so the JSON API elsewhere keeps Fastify's normal parsing.
+ */
+export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
+  app,
+  { inbound, publicBaseUrl },
+) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    [FORM, JSON_TYPE],
+    { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT },
+    (_req, body, done) => done(null, body),
+  );
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply, hint?: ProviderId) => {
+    const body = request.body;
+    if (!Buffer.isBuffer(body) || body.length === 0) {
+      throw new SwitchboardError('malformed_body', 'The webhook body is empty.');
+    }
+    const contentType = (request.headers['content-type'] ?? '').toLowerCase().startsWith(FORM)
+      ? 'form'
+      : 'json';
+    const raw = new RawWebhook({
+      method: request.method,
+      url: externalUrl(request, publicBaseUrl),
+      headers: request.headers,
+      body,
+      contentType,
+      receivedAt: Date.now(),
+    });
+    const result = await inbound.receive(raw, hint);
+    request.log.debug({ provider: result.provider, outcome: result.outcome }, 'webhook');
+    return reply.code(result.reply.statusCode).type(result.reply.contentType).send(result.reply.body);
+  };
+
+  app.post('/webhooks', (request, reply) => handle(request, reply));
+  app.post<{ Params: { provider: string } }>('/webhooks/:provider', (request, reply) => {
+    const { provider } = request.params;
+    if (!isProviderId(provider)) {
+      throw new SwitchboardError(
+        'not_found',
+        `No carrier "${provider}"; use one of: ${PROVIDER_IDS.join(', ')}.`,
+      );
+    }
+    return handle(request, reply, provider);
+  });
+
+  const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('allow', 'POST');
+    throw new SwitchboardError('method_not_allowed', 'Webhooks are POSTed.');
+  };
+  app.route({ method: [...OTHER_METHODS], url: '/webhooks', handler: notAllowed, exposeHeadRoute: false });
+  app.route({
+    method: [...OTHER_METHODS],
+    url: '/webhooks/:provider',
+    handler: notAllowed,
+    exposeHeadRoute: false,
+  });
+};
