@@ -31,6 +31,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
     trustProxy: false,
     return503OnClosing: true,
+    // Fastify strips unknown properties by default; a mistyped filter would then silently match everything.
+    // With additionalProperties: false in the schemas, an unknown parameter is a 400 instead.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? new SqliteStore({ path: config.databaseUrl });

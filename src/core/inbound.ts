@@ -134,7 +134,12 @@ export class InboundGateway {
     const { detectors, enabled } = this.#o;
     const id =
       hint ?? (detectors.find((d) => d.detectByHeader(req)) ?? detectors.find((d) => d.detect(req)))?.id;
-    if (id === undefined) throw new SwitchboardError('unknown_provider');
+    if (id === undefined) {
+      // A body that does not even parse says more than "unknown carrier": parsing throws malformed_body.
+      if (req.contentType === 'json') req.json();
+      else req.form();
+      throw new SwitchboardError('unknown_provider');
+    }
     const provider = enabled.get(id);
     if (!provider) {
       throw new SwitchboardError('provider_not_configured', `${id} is not configured on this gateway.`);

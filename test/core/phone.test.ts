@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { maskPhone, maskPhonesIn, normalizeAddress } from '../../src/core/phone.js';
+
+describe('normalizeAddress', () => {
+  it('keeps E.164 as is and normalizes formatted international numbers', () => {
+    expect(normalizeAddress('+14155550100')).toBe('+14155550100');
+    expect(normalizeAddress('+1 (415) 555-0100')).toBe('+14155550100');
+    expect(normalizeAddress(' +44 20 7946 0958 ')).toBe('+442079460958');
+  });
+
+  it('keeps short codes and alphanumeric sender ids as sent', () => {
+    expect(normalizeAddress('12345')).toBe('12345');
+    expect(normalizeAddress('ACME')).toBe('ACME');
+  });
+});
+
+describe('masking', () => {
+  it('masks a number to its prefix and last three digits', () => {
+    expect(maskPhone('+14155550234')).toBe('+1415****234');
+    expect(maskPhone('12345')).toBe('****');
+  });
+
+  it('masks numbers inside URLs, plain or percent-encoded', () => {
+    const masked = maskPhonesIn('/v1/messages?from=%2B14155550234&to=+442079460958&limit=50');
+    expect(masked).not.toContain('14155550234');
+    expect(masked).not.toContain('442079460958');
+    expect(masked).toContain('limit=50');
+  });
+});

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { InboundMessageEvent } from '../../src/core/provider.js';
+import { SqliteStore } from '../../src/db/sqlite.js';
+import { describeStoreContract, inbound } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-store-'));
+let files = 0;
+const fileStore = () => new SqliteStore({ path: join(dir, `nested/${++files}.db`) });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStoreContract('SQLite :memory:', () => new SqliteStore({ path: ':memory:' }));
+describeStoreContract('SQLite file', fileStore);
+
+describe('SqliteStore', () => {
+  it('opens a file database in WAL mode with synchronous=FULL and foreign keys on', async () => {
+    const store = fileStore();
+    expect(store.pragma('journal_mode')).toBe('wal');
+    expect(store.pragma('synchronous')).toBe(2); // FULL
+    expect(store.pragma('foreign_keys')).toBe(1);
+    await store.close();
+  });
+
+  it('keeps what it acknowledged after the database is closed and reopened', async () => {
+    const path = join(dir, 'reopen.db');
+    const first = new SqliteStore({ path });
+    const [r] = await first.ingest([{ event: inbound(), optOut: null }]);
+    await first.close();
+    const second = new SqliteStore({ path });
+    expect(await second.getMessage(r!.messageId)).toMatchObject({ status: 'received' });
+    await second.close();
+  });
+
+  it('commits concurrent writes together and fails a bad write alone', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const broken = inbound({ provider: null as unknown as InboundMessageEvent['provider'] }); // violates NOT NULL
+    const writes = [
+      store.ingest([{ event: inbound(), optOut: null }]),
+      store.ingest([{ event: broken, optOut: null }]),
+      store.ingest([{ event: inbound(), optOut: null }]),
+    ];
+    const settled = await Promise.allSettled(writes);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await store.listMessages({}, { limit: 10 })).data).toHaveLength(2);
+    await store.close();
+  });
+
+  it('stores the events of one webhook atomically: all or none', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const good = inbound();
+    const broken = inbound({ provider: null as unknown as InboundMessageEvent['provider'] });
+    await expect(
+      store.ingest([
+        { event: good, optOut: null },
+        { event: broken, optOut: null },
+      ]),
+    ).rejects.toThrow();
+    expect((await store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
+    // The good event was rolled back with its webhook, so the carrier's retry stores it.
+    const [retry] = await store.ingest([{ event: good, optOut: null }]);
+    expect(retry?.outcome).toBe('stored');
+    await store.close();
+  });
+
+  it('sees a duplicate delivered concurrently in the same batch', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const event = inbound();
+    const [a, b] = await Promise.all([
+      store.ingest([{ event, optOut: null }]),
+      store.ingest([{ event, optOut: null }]),
+    ]);
+    expect([a[0]!.outcome, b[0]!.outcome].sort()).toEqual(['duplicate', 'stored']);
+    await store.close();
+  });
+
+  it('finishes pending writes before closing', async () => {
+    const store = new SqliteStore({ path: join(dir, 'drain.db') });
+    const pending = store.ingest([{ event: inbound(), optOut: null }]);
+    await store.close();
+    await expect(pending).resolves.toHaveLength(1);
+  });
+});

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formBody, TWILIO_SID, TWILIO_TOKEN, twilioInbound, twilioSignature } from './helpers/carriers.js';
+import { json } from './helpers/gateway.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-main-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+async function waitReady(base: string): Promise<void> {
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('gateway did not become ready');
+}
+
+describe('the gateway process', () => {
+  it('starts, creates and migrates its database, logs no numbers or secrets, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const db = join(dir, 'data', 'switchboard.db');
+    const apiKey = 'process-test-key-abcdef';
+    const gateway = start({
+      PORT: String(port),
+      DATABASE_URL: db,
+      LOG_LEVEL: 'debug',
+      TWILIO_ACCOUNT_SID: TWILIO_SID,
+      TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+      SWITCHBOARD_API_KEYS: apiKey,
+    });
+    try {
+      await waitReady(base);
+      expect(existsSync(db)).toBe(true);
+      const params = twilioInbound({ From: '+14155550987', Body: 'a very private message' });
+      const signature = twilioSignature(`${base}/webhooks`, params);
+      const res = await fetch(`${base}/webhooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: formBody(params),
+      });
+      expect(res.status).toBe(200);
+      const list = await fetch(`${base}/v1/messages?from=%2B14155550987`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      expect((await json(list)).data).toHaveLength(1);
+      await fetch(`${base}/webhooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
+        body: formBody(params),
+      });
+
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      const log = gateway.output();
+      expect(log).toContain('twilio enabled');
+      expect(log).toContain('telnyx disabled: set TELNYX_PUBLIC_KEY');
+      expect(log).toContain('signature_invalid');
+      for (const secret of ['14155550987', 'a very private message', signature, apiKey, TWILIO_TOKEN]) {
+        expect(log).not.toContain(secret);
+      }
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start on bad configuration, naming every bad variable', async () => {
+    const gateway = start({ PORT: 'eighty', PROCESSING_MODE: 'slow', DATABASE_URL: join(dir, 'never.db') });
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.output()).toContain('PORT must be');
+    expect(gateway.output()).toContain('PROCESSING_MODE must be');
+    expect(existsSync(join(dir, 'never.db'))).toBe(false);
+  });
+});

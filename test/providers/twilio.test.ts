@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest';
+import twilio from 'twilio';
+import { RawWebhook } from '../../src/core/webhook.js';
+import { parseDlrDate, parseTwilio } from '../../src/providers/twilio/parse.js';
+import { mapTwilioStatus } from '../../src/providers/twilio/statuses.js';
+import { verifyTwilio } from '../../src/providers/twilio/verify.js';
+import { twimlReply } from '../../src/providers/twilio/adapter.js';
+import { twilioDetector } from '../../src/providers/twilio/detect.js';
+import {
+  formBody,
+  TWILIO_SID,
+  TWILIO_TOKEN,
+  TWILIO_TOKEN_SECONDARY,
+  twilioInbound,
+  twilioSignature,
+  twilioStatus,
+} from '../helpers/carriers.js';
+
+const URL_SIGNED = 'https://sms.example.com/webhooks';
+
+function form(params: Record<string, string | string[]>, url = URL_SIGNED, signature?: string): RawWebhook {
+  return new RawWebhook({
+    method: 'POST',
+    url,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(signature === undefined ? {} : { 'x-twilio-signature': signature }),
+    },
+    body: Buffer.from(formBody(params)),
+    contentType: 'form',
+    receivedAt: 1_700_000_000_000,
+  });
+}
+
+describe('Twilio verification', () => {
+  const params = twilioInbound();
+
+  it('accepts a signature the SDK computed for the URL and every parameter', () => {
+    expect(
+      verifyTwilio(form(params, URL_SIGNED, twilioSignature(URL_SIGNED, params)), [TWILIO_TOKEN], TWILIO_SID),
+    ).toEqual({ ok: true });
+  });
+
+  it('accepts the secondary token during a rotation', () => {
+    const sig = twilioSignature(URL_SIGNED, params, TWILIO_TOKEN_SECONDARY);
+    expect(
+      verifyTwilio(form(params, URL_SIGNED, sig), [TWILIO_TOKEN, TWILIO_TOKEN_SECONDARY], TWILIO_SID).ok,
+    ).toBe(true);
+    expect(verifyTwilio(form(params, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'signature_invalid',
+    });
+  });
+
+  it('accepts a URL Twilio signed with the default port', () => {
+    const sig = twilioSignature('https://sms.example.com:443/webhooks', params);
+    expect(verifyTwilio(form(params, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(true);
+  });
+
+  it('rejects a signature made for another URL', () => {
+    const sig = twilioSignature('https://evil.example.com/webhooks', params);
+    expect(verifyTwilio(form(params, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      code: 'signature_invalid',
+    });
+  });
+
+  it('rejects a tampered parameter and a parameter added after signing', () => {
+    const sig = twilioSignature(URL_SIGNED, params);
+    expect(
+      verifyTwilio(form({ ...params, Body: 'changed' }, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID).ok,
+    ).toBe(false);
+    expect(
+      verifyTwilio(form({ ...params, Extra: 'x' }, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID).ok,
+    ).toBe(false);
+  });
+
+  it('verifies over parameters it does not know, and over every value of a repeated one', () => {
+    const withNew = {
+      ...params,
+      BrandNewTwilioField: 'v',
+      MediaUrl: ['https://b.example', 'https://a.example'],
+    };
+    const sig = twilioSignature(URL_SIGNED, withNew);
+    expect(verifyTwilio(form(withNew, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(true);
+  });
+
+  it('reports a missing header as signature_missing', () => {
+    expect(verifyTwilio(form(params), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'signature_missing',
+    });
+  });
+
+  it('rejects a correctly signed webhook for another account', () => {
+    const other = { ...params, AccountSid: `AC${'9'.repeat(32)}` };
+    const sig = twilioSignature(URL_SIGNED, other);
+    expect(verifyTwilio(form(other, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      code: 'account_mismatch',
+    });
+  });
+
+  it('verifies JSON webhooks through the bodySHA256 query parameter', () => {
+    const body = JSON.stringify({ event: 'x', value: 1 });
+    const url = `${URL_SIGNED}?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
+    const sig = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, url, {});
+    const req = (b: string) =>
+      new RawWebhook({
+        method: 'POST',
+        url,
+        headers: { 'x-twilio-signature': sig },
+        body: Buffer.from(b),
+        contentType: 'json',
+        receivedAt: 0,
+      });
+    expect(verifyTwilio(req(body), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(true);
+    expect(verifyTwilio(req(body.replace('1', '2')), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(false);
+  });
+});
+
+describe('Twilio detection', () => {
+  it('detects by header, then by the form shape', () => {
+    expect(twilioDetector.detect(form(twilioInbound(), URL_SIGNED, 'sig'))).toBe(true);
+    expect(twilioDetector.detect(form(twilioInbound()))).toBe(true);
+    expect(twilioDetector.detect(form({ hello: 'world' }))).toBe(false);
+  });
+});
+
+describe('Twilio normalization', () => {
+  it('turns an inbound SMS into a canonical message', () => {
+    const params = twilioInbound({ Body: 'Hi there', NumSegments: '1' });
+    expect(parseTwilio(form(params))).toEqual([
+      {
+        kind: 'inbound_message',
+        dedupeKey: `twilio:${params.MessageSid}:received`,
+        provider: 'twilio',
+        providerMessageId: params.MessageSid,
+        providerStatus: 'received',
+        channel: 'sms',
+        from: '+14155550123',
+        to: '+14155550100',
+        cc: [],
+        body: 'Hi there',
+        media: [],
+        segments: 1,
+        encoding: 'GSM-7',
+        occurredAt: 1_700_000_000_000,
+      },
+    ]);
+  });
+
+  it('keeps every media URL and content type of an MMS', () => {
+    const params = twilioInbound({
+      NumMedia: '2',
+      MediaUrl0: 'https://api.twilio.com/media/ME1',
+      MediaContentType0: 'image/jpeg',
+      MediaUrl1: 'https://api.twilio.com/media/ME2',
+      MediaContentType1: 'video/mp4',
+      Body: '',
+    });
+    const [event] = parseTwilio(form(params));
+    expect(event).toMatchObject({
+      channel: 'mms',
+      media: [
+        { url: 'https://api.twilio.com/media/ME1', contentType: 'image/jpeg' },
+        { url: 'https://api.twilio.com/media/ME2', contentType: 'video/mp4' },
+      ],
+      encoding: null,
+    });
+  });
+
+  it('recognizes WhatsApp and strips the whatsapp: prefix', () => {
+    const params = twilioInbound({
+      From: 'whatsapp:+14155550123',
+      To: 'whatsapp:+14155550100',
+      ProfileName: 'Ada',
+      WaId: '14155550123',
+    });
+    expect(parseTwilio(form(params))[0]).toMatchObject({
+      channel: 'whatsapp',
+      from: '+14155550123',
+      to: '+14155550100',
+    });
+  });
+
+  it('turns a status callback into a status event with the error code', () => {
+    const params = twilioStatus('SM123', 'undelivered', {
+      ErrorCode: '30003',
+      ErrorMessage: 'Unreachable destination handset',
+      RawDlrDoneDate: '2401152132',
+    });
+    expect(parseTwilio(form(params))).toEqual([
+      expect.objectContaining({
+        kind: 'status',
+        dedupeKey: 'twilio:SM123:undelivered',
+        status: 'undelivered',
+        providerStatus: 'undelivered',
+        errorCode: '30003',
+        errorMessage: 'Unreachable destination handset',
+        occurredAt: Date.UTC(2024, 0, 15, 21, 32),
+      }),
+    ]);
+  });
+
+  it('keeps an unknown status as the raw word with no canonical status', () => {
+    expect(parseTwilio(form(twilioStatus('SM1', 'teleported')))[0]).toMatchObject({
+      status: null,
+      providerStatus: 'teleported',
+    });
+  });
+
+  it('answers invalid_payload for missing required fields and a NumMedia without URLs', () => {
+    const { MessageSid: _a, SmsSid: _b, SmsMessageSid: _c, ...noSid } = twilioInbound();
+    expect(() => parseTwilio(form(noSid))).toThrow(/MessageSid/);
+    expect(() => parseTwilio(form(twilioInbound({ NumMedia: '1' })))).toThrow(/MediaUrl0/);
+    expect(() => parseTwilio(form(twilioInbound({ NumMedia: '500' })))).toThrow(/NumMedia/);
+  });
+
+  it('maps every documented status and rejects bad DLR dates', () => {
+    const table: Record<string, string> = {
+      accepted: 'queued',
+      scheduled: 'queued',
+      queued: 'queued',
+      sending: 'sending',
+      sent: 'sent',
+      delivered: 'delivered',
+      undelivered: 'undelivered',
+      failed: 'failed',
+      receiving: 'received',
+      received: 'received',
+      read: 'read',
+      partially_delivered: 'undelivered',
+      canceled: 'canceled',
+    };
+    for (const [raw, canonical] of Object.entries(table)) expect(mapTwilioStatus(raw)).toBe(canonical);
+    expect(mapTwilioStatus('toString')).toBeNull();
+    expect(parseDlrDate('2413321299')).toBeNull();
+    expect(parseDlrDate('abc')).toBeNull();
+  });
+});
+
+describe('TwiML', () => {
+  it('acknowledges with an empty Response and escapes a reply', () => {
+    expect(twimlReply()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+    const xml = twimlReply({ body: 'Fish & <chips>', mediaUrls: ['https://example.com/a.png'] });
+    expect(xml).toContain('<Body>Fish &amp; &lt;chips&gt;</Body>');
+    expect(xml).toContain('<Media>https://example.com/a.png</Media>');
+  });
+});
