@@ -1,26 +1,21 @@
 import { detectKeyword, optOutChange, type Keyword } from './compliance.js';
 import { SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Channel, Media, ProviderId } from './message.js';
+import type { Channel, ProviderId } from './message.js';
 import type { HttpReply, InboundMessageEvent, Provider, ProviderDetector, Reply } from './provider.js';
 import { countSegments } from './segments.js';
 import type { Store } from './store.js';
 import type { RawWebhook } from './webhook.js';
 
 /** An inbound message as the app's handler sees it: stored, with its Switchboard id. */
-export interface InboundMessage {
+export type InboundMessage = Pick<
+  InboundMessageEvent,
+  'provider' | 'providerMessageId' | 'channel' | 'from' | 'to' | 'cc' | 'body' | 'media'
+> & {
   id: string;
-  provider: ProviderId;
-  providerMessageId: string;
-  channel: Channel;
-  from: string;
-  to: string;
-  cc: string[];
-  body: string;
-  media: Media[];
   /** A compliance keyword the whole text consists of; STOP/START have already updated the opt-out list. */
   keyword: Keyword | null;
-}
+};
 
 /**
  * The app's processing of an inbound message. Returning a Reply answers the sender: inline (TwiML) when Twilio is

@@ -25,6 +25,8 @@ const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 type Db = BetterSQLite3Database<typeof schema>;
 type MessageRow = typeof messages.$inferSelect;
+/** Every column given explicitly: the prepared insert binds them all. */
+type NewMessageRow = Required<typeof messages.$inferInsert>;
 
 export interface SqliteStoreOptions {
   /** A file path, or `:memory:`. The file's directory is created if missing. */
@@ -104,29 +106,24 @@ export class SqliteStore implements Store {
       providerMessageId: event.providerMessageId,
     });
     if (existing) return existing.id;
-    const id = uuidv7();
-    this.#db
-      .insert(messages)
-      .values({
-        id,
-        provider: event.provider,
-        providerMessageId: event.providerMessageId,
-        direction: 'inbound',
-        channel: event.channel,
-        fromNumber: event.from,
-        toNumber: event.to,
-        cc: event.cc,
-        body: event.body,
-        media: event.media,
-        status: 'received',
-        providerStatus: event.providerStatus,
-        segments: event.segments,
-        encoding: event.encoding,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .run();
-    return id;
+    return this.#insertMessage({
+      provider: event.provider,
+      providerMessageId: event.providerMessageId,
+      direction: 'inbound',
+      channel: event.channel,
+      fromNumber: event.from,
+      toNumber: event.to,
+      cc: event.cc,
+      body: event.body,
+      media: event.media,
+      status: 'received',
+      providerStatus: event.providerStatus,
+      segments: event.segments,
+      encoding: event.encoding,
+      errorCode: null,
+      errorMessage: null,
+      now,
+    });
   }
 
   #applyStatus(event: StatusEvent, now: number): string {
@@ -137,29 +134,24 @@ export class SqliteStore implements Store {
     if (!existing) {
       // A callback for a message this gateway has no row for (sent directly through the carrier, or racing the
       // send pipeline's own write): record the message from what the callback says rather than drop the event.
-      const id = uuidv7();
-      this.#db
-        .insert(messages)
-        .values({
-          id,
-          provider: event.provider,
-          providerMessageId: event.providerMessageId,
-          direction: 'outbound',
-          channel: event.channel,
-          fromNumber: event.from ?? '',
-          toNumber: event.to ?? '',
-          body: event.body ?? '',
-          status: advanceStatus('queued', event.status),
-          providerStatus: event.status === null ? null : event.providerStatus,
-          segments: event.segments,
-          encoding: event.encoding,
-          errorCode: event.errorCode,
-          errorMessage: event.errorMessage,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .run();
-      return id;
+      return this.#insertMessage({
+        provider: event.provider,
+        providerMessageId: event.providerMessageId,
+        direction: 'outbound',
+        channel: event.channel,
+        fromNumber: event.from ?? '',
+        toNumber: event.to ?? '',
+        cc: [],
+        body: event.body ?? '',
+        media: [],
+        status: advanceStatus('queued', event.status),
+        providerStatus: event.status === null ? null : event.providerStatus,
+        segments: event.segments,
+        encoding: event.encoding,
+        errorCode: event.errorCode,
+        errorMessage: event.errorMessage,
+        now,
+      });
     }
     const next = advanceStatus(existing.status as Status, event.status);
     if (next !== existing.status) {
@@ -175,6 +167,14 @@ export class SqliteStore implements Store {
     return existing.id;
   }
 
+  /** Inserts a message row with a new time-ordered id; `now` stamps both creation and update. */
+  #insertMessage(row: Omit<NewMessageRow, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): string {
+    const id = uuidv7();
+    const { now, ...values } = row;
+    this.#statements.insertMessage.run({ ...values, id, createdAt: now, updatedAt: now });
+    return id;
+  }
+
   queueOutbound(
     message: NewOutboundMessage,
   ): Promise<{ messageId: string; outcome: 'stored' | 'duplicate' }> {
@@ -182,25 +182,24 @@ export class SqliteStore implements Store {
       const seen = this.#statements.eventByDedupeKey.get({ key: message.dedupeKey });
       if (seen) return { messageId: seen.messageId, outcome: 'duplicate' as const };
       const now = this.#now();
-      const id = uuidv7();
-      this.#db
-        .insert(messages)
-        .values({
-          id,
-          provider: message.provider,
-          direction: 'outbound',
-          channel: message.channel,
-          fromNumber: message.from,
-          toNumber: message.to,
-          body: message.body,
-          media: message.media,
-          status: 'queued',
-          segments: message.segments,
-          encoding: message.encoding,
-          createdAt: now,
-          updatedAt: now,
-        })
-        .run();
+      const id = this.#insertMessage({
+        provider: message.provider,
+        providerMessageId: null,
+        direction: 'outbound',
+        channel: message.channel,
+        fromNumber: message.from,
+        toNumber: message.to,
+        cc: [],
+        body: message.body,
+        media: message.media,
+        status: 'queued',
+        providerStatus: null,
+        segments: message.segments,
+        encoding: message.encoding,
+        errorCode: null,
+        errorMessage: null,
+        now,
+      });
       this.#statements.insertEvent.run({
         messageId: id,
         dedupeKey: message.dedupeKey,
@@ -299,6 +298,29 @@ function prepareStatements(db: Db) {
       .where(
         and(eq(messages.provider, p('provider')), eq(messages.providerMessageId, p('providerMessageId'))),
       )
+      .prepare(),
+    insertMessage: db
+      .insert(messages)
+      .values({
+        id: p('id'),
+        provider: p('provider'),
+        providerMessageId: p('providerMessageId'),
+        direction: p('direction'),
+        channel: p('channel'),
+        fromNumber: p('fromNumber'),
+        toNumber: p('toNumber'),
+        cc: p('cc'),
+        body: p('body'),
+        media: p('media'),
+        status: p('status'),
+        providerStatus: p('providerStatus'),
+        segments: p('segments'),
+        encoding: p('encoding'),
+        errorCode: p('errorCode'),
+        errorMessage: p('errorMessage'),
+        createdAt: p('createdAt'),
+        updatedAt: p('updatedAt'),
+      })
       .prepare(),
     insertEvent: db
       .insert(messageEvents)

@@ -19,6 +19,21 @@ export function telnyxKeys(seed?: Uint8Array) {
   };
 }
 
+export type TelnyxKeys = ReturnType<typeof telnyxKeys>;
+
+/** A Telnyx webhook request: the JSON body and its signature headers, signed now unless told otherwise. */
+export function signedTelnyx(keys: TelnyxKeys, body: unknown, timestamp = Math.floor(Date.now() / 1000)) {
+  const raw = JSON.stringify(body);
+  return {
+    headers: {
+      'content-type': 'application/json',
+      'telnyx-signature-ed25519': keys.sign(raw, timestamp),
+      'telnyx-timestamp': String(timestamp),
+    },
+    body: raw,
+  };
+}
+
 /** The signature Twilio puts in X-Twilio-Signature, computed by the official SDK. */
 export function twilioSignature(
   url: string,

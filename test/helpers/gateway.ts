@@ -2,7 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
-import { TWILIO_SID, TWILIO_TOKEN, formBody, twilioSignature } from './carriers.js';
+import {
+  TWILIO_SID,
+  TWILIO_TOKEN,
+  formBody,
+  signedTelnyx,
+  twilioSignature,
+  type TelnyxKeys,
+} from './carriers.js';
 
 export const API_KEY = 'test-api-key-0123456789';
 
@@ -14,6 +21,8 @@ export interface TestGateway {
   post(path: string, init: { headers?: Record<string, string>; body?: string | Buffer }): Promise<Response>;
   /** POSTs a Twilio form webhook signed (by the SDK) for the exact URL it is sent to. */
   postTwilio(params: Record<string, string | string[]>, path?: string, token?: string): Promise<Response>;
+  /** POSTs a Telnyx JSON webhook signed with `keys` (now, unless a timestamp is given). */
+  postTelnyx(keys: TelnyxKeys, body: unknown, path?: string, timestamp?: number): Promise<Response>;
   api(path: string, key?: string): Promise<Response>;
   close(): Promise<void>;
 }
@@ -57,6 +66,8 @@ export async function startGateway(
         },
         body: formBody(params),
       }),
+    postTelnyx: (keys, body, path = '/webhooks', timestamp) =>
+      post(path, signedTelnyx(keys, body, timestamp)),
     api: (path, key = API_KEY) => fetch(base + path, { headers: { authorization: `Bearer ${key}` } }),
     async close() {
       await app.close();

@@ -8,16 +8,7 @@ beforeAll(async () => {
   gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
   for (let i = 0; i < 5; i++)
     await gw.postTwilio(twilioInbound({ From: `+1415555020${i}`, Body: `twilio ${i}` }));
-  const raw = JSON.stringify(telnyxReceived({ text: 'from telnyx' }));
-  const ts = Math.floor(Date.now() / 1000);
-  await gw.post('/webhooks', {
-    headers: {
-      'content-type': 'application/json',
-      'telnyx-signature-ed25519': keys.sign(raw, ts),
-      'telnyx-timestamp': String(ts),
-    },
-    body: raw,
-  });
+  await gw.postTelnyx(keys, telnyxReceived({ text: 'from telnyx' }));
 });
 afterAll(async () => gw.close());
 

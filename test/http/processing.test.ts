@@ -7,19 +7,6 @@ const keys = telnyxKeys();
 let gw: TestGateway;
 afterEach(async () => gw?.close());
 
-function postTelnyx(g: TestGateway, body: unknown) {
-  const raw = JSON.stringify(body);
-  const ts = Math.floor(Date.now() / 1000);
-  return g.post('/webhooks', {
-    headers: {
-      'content-type': 'application/json',
-      'telnyx-signature-ed25519': keys.sign(raw, ts),
-      'telnyx-timestamp': String(ts),
-    },
-    body: raw,
-  });
-}
-
 /** A promise with its resolve exposed, to hold a handler until the test lets it go. */
 function gate<T = void>() {
   let open!: (value: T) => void;
@@ -135,7 +122,7 @@ describe('compute mode', () => {
         },
       },
     );
-    const res = await postTelnyx(gw, telnyxReceived({ text: 'question' }));
+    const res = await gw.postTelnyx(keys, telnyxReceived({ text: 'question' }));
     expect(res.status).toBe(200); // answered while the handler is still held
     release.open();
     await gw.app.close();
@@ -190,7 +177,7 @@ describe('compliance keywords', () => {
 
   it('records a Telnyx STOP as well', async () => {
     gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
-    await postTelnyx(gw, telnyxReceived({ text: 'UNSUBSCRIBE' }));
+    await gw.postTelnyx(keys, telnyxReceived({ text: 'UNSUBSCRIBE' }));
     expect(await gw.store.isOptedOut('+13125550001', '+17735550002')).toBe(true);
   });
 });

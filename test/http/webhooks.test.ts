@@ -12,27 +12,11 @@ import {
   unique,
 } from '../helpers/carriers.js';
 import { startGateway, type TestGateway, json } from '../helpers/gateway.js';
+import { captureLogs } from '../helpers/log-capture.js';
 
 const keys = telnyxKeys();
 let gw: TestGateway;
 afterEach(async () => gw?.close());
-
-function postTelnyx(
-  g: TestGateway,
-  body: unknown,
-  path = '/webhooks',
-  timestamp = Math.floor(Date.now() / 1000),
-) {
-  const raw = JSON.stringify(body);
-  return g.post(path, {
-    headers: {
-      'content-type': 'application/json',
-      'telnyx-signature-ed25519': keys.sign(raw, timestamp),
-      'telnyx-timestamp': String(timestamp),
-    },
-    body: raw,
-  });
-}
 
 describe('POST /webhooks with Twilio', () => {
   it('verifies, stores and acknowledges an inbound SMS with an empty TwiML Response', async () => {
@@ -102,6 +86,26 @@ describe('POST /webhooks with Twilio', () => {
     ]);
   });
 
+  it('keeps and logs a status Twilio added after the status table was written', async () => {
+    const logs = captureLogs();
+    gw = await startGateway({}, { logger: logs.logger });
+    const sid = unique('SM');
+    await gw.postTwilio(twilioStatus(sid, 'sent'));
+    expect((await gw.postTwilio(twilioStatus(sid, 'beamed_to_orbit'))).status).toBe(200);
+    const [message] = (await gw.store.listMessages({ provider: 'twilio' }, { limit: 1 })).data;
+    expect(message?.status).toBe('sent');
+    const full = await gw.store.getMessage(message!.id);
+    expect(full?.events.at(-1)).toMatchObject({ status: null, providerStatus: 'beamed_to_orbit' });
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        provider: 'twilio',
+        providerStatus: 'beamed_to_orbit',
+        messageId: message!.id,
+      }),
+    );
+  });
+
   it('acknowledges a duplicate delivery without storing it twice', async () => {
     gw = await startGateway();
     const params = twilioInbound();
@@ -118,7 +122,7 @@ describe('POST /webhooks with Telnyx', () => {
   it('verifies, stores and acknowledges message.received with JSON', async () => {
     gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
     const body = telnyxReceived({ text: 'Hi Telnyx' });
-    const res = await postTelnyx(gw, body);
+    const res = await gw.postTelnyx(keys, body);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const list = await json(await gw.api('/v1/messages?provider=telnyx'));
@@ -133,8 +137,8 @@ describe('POST /webhooks with Telnyx', () => {
   it('applies message.sent then message.finalized per recipient, and keeps the error code', async () => {
     gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
     const id = crypto.randomUUID();
-    await postTelnyx(
-      gw,
+    await gw.postTelnyx(
+      keys,
       telnyxStatusEvent('message.sent', id, [{ phone: '+13125550002', status: 'sent' }]),
       '/webhooks/telnyx',
     );
@@ -144,14 +148,14 @@ describe('POST /webhooks with Telnyx', () => {
       [{ phone: '+13125550002', status: 'delivery_failed' }],
       [{ code: '40300', title: 'Blocked due to STOP' }],
     );
-    expect((await postTelnyx(gw, failed)).status).toBe(200);
+    expect((await gw.postTelnyx(keys, failed)).status).toBe(200);
     const list = await json(await gw.api('/v1/messages?provider=telnyx'));
     expect(list.data[0]).toMatchObject({ status: 'undelivered', errorCode: '40300', providerMessageId: id });
   });
 
   it('acknowledges and does not store event types it does not handle', async () => {
     gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
-    const res = await postTelnyx(gw, {
+    const res = await gw.postTelnyx(keys, {
       data: { event_type: 'call.initiated', id: 'c1', record_type: 'event', payload: {} },
     });
     expect(res.status).toBe(200);
@@ -161,8 +165,8 @@ describe('POST /webhooks with Telnyx', () => {
   it('acknowledges a retried event (same data.id) once', async () => {
     gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey });
     const body = telnyxReceived();
-    await postTelnyx(gw, body);
-    await postTelnyx(gw, { ...body, meta: { attempt: 2, delivered_to: 'x' } });
+    await gw.postTelnyx(keys, body);
+    await gw.postTelnyx(keys, { ...body, meta: { attempt: 2, delivered_to: 'x' } });
     expect((await json(await gw.api('/v1/messages'))).data).toHaveLength(1);
   });
 });
