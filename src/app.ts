@@ -4,6 +4,7 @@ import { InboundGateway, type InboundHandler } from './core/inbound.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
 import { registerErrorHandling } from './http/errors.js';
+import { registerRequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
@@ -30,13 +31,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
     // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
     trustProxy: false,
+    // One line per request instead, from http/request-log.ts.
+    disableRequestLogging: true,
     return503OnClosing: true,
     // Fastify strips unknown properties by default; a mistyped filter would then silently match everything.
     // With additionalProperties: false in the schemas, an unknown parameter is a 400 instead.
     ajv: { customOptions: { removeAdditional: false } },
   });
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? new SqliteStore({ path: config.databaseUrl });
+  const store = deps.store ?? (await SqliteStore.open({ path: config.databaseUrl }));
   const providers = buildProviders(config, deps.now);
   for (const line of providers.summary) app.log.info(line);
   if (config.unsafeSkipWebhookVerification) {
@@ -59,6 +62,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     log: app.log,
   });
 
+  registerRequestLog(app);
   registerErrorHandling(app);
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });

@@ -64,7 +64,7 @@ export class InboundGateway {
 
   async receive(req: RawWebhook, hint?: ProviderId): Promise<InboundOutcome> {
     const provider = this.#select(req, hint);
-    const verification = provider.verify(req);
+    const verification = await provider.verify(req);
     if (!verification.ok) {
       throw new SwitchboardError(verification.code, undefined, { cause: verification.reason });
     }

@@ -67,8 +67,11 @@ export interface HttpReply {
  */
 export interface Provider {
   readonly id: ProviderId;
-  /** Checks signature and freshness against the raw request. Never throws on bad input. */
-  verify(req: RawWebhook): Verification;
+  /**
+   * Checks signature and freshness against the raw request. Never throws on bad input. May answer asynchronously,
+   * so that expensive checks can run off the event loop.
+   */
+  verify(req: RawWebhook): Verification | Promise<Verification>;
   /**
    * Normalizes a verified webhook. Returns [] for an event type Switchboard does not handle (acknowledged, not
    * stored). Throws `invalid_payload` or `malformed_body` for a body that cannot be normalized.

@@ -1,14 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { v7 as uuidv7 } from 'uuid';
-import { SwitchboardError } from '../core/errors.js';
-import { advanceStatus, type Message, type MessageWithEvents, type Status } from '../core/message.js';
-import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
+import { Worker } from 'node:worker_threads';
+import type { Message, MessageWithEvents } from '../core/message.js';
 import type {
   IngestItem,
   IngestResult,
@@ -17,391 +8,211 @@ import type {
   Page,
   Store,
 } from '../core/store.js';
-import { GroupCommit } from './group-commit.js';
-import { messageEvents, messages, optOuts } from './schema.js';
-import * as schema from './schema.js';
+import type { PragmaName, WriteOp } from './sqlite-engine.js';
+import {
+  fromWire,
+  type Ready,
+  type Request,
+  type Response,
+  type WireOutcome,
+  type WorkerInit,
+} from './worker-protocol.js';
 
-const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
+// Compiled (dist/), the worker is plain JavaScript. From TypeScript source (tests, `npm run dev`) it is a .ts file:
+// Node 20 does not apply `--import` loaders to a worker's entry module, so a two-line bootstrap registers tsx in the
+// worker first, then imports the entry.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
 
-type Db = BetterSQLite3Database<typeof schema>;
-type MessageRow = typeof messages.$inferSelect;
-/** Every column given explicitly: the prepared insert binds them all. */
-type NewMessageRow = Required<typeof messages.$inferInsert>;
+function startWorker(init: WorkerInit): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: init });
+  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: init });
+}
 
 export interface SqliteStoreOptions {
-  /** A file path, or `:memory:`. The file's directory is created if missing. */
+  /** A file path (its directory is created) or `:memory:`. */
   path: string;
-  /** Clock for stored timestamps; injectable for tests. */
-  now?: () => number;
+}
+
+interface QueuedWrite {
+  op: WriteOp;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
- * The Store over better-sqlite3: WAL, synchronous=FULL (a commit survives power loss), migrations applied at open.
+ * The Store over SQLite, with the database in a worker thread (sqlite-worker.ts, sqlite-engine.ts).
  *
- * Writes go through a group commit: all writes requested in one turn of the event loop share one transaction and
- * so one fsync, each inside its own savepoint so that a failing write rolls back alone. Durability stays FULL;
- * the cost of the fsync is shared instead of weakened.
+ * Why a worker: with synchronous=FULL every commit waits for an fsync, and better-sqlite3 is synchronous. On the
+ * main thread that wait, and the SQL itself, would stall every request in flight; here the main thread keeps
+ * parsing and verifying webhooks while the worker commits.
+ *
+ * Group commit is a pipeline: the writes requested in one event-loop turn go to the worker together, without
+ * waiting for earlier groups, and the worker commits everything waiting for it in one transaction. Groups grow
+ * with load, neither thread waits for the other, and an idle gateway still commits at once.
+ *
+ * Invariant: a write's promise resolves only after the worker reports its transaction committed, so the HTTP layer
+ * never acknowledges a webhook that is not durable.
  */
 export class SqliteStore implements Store {
-  readonly #sqlite: Database.Database;
-  readonly #db: Db;
-  readonly #now: () => number;
-  readonly #writes: GroupCommit;
-  readonly #statements;
+  readonly #worker: Worker;
+  readonly #inFlight = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  >();
+  #nextId = 1;
+  #queue: QueuedWrite[] = [];
+  #flushScheduled = false;
+  /** Write groups sent and not yet answered. */
+  #groupsInFlight = 0;
+  #failure: Error | null = null;
+  #closing: Promise<void> | null = null;
 
-  constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.#sqlite = new Database(options.path);
-    this.#sqlite.pragma('journal_mode = WAL');
-    this.#sqlite.pragma('synchronous = FULL');
-    this.#sqlite.pragma('foreign_keys = ON');
-    this.#sqlite.pragma('busy_timeout = 5000');
-    this.#db = drizzle({ client: this.#sqlite, schema });
-    migrate(this.#db, { migrationsFolder: MIGRATIONS });
-    this.#now = options.now ?? Date.now;
-    this.#writes = new GroupCommit(this.#sqlite);
-    this.#statements = prepareStatements(this.#db);
+  /** Opens (creating and migrating) the database; rejects if it cannot be opened. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const worker = startWorker({ path: options.path });
+    const ready = await new Promise<Ready>((resolve, reject) => {
+      const onExit = (code: number) =>
+        reject(new Error(`the database worker exited (code ${code}) before it was ready`));
+      worker.once('error', reject);
+      worker.once('exit', onExit);
+      worker.once('message', (message: Ready) => {
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        resolve(message);
+      });
+    });
+    if (!ready.ready) {
+      await worker.terminate();
+      throw fromWire(ready.error);
+    }
+    return new SqliteStore(worker);
   }
 
-  /** The pragmas in force, for tests and diagnostics. */
-  pragma(name: 'journal_mode' | 'synchronous' | 'foreign_keys'): unknown {
-    return this.#sqlite.pragma(name, { simple: true });
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (message: string) => this.#settle(JSON.parse(message) as Response));
+    worker.on('error', (err) => this.#fail(err));
+    worker.on('exit', (code) => {
+      if (this.#closing === null)
+        this.#fail(new Error(`the database worker exited unexpectedly (code ${code})`));
+    });
   }
 
   ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    return this.#writes.run(() => items.map((item) => this.#ingestOne(item)));
-  }
-
-  #ingestOne({ event, optOut }: IngestItem): IngestResult {
-    const s = this.#statements;
-    const seen = s.eventByDedupeKey.get({ key: event.dedupeKey });
-    if (seen) return { outcome: 'duplicate', messageId: seen.messageId };
-    const now = this.#now();
-    const messageId =
-      event.kind === 'inbound_message' ? this.#storeInbound(event, now) : this.#applyStatus(event, now);
-    s.insertEvent.run({
-      messageId,
-      dedupeKey: event.dedupeKey,
-      provider: event.provider,
-      status: event.kind === 'inbound_message' ? 'received' : event.status,
-      providerStatus: event.providerStatus,
-      recipient: event.kind === 'status' ? event.to : null,
-      errorCode: event.kind === 'status' ? event.errorCode : null,
-      errorMessage: event.kind === 'status' ? event.errorMessage : null,
-      occurredAt: event.occurredAt,
-      receivedAt: now,
-    });
-    if (optOut === 'add' && event.kind === 'inbound_message') {
-      s.addOptOut.run({ phone: event.from, ourNumber: event.to, provider: event.provider, createdAt: now });
-    } else if (optOut === 'remove' && event.kind === 'inbound_message') {
-      s.removeOptOut.run({ phone: event.from, ourNumber: event.to });
-    }
-    return { outcome: 'stored', messageId };
-  }
-
-  #storeInbound(event: InboundMessageEvent, now: number): string {
-    // The same message under a new dedupe key (a carrier retry with another event id) is still one message.
-    const existing = this.#statements.messageByProviderId.get({
-      provider: event.provider,
-      providerMessageId: event.providerMessageId,
-    });
-    if (existing) return existing.id;
-    return this.#insertMessage({
-      provider: event.provider,
-      providerMessageId: event.providerMessageId,
-      direction: 'inbound',
-      channel: event.channel,
-      fromNumber: event.from,
-      toNumber: event.to,
-      cc: event.cc,
-      body: event.body,
-      media: event.media,
-      status: 'received',
-      providerStatus: event.providerStatus,
-      segments: event.segments,
-      encoding: event.encoding,
-      errorCode: null,
-      errorMessage: null,
-      now,
-    });
-  }
-
-  #applyStatus(event: StatusEvent, now: number): string {
-    const existing = this.#statements.messageByProviderId.get({
-      provider: event.provider,
-      providerMessageId: event.providerMessageId,
-    });
-    if (!existing) {
-      // A callback for a message this gateway has no row for (sent directly through the carrier, or racing the
-      // send pipeline's own write): record the message from what the callback says rather than drop the event.
-      return this.#insertMessage({
-        provider: event.provider,
-        providerMessageId: event.providerMessageId,
-        direction: 'outbound',
-        channel: event.channel,
-        fromNumber: event.from ?? '',
-        toNumber: event.to ?? '',
-        cc: [],
-        body: event.body ?? '',
-        media: [],
-        status: advanceStatus('queued', event.status),
-        providerStatus: event.status === null ? null : event.providerStatus,
-        segments: event.segments,
-        encoding: event.encoding,
-        errorCode: event.errorCode,
-        errorMessage: event.errorMessage,
-        now,
-      });
-    }
-    const next = advanceStatus(existing.status as Status, event.status);
-    if (next !== existing.status) {
-      this.#statements.updateStatus.run({
-        id: existing.id,
-        status: next,
-        providerStatus: event.providerStatus,
-        errorCode: event.errorCode ?? existing.errorCode,
-        errorMessage: event.errorMessage ?? existing.errorMessage,
-        updatedAt: now,
-      });
-    }
-    return existing.id;
-  }
-
-  /** Inserts a message row with a new time-ordered id; `now` stamps both creation and update. */
-  #insertMessage(row: Omit<NewMessageRow, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): string {
-    const id = uuidv7();
-    const { now, ...values } = row;
-    this.#statements.insertMessage.run({ ...values, id, createdAt: now, updatedAt: now });
-    return id;
+    return this.#write({ op: 'ingest', items }) as Promise<IngestResult[]>;
   }
 
   queueOutbound(
     message: NewOutboundMessage,
   ): Promise<{ messageId: string; outcome: 'stored' | 'duplicate' }> {
-    return this.#writes.run(() => {
-      const seen = this.#statements.eventByDedupeKey.get({ key: message.dedupeKey });
-      if (seen) return { messageId: seen.messageId, outcome: 'duplicate' as const };
-      const now = this.#now();
-      const id = this.#insertMessage({
-        provider: message.provider,
-        providerMessageId: null,
-        direction: 'outbound',
-        channel: message.channel,
-        fromNumber: message.from,
-        toNumber: message.to,
-        cc: [],
-        body: message.body,
-        media: message.media,
-        status: 'queued',
-        providerStatus: null,
-        segments: message.segments,
-        encoding: message.encoding,
-        errorCode: null,
-        errorMessage: null,
-        now,
-      });
-      this.#statements.insertEvent.run({
-        messageId: id,
-        dedupeKey: message.dedupeKey,
-        provider: message.provider,
-        status: 'queued',
-        providerStatus: 'queued',
-        recipient: message.to,
-        errorCode: null,
-        errorMessage: null,
-        occurredAt: now,
-        receivedAt: now,
-      });
-      return { messageId: id, outcome: 'stored' as const };
-    });
+    return this.#write({ op: 'queueOutbound', message }) as Promise<{
+      messageId: string;
+      outcome: 'stored' | 'duplicate';
+    }>;
   }
 
-  async getMessage(id: string): Promise<MessageWithEvents | null> {
-    const row = this.#db.select().from(messages).where(eq(messages.id, id)).get();
-    if (!row) return null;
-    const events = this.#db
-      .select()
-      .from(messageEvents)
-      .where(eq(messageEvents.messageId, id))
-      .orderBy(asc(messageEvents.occurredAt), asc(messageEvents.id))
-      .all();
-    return {
-      ...toMessage(row),
-      events: events.map((e) => ({
-        status: e.status as Status | null,
-        providerStatus: e.providerStatus,
-        provider: e.provider as Message['provider'],
-        recipient: e.recipient,
-        errorCode: e.errorCode,
-        errorMessage: e.errorMessage,
-        occurredAt: new Date(e.occurredAt).toISOString(),
-      })),
-    };
+  getMessage(messageId: string): Promise<MessageWithEvents | null> {
+    return this.#request({ op: 'getMessage', messageId }) as Promise<MessageWithEvents | null>;
   }
 
-  async listMessages(
-    filter: MessageFilter,
-    page: { cursor?: string; limit: number },
-  ): Promise<Page<Message>> {
-    const where: SQL[] = [];
-    if (filter.direction) where.push(eq(messages.direction, filter.direction));
-    if (filter.status) where.push(eq(messages.status, filter.status));
-    if (filter.provider) where.push(eq(messages.provider, filter.provider));
-    if (filter.channel) where.push(eq(messages.channel, filter.channel));
-    if (filter.from) where.push(eq(messages.fromNumber, filter.from));
-    if (filter.to) where.push(eq(messages.toNumber, filter.to));
-    if (filter.since !== undefined) where.push(gte(messages.createdAt, filter.since));
-    if (page.cursor !== undefined) where.push(lt(messages.id, decodeCursor(page.cursor)));
-    const rows = this.#db
-      .select()
-      .from(messages)
-      .where(and(...where))
-      .orderBy(desc(messages.id))
-      .limit(page.limit + 1)
-      .all();
-    const hasMore = rows.length > page.limit;
-    const data = (hasMore ? rows.slice(0, page.limit) : rows).map(toMessage);
-    const last = data.at(-1);
-    return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
+  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Promise<Page<Message>> {
+    return this.#request({ op: 'listMessages', filter, page }) as Promise<Page<Message>>;
   }
 
-  async isOptedOut(phone: string, ourNumber: string): Promise<boolean> {
-    return this.#statements.optOut.get({ phone, ourNumber }) !== undefined;
+  isOptedOut(phone: string, ourNumber: string): Promise<boolean> {
+    return this.#request({ op: 'isOptedOut', phone, ourNumber }) as Promise<boolean>;
+  }
+
+  /** A pragma's value, for tests and diagnostics. */
+  pragma(name: PragmaName): Promise<unknown> {
+    return this.#request({ op: 'pragma', name });
   }
 
   async ping(): Promise<void> {
-    this.#sqlite.prepare('SELECT 1').get();
+    await this.#request({ op: 'ping' });
   }
 
-  async close(): Promise<void> {
-    await this.#writes.drain();
-    if (this.#sqlite.open) this.#sqlite.close();
+  /** Commits every write already requested, then closes the database and stops the worker. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      while (this.#flushScheduled || this.#groupsInFlight > 0)
+        await new Promise((resolve) => setImmediate(resolve));
+      if (this.#failure === null) await this.#send({ op: 'close' }).catch(() => undefined);
+      await this.#worker.terminate();
+    })();
+    return this.#closing;
   }
-}
 
-function prepareStatements(db: Db) {
-  const p = sql.placeholder;
-  return {
-    eventByDedupeKey: db
-      .select({ messageId: messageEvents.messageId })
-      .from(messageEvents)
-      .where(eq(messageEvents.dedupeKey, p('key')))
-      .prepare(),
-    messageByProviderId: db
-      .select({
-        id: messages.id,
-        status: messages.status,
-        errorCode: messages.errorCode,
-        errorMessage: messages.errorMessage,
-      })
-      .from(messages)
-      .where(
-        and(eq(messages.provider, p('provider')), eq(messages.providerMessageId, p('providerMessageId'))),
+  #write(op: WriteOp): Promise<unknown> {
+    if (this.#closing !== null) return Promise.reject(new Error('the store is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#flush();
+        });
+      }
+    });
+  }
+
+  #flush(): void {
+    if (this.#queue.length === 0) return;
+    const group = this.#queue;
+    this.#queue = [];
+    this.#groupsInFlight += 1;
+    this.#send({ op: 'write', ops: group.map((w) => w.op) })
+      .then(
+        (outcomes) => {
+          (outcomes as WireOutcome[]).forEach((outcome, i) => {
+            const write = group[i] as QueuedWrite;
+            if (outcome.ok) write.resolve(outcome.value);
+            else write.reject(fromWire(outcome.error));
+          });
+        },
+        (err: unknown) => {
+          // The group's transaction failed as a whole (I/O error, disk full): none of it is durable.
+          for (const write of group) write.reject(err);
+        },
       )
-      .prepare(),
-    insertMessage: db
-      .insert(messages)
-      .values({
-        id: p('id'),
-        provider: p('provider'),
-        providerMessageId: p('providerMessageId'),
-        direction: p('direction'),
-        channel: p('channel'),
-        fromNumber: p('fromNumber'),
-        toNumber: p('toNumber'),
-        cc: p('cc'),
-        body: p('body'),
-        media: p('media'),
-        status: p('status'),
-        providerStatus: p('providerStatus'),
-        segments: p('segments'),
-        encoding: p('encoding'),
-        errorCode: p('errorCode'),
-        errorMessage: p('errorMessage'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .prepare(),
-    insertEvent: db
-      .insert(messageEvents)
-      .values({
-        messageId: p('messageId'),
-        dedupeKey: p('dedupeKey'),
-        provider: p('provider'),
-        status: p('status'),
-        providerStatus: p('providerStatus'),
-        recipient: p('recipient'),
-        errorCode: p('errorCode'),
-        errorMessage: p('errorMessage'),
-        occurredAt: p('occurredAt'),
-        receivedAt: p('receivedAt'),
-      })
-      .prepare(),
-    updateStatus: db
-      .update(messages)
-      .set({
-        status: sql`${p('status')}`,
-        providerStatus: sql`${p('providerStatus')}`,
-        errorCode: sql`${p('errorCode')}`,
-        errorMessage: sql`${p('errorMessage')}`,
-        updatedAt: sql`${p('updatedAt')}`,
-      })
-      .where(eq(messages.id, p('id')))
-      .prepare(),
-    addOptOut: db
-      .insert(optOuts)
-      .values({
-        phone: p('phone'),
-        ourNumber: p('ourNumber'),
-        provider: p('provider'),
-        createdAt: p('createdAt'),
-      })
-      .onConflictDoNothing()
-      .prepare(),
-    removeOptOut: db
-      .delete(optOuts)
-      .where(and(eq(optOuts.phone, p('phone')), eq(optOuts.ourNumber, p('ourNumber'))))
-      .prepare(),
-    optOut: db
-      .select({ phone: optOuts.phone })
-      .from(optOuts)
-      .where(and(eq(optOuts.phone, p('phone')), eq(optOuts.ourNumber, p('ourNumber'))))
-      .prepare(),
-  };
+      .finally(() => {
+        this.#groupsInFlight -= 1;
+      });
+  }
+
+  #request(request: DistributiveOmit<Request, 'id'>): Promise<unknown> {
+    if (this.#closing !== null) return Promise.reject(new Error('the store is closed'));
+    return this.#send(request);
+  }
+
+  #send(request: DistributiveOmit<Request, 'id'>): Promise<unknown> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#inFlight.set(id, { resolve, reject });
+      this.#worker.postMessage(JSON.stringify({ ...request, id }));
+    });
+  }
+
+  #settle(response: Response): void {
+    const waiter = this.#inFlight.get(response.id);
+    if (!waiter) return;
+    this.#inFlight.delete(response.id);
+    if (response.ok) waiter.resolve(response.value);
+    else waiter.reject(fromWire(response.error));
+  }
+
+  /** The worker is gone: everything waiting on it fails, and so does everything after (readiness reports it). */
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const waiter of this.#inFlight.values()) waiter.reject(err);
+    this.#inFlight.clear();
+    for (const write of this.#queue) write.reject(err);
+    this.#queue = [];
+  }
 }
 
-function toMessage(row: MessageRow): Message {
-  return {
-    id: row.id,
-    provider: row.provider as Message['provider'],
-    providerMessageId: row.providerMessageId,
-    direction: row.direction as Message['direction'],
-    channel: row.channel as Message['channel'],
-    from: row.fromNumber,
-    to: row.toNumber,
-    cc: row.cc,
-    body: row.body,
-    media: row.media,
-    status: row.status as Status,
-    providerStatus: row.providerStatus,
-    segments: row.segments,
-    encoding: row.encoding as Message['encoding'],
-    errorCode: row.errorCode,
-    errorMessage: row.errorMessage,
-    createdAt: new Date(row.createdAt).toISOString(),
-    updatedAt: new Date(row.updatedAt).toISOString(),
-  };
-}
-
-// The cursor is the last id of the page, wrapped so clients treat it as opaque.
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!UUID.test(id)) throw new SwitchboardError('invalid_cursor');
-  return id;
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

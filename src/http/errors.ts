@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERRORS, isSwitchboardError, type ErrorCode } from '../core/errors.js';
+import { logFact } from './request-log.js';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -31,8 +32,8 @@ const BY_STATUS: Record<number, ErrorCode> = {
 
 /**
  * The one error handler: every error leaves as `{ "error": { "code", "message" } }` with its status. Errors of
- * the request (4xx) are logged at info with their code; anything else is a bug, logged in full and answered 500
- * without internals.
+ * the request (4xx) add their code to the request's log line; anything else is a bug, logged in full and answered
+ * 500 without internals.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -44,7 +45,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.code(err.statusCode).send(errorBody(err.code, err.message));
     }
     if (err.validation) {
-      request.log.info({ code: 'invalid_request' }, 'rejected');
+      logFact(request, { code: 'invalid_request' });
       return reply.code(400).send(errorBody('invalid_request', err.message));
     }
     const code =
@@ -53,7 +54,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
         ? (BY_STATUS[err.statusCode] ?? 'invalid_request')
         : undefined);
     if (code !== undefined) {
-      request.log.info({ code }, 'rejected');
+      logFact(request, { code });
       return reply.code(ERRORS[code].status).send(errorBody(code));
     }
     request.log.error({ err }, 'unhandled error');

@@ -4,6 +4,7 @@ import type { InboundGateway } from '../core/inbound.js';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from '../core/message.js';
 import { RawWebhook } from '../core/webhook.js';
 import { externalUrl } from './external-url.js';
+import { logFact } from './request-log.js';
 
 /** Carriers send a few KiB at most; anything larger is not a carrier webhook. */
 export const WEBHOOK_BODY_LIMIT = 64 * 1024;
@@ -51,7 +52,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
       receivedAt: Date.now(),
     });
     const result = await inbound.receive(raw, hint);
-    request.log.debug({ provider: result.provider, outcome: result.outcome }, 'webhook');
+    logFact(request, { provider: result.provider, outcome: result.outcome });
     return reply.code(result.reply.statusCode).type(result.reply.contentType).send(result.reply.body);
   };
 

@@ -8,33 +8,34 @@ import { describeStoreContract, inbound } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-store-'));
 let files = 0;
-const fileStore = () => new SqliteStore({ path: join(dir, `nested/${++files}.db`) });
+const fileStore = () => SqliteStore.open({ path: join(dir, `nested/${++files}.db`) });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreContract('SQLite :memory:', () => new SqliteStore({ path: ':memory:' }));
+describeStoreContract('SQLite :memory:', () => SqliteStore.open({ path: ':memory:' }));
 describeStoreContract('SQLite file', fileStore);
 
 describe('SqliteStore', () => {
   it('opens a file database in WAL mode with synchronous=FULL and foreign keys on', async () => {
-    const store = fileStore();
-    expect(store.pragma('journal_mode')).toBe('wal');
-    expect(store.pragma('synchronous')).toBe(2); // FULL
-    expect(store.pragma('foreign_keys')).toBe(1);
+    const store = await fileStore();
+    expect(await store.pragma('journal_mode')).toBe('wal');
+    expect(await store.pragma('synchronous')).toBe(2); // FULL
+    expect(await store.pragma('foreign_keys')).toBe(1);
+    expect(await store.pragma('temp_store')).toBe(2); // MEMORY
     await store.close();
   });
 
   it('keeps what it acknowledged after the database is closed and reopened', async () => {
     const path = join(dir, 'reopen.db');
-    const first = new SqliteStore({ path });
+    const first = await SqliteStore.open({ path });
     const [r] = await first.ingest([{ event: inbound(), optOut: null }]);
     await first.close();
-    const second = new SqliteStore({ path });
+    const second = await SqliteStore.open({ path });
     expect(await second.getMessage(r!.messageId)).toMatchObject({ status: 'received' });
     await second.close();
   });
 
   it('commits concurrent writes together and fails a bad write alone', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
+    const store = await SqliteStore.open({ path: ':memory:' });
     const broken = inbound({ provider: null as unknown as InboundMessageEvent['provider'] }); // violates NOT NULL
     const writes = [
       store.ingest([{ event: inbound(), optOut: null }]),
@@ -48,7 +49,7 @@ describe('SqliteStore', () => {
   });
 
   it('stores the events of one webhook atomically: all or none', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
+    const store = await SqliteStore.open({ path: ':memory:' });
     const good = inbound();
     const broken = inbound({ provider: null as unknown as InboundMessageEvent['provider'] });
     await expect(
@@ -65,7 +66,7 @@ describe('SqliteStore', () => {
   });
 
   it('sees a duplicate delivered concurrently in the same batch', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
+    const store = await SqliteStore.open({ path: ':memory:' });
     const event = inbound();
     const [a, b] = await Promise.all([
       store.ingest([{ event, optOut: null }]),
@@ -76,7 +77,7 @@ describe('SqliteStore', () => {
   });
 
   it('finishes pending writes before closing', async () => {
-    const store = new SqliteStore({ path: join(dir, 'drain.db') });
+    const store = await SqliteStore.open({ path: join(dir, 'drain.db') });
     const pending = store.ingest([{ event: inbound(), optOut: null }]);
     await store.close();
     await expect(pending).resolves.toHaveLength(1);

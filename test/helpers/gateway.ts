@@ -43,7 +43,7 @@ export async function startGateway(
     SWITCHBOARD_API_KEYS: API_KEY,
     ...env,
   });
-  const store = new SqliteStore({ path: config.databaseUrl });
+  const store = await SqliteStore.open({ path: config.databaseUrl });
   const app = await buildApp(config, { store, ...deps });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -9,15 +9,15 @@ const NOW = 1_705_350_000_000;
 const TS = String(NOW / 1000);
 
 describe('TelnyxSignatureVerifier agrees with tweetnacl (the independent reference)', () => {
-  it('on random keys, bodies and tampered signatures', () => {
-    fc.assert(
-      fc.property(
+  it('on random keys, bodies and tampered signatures', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
         fc.uint8Array({ minLength: 0, maxLength: 512 }),
         fc.integer({ min: 0, max: 63 }),
         fc.integer({ min: 1, max: 255 }),
         fc.boolean(),
-        (seed, bodyBytes, flipAt, flipWith, tamper) => {
+        async (seed, bodyBytes, flipAt, flipWith, tamper) => {
           const pair = nacl.sign.keyPair.fromSeed(seed);
           const body = Buffer.from(bodyBytes);
           const signed = Buffer.concat([Buffer.from(`${TS}|`), body]);
@@ -28,7 +28,7 @@ describe('TelnyxSignatureVerifier agrees with tweetnacl (the independent referen
             [Buffer.from(pair.publicKey).toString('base64')],
             () => NOW,
           );
-          const ours = verifier.verify(Buffer.from(signature).toString('base64'), TS, body);
+          const ours = await verifier.verify(Buffer.from(signature).toString('base64'), TS, body);
           expect(ours.ok).toBe(reference);
           expect(ours.ok).toBe(!tamper);
         },
@@ -37,17 +37,17 @@ describe('TelnyxSignatureVerifier agrees with tweetnacl (the independent referen
     );
   });
 
-  it('rejects a valid signature over a tampered body, and a signature by another key', () => {
-    fc.assert(
-      fc.property(
+  it('rejects a valid signature over a tampered body, and a signature by another key', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.string({ minLength: 1, maxLength: 200 }),
         fc.string({ maxLength: 200 }),
-        (body, other) => {
+        async (body, other) => {
           fc.pre(body !== other);
           const keys = telnyxKeys();
           const verifier = new TelnyxSignatureVerifier([keys.publicKey], () => NOW);
-          expect(verifier.verify(keys.sign(body, TS), TS, Buffer.from(other)).ok).toBe(false);
-          expect(verifier.verify(telnyxKeys().sign(body, TS), TS, Buffer.from(body)).ok).toBe(false);
+          expect((await verifier.verify(keys.sign(body, TS), TS, Buffer.from(other))).ok).toBe(false);
+          expect((await verifier.verify(telnyxKeys().sign(body, TS), TS, Buffer.from(body))).ok).toBe(false);
         },
       ),
       { numRuns: 40 },
@@ -68,10 +68,8 @@ describe("TelnyxSignatureVerifier agrees with the Telnyx SDK's verifier", () => 
           () => true,
           () => false,
         );
-        const ours = new TelnyxSignatureVerifier([keys.publicKey]).verify(
-          signature,
-          nowSeconds,
-          Buffer.from(body),
+        const ours = (
+          await new TelnyxSignatureVerifier([keys.publicKey]).verify(signature, nowSeconds, Buffer.from(body))
         ).ok;
         expect(ours).toBe(sdk);
       }),
@@ -86,32 +84,34 @@ describe('TelnyxSignatureVerifier freshness and headers', () => {
   const verifier = new TelnyxSignatureVerifier([keys.publicKey], () => NOW);
   const at = (offsetSeconds: number) => String(NOW / 1000 + offsetSeconds);
 
-  it('accepts timestamps up to 300 s away in either direction and rejects beyond', () => {
+  it('accepts timestamps up to 300 s away in either direction and rejects beyond', async () => {
     for (const offset of [-300, -1, 0, 1, 300])
-      expect(verifier.verify(keys.sign(body, at(offset)), at(offset), body).ok).toBe(true);
+      expect((await verifier.verify(keys.sign(body, at(offset)), at(offset), body)).ok).toBe(true);
     for (const offset of [-301, 301, -86_400]) {
-      expect(verifier.verify(keys.sign(body, at(offset)), at(offset), body)).toMatchObject({
+      expect(await verifier.verify(keys.sign(body, at(offset)), at(offset), body)).toMatchObject({
         code: 'timestamp_out_of_range',
       });
     }
   });
 
-  it('reports missing or malformed headers with distinct codes', () => {
-    expect(verifier.verify(undefined, TS, body)).toMatchObject({ code: 'signature_missing' });
-    expect(verifier.verify(keys.sign(body, TS), undefined, body)).toMatchObject({
+  it('reports missing or malformed headers with distinct codes', async () => {
+    expect(await verifier.verify(undefined, TS, body)).toMatchObject({ code: 'signature_missing' });
+    expect(await verifier.verify(keys.sign(body, TS), undefined, body)).toMatchObject({
       code: 'timestamp_invalid',
     });
-    expect(verifier.verify(keys.sign(body, TS), '17e8', body)).toMatchObject({ code: 'timestamp_invalid' });
-    expect(verifier.verify('not base64!', TS, body)).toMatchObject({ code: 'signature_invalid' });
-    expect(verifier.verify(Buffer.alloc(32).toString('base64'), TS, body)).toMatchObject({
+    expect(await verifier.verify(keys.sign(body, TS), '17e8', body)).toMatchObject({
+      code: 'timestamp_invalid',
+    });
+    expect(await verifier.verify('not base64!', TS, body)).toMatchObject({ code: 'signature_invalid' });
+    expect(await verifier.verify(Buffer.alloc(32).toString('base64'), TS, body)).toMatchObject({
       code: 'signature_invalid',
     });
   });
 
-  it('accepts a signature by any configured key (rotation)', () => {
+  it('accepts a signature by any configured key (rotation)', async () => {
     const next = telnyxKeys();
     const rotating = new TelnyxSignatureVerifier([keys.publicKey, next.publicKey], () => NOW);
-    expect(rotating.verify(next.sign(body, TS), TS, body).ok).toBe(true);
-    expect(rotating.verify(keys.sign(body, TS), TS, body).ok).toBe(true);
+    expect((await rotating.verify(next.sign(body, TS), TS, body)).ok).toBe(true);
+    expect((await rotating.verify(keys.sign(body, TS), TS, body)).ok).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
+import { timingSafeEqual } from 'node:crypto';
 import twilio from 'twilio';
 import type { Verification } from '../../core/provider.js';
 import { SwitchboardError } from '../../core/errors.js';
-import type { RawWebhook } from '../../core/webhook.js';
+import type { FormParams, RawWebhook } from '../../core/webhook.js';
 import { formValue } from '../fields.js';
 
 /**
@@ -29,9 +30,11 @@ export function verifyTwilio(
   }
   const valid = authTokens.some((token) => {
     try {
-      return params === undefined
-        ? twilio.validateRequestWithBody(token, signature, req.url, req.text())
-        : twilio.validateRequest(token, signature, req.url, params);
+      if (params === undefined) return twilio.validateRequestWithBody(token, signature, req.url, req.text());
+      return (
+        signedExactly(token, signature, req.url, params) ||
+        twilio.validateRequest(token, signature, req.url, params)
+      );
     } catch {
       // The SDK parses the URL with `new URL`, which throws on a URL it cannot parse: that is a mismatch.
       return false;
@@ -43,4 +46,15 @@ export function verifyTwilio(
     return { ok: false, code: 'account_mismatch', reason: 'AccountSid is not the configured account' };
   }
   return { ok: true };
+}
+
+/**
+ * The URL as rebuilt is almost always exactly the one Twilio signed, so it is checked first: one HMAC computed by the
+ * SDK and a constant-time comparison. `validateRequest` starts from the URL without its port, so for a URL with a
+ * port it always spends a second HMAC; it still runs, with all its variants, whenever this check fails.
+ */
+function signedExactly(token: string, signature: string, url: string, params: FormParams): boolean {
+  const expected = Buffer.from(twilio.getExpectedTwilioSignature(token, url, params));
+  const given = Buffer.from(signature);
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import { maskPhonesIn } from '../core/phone.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Facts a handler adds to the request's log line: provider, outcome, error code. Ids and codes only. */
+    logFacts: Record<string, string | number | undefined> | null;
+  }
+}
+
+/** Adds facts to the request's one log line. */
+export function logFact(
+  request: { logFacts: Record<string, string | number | undefined> | null },
+  facts: Record<string, string | number | undefined>,
+): void {
+  request.logFacts = request.logFacts === null ? facts : { ...request.logFacts, ...facts };
+}
+
+/**
+ * One log line per request, written when the response is sent: method, URL (phone numbers masked), status,
+ * latency, and the facts the handlers added. It replaces Fastify's two lines per request ("incoming request",
+ * "request completed"), which cost twice the logging and said less.
+ */
+export function registerRequestLog(app: FastifyInstance): void {
+  app.decorateRequest('logFacts', null);
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: maskPhonesIn(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...request.logFacts,
+      },
+      'request',
+    );
+    done();
+  });
+}
