@@ -4,7 +4,8 @@ import { InboundGateway, type InboundHandler } from './core/inbound.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
 import { registerErrorHandling } from './http/errors.js';
-import { registerRequestLog } from './http/request-log.js';
+import { registerGracefulClose } from './http/graceful-close.js';
+import { registerRequestLog, RequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
@@ -31,8 +32,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
     // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
     trustProxy: false,
-    // One line per request instead, from http/request-log.ts.
-    disableRequestLogging: true,
+    // One line per request, on completion (http/request-log.ts).
+    logController: new RequestLog(),
     return503OnClosing: true,
     // Fastify strips unknown properties by default; a mistyped filter would then silently match everything.
     // With additionalProperties: false in the schemas, an unknown parameter is a 400 instead.
@@ -63,6 +64,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   registerRequestLog(app);
+  registerGracefulClose(app);
   registerErrorHandling(app);
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });

@@ -17,7 +17,14 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const app = await buildApp(config);
+  let app;
+  try {
+    app = await buildApp(config);
+  } catch (err) {
+    // An operator's problem (database path, permissions): one line that says what, not a stack trace.
+    console.error(`Switchboard could not start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) return;
@@ -39,7 +46,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    console.error(`Switchboard could not start: ${err instanceof Error ? err.message : String(err)}`);
+    await app.close();
+    process.exit(1);
+  }
 }
 
 main().catch((err: unknown) => {

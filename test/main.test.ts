@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +96,15 @@ describe('the gateway process', () => {
     } finally {
       gateway.child.kill('SIGKILL');
     }
+  });
+
+  it('refuses to start, saying why, when the database cannot be opened', async () => {
+    const blocked = join(dir, 'not-a-dir');
+    writeFileSync(blocked, 'a file where a directory should be');
+    const gateway = start({ PORT: String(await freePort()), DATABASE_URL: join(blocked, 'switchboard.db') });
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.output()).toContain('Switchboard could not start: Cannot open the database at');
+    expect(gateway.output()).toContain('DATABASE_URL');
   });
 
   it('refuses to start on bad configuration, naming every bad variable', async () => {

@@ -40,8 +40,15 @@ export class SqliteEngine {
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#sqlite = new Database(path);
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      this.#sqlite = new Database(path);
+    } catch (err) {
+      // DATABASE_URL is the usual culprit; say so rather than leave a bare EACCES/ENOTDIR.
+      throw new Error(`Cannot open the database at ${path} (DATABASE_URL): ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     this.#sqlite.pragma('journal_mode = WAL');
     this.#sqlite.pragma('synchronous = FULL');
     this.#sqlite.pragma('foreign_keys = ON');
