@@ -72,12 +72,21 @@ export class InboundGateway {
     if (events.length === 0)
       return { provider: provider.id, outcome: 'ignored', reply: provider.webhookResponse() };
 
-    const results = await this.#o.store.ingest(
-      events.map((event) => ({
-        event,
-        optOut: event.kind === 'inbound_message' ? optOutChange(detectKeyword(event.body)) : null,
-      })),
-    );
+    let results;
+    try {
+      results = await this.#o.store.ingest(
+        events.map((event) => ({
+          event,
+          optOut: event.kind === 'inbound_message' ? optOutChange(detectKeyword(event.body)) : null,
+        })),
+      );
+    } catch (err) {
+      // Not stored, so not acknowledged: a 503 makes the carrier retry later.
+      this.#o.log.error({ err, provider: provider.id }, 'storing a webhook failed');
+      throw new SwitchboardError('service_unavailable', 'The webhook could not be stored; retry later.', {
+        cause: err,
+      });
+    }
 
     const fresh: InboundMessage[] = [];
     events.forEach((event, i) => {
