@@ -1,3 +1,4 @@
+import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   formBody,
@@ -67,6 +68,23 @@ describe('POST /webhooks with Twilio', () => {
       body: formBody(params),
     });
     expect(res.status).toBe(200);
+  });
+
+  it('verifies a Twilio JSON webhook by its bodySHA256, acknowledges it and stores nothing', async () => {
+    gw = await startGateway();
+    const body = JSON.stringify({ event: 'some.other.product', value: 1 });
+    const path = `/webhooks/twilio?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
+    const signature = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, gw.base + path, {});
+    const send = (b: string) =>
+      gw.post(path, {
+        headers: { 'content-type': 'application/json', 'x-twilio-signature': signature },
+        body: b,
+      });
+    const ok = await send(body);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('<Response/>');
+    expect((await send(body.replace('1', '2'))).status).toBe(403); // the body no longer matches its hash
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
   });
 
   it('moves an outbound message forward with status callbacks, ignoring a late one', async () => {
