@@ -1,11 +1,11 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 import { InboundGateway, type InboundHandler } from './core/inbound.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
-import { registerErrorHandling } from './http/errors.js';
+import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
-import { registerRequestLog, RequestLog } from './http/request-log.js';
+import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
 import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
@@ -38,6 +38,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Fastify strips unknown properties by default; a mistyped filter would then silently match everything.
     // With additionalProperties: false in the schemas, an unknown parameter is a 400 instead.
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors Fastify raises before routing (a malformed URL, say) skip the error handler; same shape here.
+    frameworkErrors: (err, request, reply) => {
+      logFact(request, { code: 'invalid_request' });
+      // The option's type is generic over route types that do not apply before routing.
+      void (reply as FastifyReply)
+        .code(400)
+        .send(errorBody('invalid_request', `The request is malformed (${err.code}).`));
+    },
   });
   const ownsStore = deps.store === undefined;
   const store = deps.store ?? (await SqliteStore.open({ path: config.databaseUrl }));
@@ -47,6 +55,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     app.log.warn(
       'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: webhook signatures are NOT checked. Anyone who can reach this ' +
         'server can inject messages. Never run this in production.',
+    );
+  }
+  if (config.twilio !== null && config.publicBaseUrl === null) {
+    app.log.warn(
+      'PUBLIC_BASE_URL is not set: the URL Twilio signed is rebuilt from X-Forwarded-Proto/Host, which any client ' +
+        'can set, so a Twilio signature made for another of your URLs would be accepted here. Set PUBLIC_BASE_URL.',
     );
   }
   if (config.apiKeys.length === 0) {

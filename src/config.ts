@@ -97,7 +97,9 @@ export function loadConfig(env: Env = process.env): Config {
   const twilio = readTwilio(read('TWILIO_ACCOUNT_SID'), read('TWILIO_AUTH_TOKEN'), problems);
   const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), problems);
 
-  const apiKeys = splitList(read('SWITCHBOARD_API_KEYS'));
+  const rawApiKeys = read('SWITCHBOARD_API_KEYS');
+  const apiKeys = splitList(rawApiKeys);
+  if (rawApiKeys !== undefined && apiKeys.length === 0) problems.push('SWITCHBOARD_API_KEYS lists no key.');
   apiKeys.forEach((key, i) => {
     if (key.length < MIN_API_KEY_LENGTH) {
       problems.push(
@@ -156,6 +158,7 @@ function readTwilio(
     problems.push('TWILIO_ACCOUNT_SID must be "AC" followed by 32 hex characters.');
   }
   const authTokens = splitList(tokens);
+  if (authTokens.length === 0) problems.push('TWILIO_AUTH_TOKEN lists no token.');
   authTokens.forEach((token, i) => {
     // Never echo a token back: this message goes to the log.
     if (!/^[0-9a-fA-F]{32}$/.test(token)) {
@@ -170,6 +173,7 @@ function readTwilio(
 function readTelnyx(keys: string | undefined, problems: string[]): TelnyxConfig | null {
   if (keys === undefined) return null;
   const publicKeys = splitList(keys);
+  if (publicKeys.length === 0) problems.push('TELNYX_PUBLIC_KEY lists no key.');
   publicKeys.forEach((key, i) => {
     if (decodedLength(key) !== 32) {
       problems.push(

@@ -2,8 +2,12 @@ import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
 
-/** How long in-flight requests and background processing get to finish on SIGTERM before the process exits. */
-const SHUTDOWN_DEADLINE_MS = 10_000;
+/**
+ * How long in-flight requests and background processing get to finish on SIGTERM before the process exits: at
+ * least 10 s, and always longer than the compute deadline, so a request waiting for the app is not cut off.
+ */
+const MIN_SHUTDOWN_DEADLINE_MS = 10_000;
+const SHUTDOWN_MARGIN_MS = 2_000;
 
 async function main(): Promise<void> {
   let config;
@@ -30,10 +34,13 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      app.log.error('shutdown deadline passed; exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
+    const timer = setTimeout(
+      () => {
+        app.log.error('shutdown deadline passed; exiting');
+        process.exit(1);
+      },
+      Math.max(MIN_SHUTDOWN_DEADLINE_MS, config.computeTimeoutMs + SHUTDOWN_MARGIN_MS),
+    );
     timer.unref();
     app.close().then(
       () => process.exit(0),

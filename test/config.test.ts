@@ -94,6 +94,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('rejects a credential list that lists nothing', () => {
+    expect(problems({ TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: ' , ' })).toEqual([
+      'TWILIO_AUTH_TOKEN lists no token.',
+    ]);
+    expect(problems({ TELNYX_PUBLIC_KEY: ',' })).toEqual(['TELNYX_PUBLIC_KEY lists no key.']);
+    expect(problems({ SWITCHBOARD_API_KEYS: ',,' })).toEqual(['SWITCHBOARD_API_KEYS lists no key.']);
+  });
+
   it('rejects a PUBLIC_BASE_URL with a query string', () => {
     expect(problems({ PUBLIC_BASE_URL: 'https://x.example.com/?a=1' })[0]).toContain('PUBLIC_BASE_URL');
   });

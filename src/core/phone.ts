@@ -25,14 +25,16 @@ export function maskPhone(value: string): string {
   return `${value.slice(0, 5)}****${value.slice(-3)}`;
 }
 
-// A phone-number-like run of digits, with an optional (possibly percent-encoded) plus.
-const PHONE_LIKE = /(?:\+|%2B)?\d{7,15}/gi;
+// A phone-number-like run: an optional plus (maybe percent-encoded), then 7 to 15 digits, which may be separated by
+// spaces, dots, dashes or parentheses, plain or percent-encoded (`%2B1%20415%20555%200123`).
+const SEPARATOR = String.raw`(?:[\s.()-]|%20|%2D|%28|%29)*`;
+const PHONE_LIKE = new RegExp(String.raw`(?:\+|%2B)?\d(?:${SEPARATOR}\d){6,14}`, 'gi');
 
 /** Masks every phone-number-like run in free text (URLs, messages) before it is logged. */
 export function maskPhonesIn(text: string): string {
   return text.replace(PHONE_LIKE, (match) => {
     const plus = match.startsWith('+') ? '+' : match.slice(0, 3).toUpperCase() === '%2B' ? '%2B' : '';
-    const digits = match.slice(plus.length);
+    const digits = match.slice(plus.length).replace(/%[0-9A-F]{2}|\D/gi, '');
     return `${plus}${digits.slice(0, 4)}****${digits.slice(-3)}`;
   });
 }

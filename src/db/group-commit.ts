@@ -9,12 +9,17 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
  * the write itself. If any write throws, that transaction is rolled back and the group is replayed with each write
  * in its own savepoint, so the failing write fails alone and the others still commit.
  *
- * Invariant: an outcome is returned only after the commit, so a write reported as done is durable.
+ * Invariant: an outcome is returned only after the commit, so a write reported as done is durable. Some errors
+ * (disk full, I/O) make SQLite roll back the whole transaction itself; then the group is abandoned as a whole
+ * rather than letting later writes run, and commit, outside it.
+ *
+ * Transactions are IMMEDIATE: they take the write lock at BEGIN, where SQLite honours busy_timeout, instead of
+ * upgrading a read mid-way, where it fails at once with SQLITE_BUSY if another connection writes.
  */
 export function commitGroup(sqlite: Database.Database, works: (() => unknown)[]): Outcome[] {
   const attempt = sqlite.transaction((): Outcome[] => works.map((work) => ({ ok: true, value: work() })));
   try {
-    return attempt();
+    return attempt.immediate();
   } catch {
     // better-sqlite3 has rolled the whole transaction back; replay each write in isolation.
   }
@@ -25,9 +30,10 @@ export function commitGroup(sqlite: Database.Database, works: (() => unknown)[])
         // Called inside a transaction, a better-sqlite3 transaction function runs as a SAVEPOINT.
         return { ok: true, value: savepoint(work) };
       } catch (error) {
+        if (!sqlite.inTransaction) throw error; // SQLite rolled everything back: nothing in the group stands
         return { ok: false, error };
       }
     }),
   );
-  return isolated();
+  return isolated.immediate();
 }

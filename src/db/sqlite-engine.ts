@@ -85,6 +85,15 @@ export class SqliteEngine {
     const s = this.#statements;
     const seen = s.eventByDedupeKey.get({ key: event.dedupeKey });
     if (seen) return { outcome: 'duplicate', messageId: seen.messageId };
+    if (event.kind === 'inbound_message') {
+      // The same message under a new event id (a carrier retry with another id) is still one message, already
+      // processed: a duplicate, with no second history entry and no second opt-out change.
+      const existing = s.messageByProviderId.get({
+        provider: event.provider,
+        providerMessageId: event.providerMessageId,
+      });
+      if (existing) return { outcome: 'duplicate', messageId: existing.id };
+    }
     const now = this.#now();
     const messageId =
       event.kind === 'inbound_message' ? this.#storeInbound(event, now) : this.#applyStatus(event, now);
@@ -109,12 +118,6 @@ export class SqliteEngine {
   }
 
   #storeInbound(event: InboundMessageEvent, now: number): string {
-    // The same message under a new dedupe key (a carrier retry with another event id) is still one message.
-    const existing = this.#statements.messageByProviderId.get({
-      provider: event.provider,
-      providerMessageId: event.providerMessageId,
-    });
-    if (existing) return existing.id;
     return this.#insertMessage({
       provider: event.provider,
       providerMessageId: event.providerMessageId,

@@ -94,10 +94,8 @@ export class SqliteStore implements Store {
     this.#worker = worker;
     worker.on('message', (message: string) => this.#settle(JSON.parse(message) as Response));
     worker.on('error', (err) => this.#fail(err));
-    worker.on('exit', (code) => {
-      if (this.#closing === null)
-        this.#fail(new Error(`the database worker exited unexpectedly (code ${code})`));
-    });
+    // Even during close: whatever still waits on a worker that is gone must fail rather than wait forever.
+    worker.on('exit', (code) => this.#fail(new Error(`the database worker exited (code ${code})`)));
   }
 
   ingest(items: IngestItem[]): Promise<IngestResult[]> {
@@ -137,7 +135,7 @@ export class SqliteStore implements Store {
   /** Commits every write already requested, then closes the database and stops the worker. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      while (this.#flushScheduled || this.#groupsInFlight > 0)
+      while ((this.#flushScheduled || this.#groupsInFlight > 0) && this.#failure === null)
         await new Promise((resolve) => setImmediate(resolve));
       if (this.#failure === null) await this.#send({ op: 'close' }).catch(() => undefined);
       await this.#worker.terminate();

@@ -26,4 +26,17 @@ describe('masking', () => {
     expect(masked).not.toContain('442079460958');
     expect(masked).toContain('limit=50');
   });
+
+  it('masks numbers written with separators, plain or percent-encoded', () => {
+    for (const text of [
+      '/v1/messages?from=%2B1%20415%20555%200123',
+      'call +1 (415) 555-0123 now',
+      'x=1-415-555-0123',
+    ]) {
+      const masked = maskPhonesIn(text);
+      expect(masked.replace(/\D/g, '')).not.toContain('5550123');
+      expect(masked).toContain('****');
+    }
+    expect(maskPhonesIn('/v1/messages?limit=50&since=2026')).toBe('/v1/messages?limit=50&since=2026');
+  });
 });

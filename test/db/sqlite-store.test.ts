@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundMessageEvent } from '../../src/core/provider.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
@@ -73,6 +74,18 @@ describe('SqliteStore', () => {
       store.ingest([{ event, optOut: null }]),
     ]);
     expect([a[0]!.outcome, b[0]!.outcome].sort()).toEqual(['duplicate', 'stored']);
+    await store.close();
+  });
+
+  it('waits for another writer to release the database instead of failing at once', async () => {
+    const path = join(dir, 'busy.db');
+    const store = await SqliteStore.open({ path });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE'); // another process holding the write lock, e.g. during a rolling deploy
+    setTimeout(() => other.exec('COMMIT'), 300);
+    const [result] = await store.ingest([{ event: inbound(), optOut: null }]);
+    expect(result?.outcome).toBe('stored');
+    other.close();
     await store.close();
   });
 

@@ -100,6 +100,17 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect((await store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
     });
 
+    it('treats the same carrier message under a new event id as a duplicate', async () => {
+      const first = inbound({ body: 'STOP' });
+      const [a] = await store.ingest([{ event: first, optOut: 'add' }]);
+      await store.ingest([{ event: inbound({ body: 'START' }), optOut: 'remove' }]);
+      const retry = { ...first, dedupeKey: `${first.dedupeKey}:retried-under-new-id` };
+      const [b] = await store.ingest([{ event: retry, optOut: 'add' }]);
+      expect(b).toEqual({ outcome: 'duplicate', messageId: a!.messageId });
+      expect((await store.getMessage(a!.messageId))!.events).toHaveLength(1);
+      expect(await store.isOptedOut('+14155550123', '+14155550100')).toBe(false);
+    });
+
     it('moves status forward only, keeping every event in the history', async () => {
       const [created] = await store.ingest([{ event: status('SMout1', 'sent'), optOut: null }]);
       const id = created!.messageId;

@@ -171,6 +171,14 @@ describe('bad input never gets stored and always gets a clear code', () => {
     );
   });
 
+  it('a malformed URL: 400 invalid_request in the usual error shape', async () => {
+    await expectError(
+      await gw.post('/webhooks/%E0%A4%A', { headers: FORM, body: 'a=1' }),
+      400,
+      'invalid_request',
+    );
+  });
+
   it('an unknown carrier in the path: 404 not_found', async () => {
     await expectError(await gw.post('/webhooks/nexmo', { headers: FORM, body: 'a=1' }), 404, 'not_found');
   });
