@@ -72,12 +72,13 @@ export class InboundGateway {
     if (events.length === 0)
       return { provider: provider.id, outcome: 'ignored', reply: provider.webhookResponse() };
 
+    const keywords = events.map((e) => (e.kind === 'inbound_message' ? detectKeyword(e.body) : null));
     let results;
     try {
       results = await this.#o.store.ingest(
-        events.map((event) => ({
+        events.map((event, i) => ({
           event,
-          optOut: event.kind === 'inbound_message' ? optOutChange(detectKeyword(event.body)) : null,
+          optOut: optOutChange(keywords[i] ?? null),
         })),
       );
     } catch (err) {
@@ -92,8 +93,9 @@ export class InboundGateway {
     events.forEach((event, i) => {
       const result = results[i];
       if (result?.outcome !== 'stored') return;
-      if (event.kind === 'inbound_message') fresh.push(toInboundMessage(event, result.messageId));
-      else if (event.status === null) {
+      if (event.kind === 'inbound_message') {
+        fresh.push(toInboundMessage(event, result.messageId, keywords[i] ?? null));
+      } else if (event.status === null) {
         // Kept in the history with the carrier's word; logged so the status table can learn it.
         this.#o.log.warn(
           { provider: event.provider, providerStatus: event.providerStatus, messageId: result.messageId },
@@ -209,7 +211,7 @@ export class InboundGateway {
   }
 }
 
-function toInboundMessage(event: InboundMessageEvent, id: string): InboundMessage {
+function toInboundMessage(event: InboundMessageEvent, id: string, keyword: Keyword | null): InboundMessage {
   return {
     id,
     provider: event.provider,
@@ -220,7 +222,7 @@ function toInboundMessage(event: InboundMessageEvent, id: string): InboundMessag
     cc: event.cc,
     body: event.body,
     media: event.media,
-    keyword: detectKeyword(event.body),
+    keyword,
   };
 }
 
