@@ -1,6 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
+import { Dispatcher, type LaneSettings } from './core/dispatcher.js';
 import { InboundGateway, type InboundHandler } from './core/inbound.js';
+import type { ProviderId } from './core/message.js';
+import { OutboundService } from './core/outbound.js';
+import type { RoutingTable, SenderIdentity } from './core/routing.js';
+import type { SendLimits } from './core/sending.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
@@ -11,6 +16,9 @@ import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
 import { webhookRoutes } from './http/webhooks.js';
 import { buildProviders } from './providers/index.js';
+import { buildSenders } from './providers/senders.js';
+import { startSandbox } from './sandbox.js';
+import type { ProviderSimulator } from './simulator/simulator.js';
 
 export interface AppDeps {
   /** A store the caller owns (and closes). Default: SQLite at config.databaseUrl, closed with the app. */
@@ -21,13 +29,32 @@ export interface AppDeps {
   logger?: FastifyBaseLogger;
   /** Clock for webhook freshness checks. */
   now?: () => number;
+  /** On shutdown, how long sends already talking to a carrier get to finish. @default 5000 */
+  sendGraceMs?: number;
 }
+
+/** The gateway plus what tests and the sandbox need to reach. */
+export interface Gateway {
+  dispatcher: Dispatcher;
+  /** Sandbox mode only: the simulator playing both carriers. */
+  simulator: ProviderSimulator | null;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway;
+  }
+}
+
+const DEFAULT_SEND_GRACE_MS = 5_000;
 
 /**
  * Builds the gateway without listening: the only place that knows every part. main.ts listens; tests call this
  * and listen on an ephemeral port.
  */
-export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const sandbox = givenConfig.sandbox ? await startSandbox(givenConfig) : null;
+  const config = sandbox?.config ?? givenConfig;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
     // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
@@ -48,9 +75,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   });
   const ownsStore = deps.store === undefined;
-  const store = deps.store ?? (await SqliteStore.open({ path: config.databaseUrl }));
+  let store: Store;
+  try {
+    store = deps.store ?? (await SqliteStore.open({ path: config.databaseUrl }));
+  } catch (err) {
+    await sandbox?.simulator.close();
+    throw err;
+  }
   const providers = buildProviders(config, deps.now);
   for (const line of providers.summary) app.log.info(line);
+  if (sandbox) {
+    app.log.warn(
+      `SANDBOX MODE: no carrier credentials are set, so Twilio and Telnyx are played by the built-in simulator at ` +
+        `${sandbox.simulator.url}. Messages you send are accepted and get delivery receipts, but nothing reaches a ` +
+        'real phone. Set carrier credentials (see the README) to send for real.',
+    );
+  }
   if (config.unsafeSkipWebhookVerification) {
     app.log.warn(
       'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: webhook signatures are NOT checked. Anyone who can reach this ' +
@@ -67,10 +107,61 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     app.log.warn('SWITCHBOARD_API_KEYS is not set: the /v1 API answers 401 until a key is configured.');
   }
 
+  // Where carriers post status callbacks: the public URL, or in the sandbox this server's own address.
+  const statusCallbackUrl = (): string | null => {
+    if (config.publicBaseUrl !== null) return `${config.publicBaseUrl}/webhooks`;
+    if (!sandbox) return null;
+    const address = app.server.address();
+    return address !== null && typeof address === 'object'
+      ? `http://127.0.0.1:${address.port}/webhooks`
+      : null;
+  };
+  const senders = buildSenders(config, statusCallbackUrl);
+  if (senders.size > 0 && config.publicBaseUrl === null && !sandbox) {
+    app.log.warn(
+      'PUBLIC_BASE_URL is not set: messages are sent without a status callback URL, so delivery receipts arrive ' +
+        'only if the carrier has a webhook configured for the number (Telnyx messaging profile, Twilio number).',
+    );
+  }
+  const lanes = new Map<ProviderId, LaneSettings>();
+  const identities = new Map<ProviderId, SenderIdentity>();
+  const limits = new Map<ProviderId, SendLimits>();
+  for (const [id, sender] of senders) {
+    const settings = config.sending.providers[id];
+    if (!settings) continue;
+    lanes.set(id, settings);
+    identities.set(id, {
+      from: settings.from,
+      pool: settings.messagingProfileId !== null || settings.messagingServiceSid !== null,
+    });
+    limits.set(id, sender.limits);
+    app.log.info(
+      { provider: id, mps: settings.mps, concurrency: settings.concurrency },
+      `${id} sending enabled`,
+    );
+  }
+  const routing: RoutingTable = {
+    defaultProvider: config.sending.defaultProvider,
+    routes: config.sending.routes,
+    senders: identities,
+    failover: config.sending.failover,
+  };
+  const dispatcher = new Dispatcher({
+    store,
+    senders,
+    lanes,
+    routing,
+    retry: config.sending.retry,
+    log: app.log,
+  });
+  const outbound = new OutboundService({ store, routing, limits, dispatcher });
+  app.decorate('gateway', { dispatcher, simulator: sandbox?.simulator ?? null });
+
   const inbound = new InboundGateway({
     detectors: providers.detectors,
     enabled: providers.enabled,
     store,
+    replies: outbound,
     handler: deps.onInbound,
     mode: config.processingMode,
     computeTimeoutMs: config.computeTimeoutMs,
@@ -82,11 +173,19 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   registerErrorHandling(app);
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });
-  await app.register(messageRoutes, { store, apiKeys: config.apiKeys });
+  await app.register(messageRoutes, { store, outbound, apiKeys: config.apiKeys });
 
+  // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and
+  // messages left in the outbox by a previous run go out from here.
+  app.addHook('onListen', async () => {
+    sandbox?.simulator.setDefaultWebhookUrl(statusCallbackUrl());
+    dispatcher.start();
+  });
   app.addHook('onClose', async () => {
     await inbound.idle();
+    await dispatcher.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);
     if (ownsStore) await store.close();
+    await sandbox?.simulator.close();
   });
   return app;
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from './core/errors.js';
+import { readSendingConfig, type SendingConfig } from './sending-config.js';
 
 export type ProcessingMode = 'fast' | 'compute';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -12,6 +13,8 @@ export interface TwilioConfig {
 export interface TelnyxConfig {
   /** Base64 of 32-byte Ed25519 public keys; several during a key rotation. */
   publicKeys: string[];
+  /** For sending (TELNYX_API_KEY); null: Telnyx receives only. */
+  apiKey: string | null;
 }
 
 export interface Config {
@@ -31,6 +34,16 @@ export interface Config {
   logLevel: LogLevel;
   /** Accept webhooks without checking signatures. For local experiments only; logged loudly at start. */
   unsafeSkipWebhookVerification: boolean;
+  /**
+   * No carrier credentials at all: both carriers are played by the built-in simulator (src/simulator), so a new
+   * user can send and see receipts at once. SWITCHBOARD_SANDBOX=false turns this off.
+   */
+  sandbox: boolean;
+  /** Replaces https://api.twilio.com (TWILIO_API_BASE_URL), e.g. the simulator. */
+  twilioApiBaseUrl: string | null;
+  /** Replaces https://api.telnyx.com/v2 (TELNYX_API_BASE_URL), e.g. the simulator. */
+  telnyxApiBaseUrl: string | null;
+  sending: SendingConfig;
 }
 
 /** Twilio gives up on a webhook after 15 s; the compute deadline must leave room to answer. */
@@ -95,7 +108,31 @@ export function loadConfig(env: Env = process.env): Config {
   );
 
   const twilio = readTwilio(read('TWILIO_ACCOUNT_SID'), read('TWILIO_AUTH_TOKEN'), problems);
-  const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), problems);
+  const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), read('TELNYX_API_KEY'), problems);
+
+  const rawSandbox = read('SWITCHBOARD_SANDBOX');
+  const hasCredentials = [
+    'TWILIO_ACCOUNT_SID',
+    'TWILIO_AUTH_TOKEN',
+    'TELNYX_PUBLIC_KEY',
+    'TELNYX_API_KEY',
+  ].some((name) => read(name) !== undefined);
+  if (rawSandbox !== undefined && rawSandbox !== 'true' && rawSandbox !== 'false') {
+    problems.push(`SWITCHBOARD_SANDBOX must be "true" or "false", got "${rawSandbox}".`);
+  }
+  if (rawSandbox === 'true' && hasCredentials) {
+    problems.push(
+      'SWITCHBOARD_SANDBOX=true, but carrier credentials are set; the sandbox replaces the carriers, so unset one or the other.',
+    );
+  }
+  const sandbox = rawSandbox === 'true' || (rawSandbox === undefined && !hasCredentials);
+  const twilioApiBaseUrl = readUrl(read('TWILIO_API_BASE_URL'), 'TWILIO_API_BASE_URL', problems);
+  const telnyxApiBaseUrl = readUrl(read('TELNYX_API_BASE_URL'), 'TELNYX_API_BASE_URL', problems);
+  const sending = readSendingConfig(
+    read,
+    { twilio: sandbox || twilio !== null, telnyx: sandbox || (telnyx?.apiKey ?? null) !== null },
+    problems,
+  );
 
   const rawApiKeys = read('SWITCHBOARD_API_KEYS');
   const apiKeys = splitList(rawApiKeys);
@@ -133,7 +170,21 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys,
     logLevel: logLevel as LogLevel,
     unsafeSkipWebhookVerification: unsafe === 'true',
+    sandbox,
+    twilioApiBaseUrl,
+    telnyxApiBaseUrl,
+    sending,
   };
+}
+
+function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {
+  if (raw === undefined) return null;
+  const parsed = URL.canParse(raw) ? new URL(raw) : null;
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    problems.push(`${name} must be an absolute http(s) URL, got "${raw}".`);
+    return null;
+  }
+  return raw.replace(/\/+$/, '');
 }
 
 function readTwilio(
@@ -170,8 +221,20 @@ function readTwilio(
   return { accountSid: sid, authTokens };
 }
 
-function readTelnyx(keys: string | undefined, problems: string[]): TelnyxConfig | null {
-  if (keys === undefined) return null;
+function readTelnyx(
+  keys: string | undefined,
+  apiKey: string | undefined,
+  problems: string[],
+): TelnyxConfig | null {
+  if (keys === undefined) {
+    if (apiKey !== undefined) {
+      problems.push(
+        'TELNYX_API_KEY is set but TELNYX_PUBLIC_KEY is not: Telnyx delivery receipts could not be verified. ' +
+          'Set TELNYX_PUBLIC_KEY (Telnyx portal, Keys & Credentials).',
+      );
+    }
+    return null;
+  }
   const publicKeys = splitList(keys);
   if (publicKeys.length === 0) problems.push('TELNYX_PUBLIC_KEY lists no key.');
   publicKeys.forEach((key, i) => {
@@ -181,7 +244,7 @@ function readTelnyx(keys: string | undefined, problems: string[]): TelnyxConfig 
       );
     }
   });
-  return { publicKeys };
+  return { publicKeys, apiKey: apiKey ?? null };
 }
 
 function decodedLength(base64: string): number {

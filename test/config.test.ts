@@ -1,7 +1,11 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ConfigError } from '../src/core/errors.js';
 import { telnyxKeys, TWILIO_SID, TWILIO_TOKEN, TWILIO_TOKEN_SECONDARY } from './helpers/carriers.js';
+import { configFile } from './helpers/send-gateway.js';
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -104,5 +108,101 @@ describe('loadConfig', () => {
 
   it('rejects a PUBLIC_BASE_URL with a query string', () => {
     expect(problems({ PUBLIC_BASE_URL: 'https://x.example.com/?a=1' })[0]).toContain('PUBLIC_BASE_URL');
+  });
+});
+
+describe('sending configuration', () => {
+  const twilioEnv = { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN };
+  const telnyxEnv = { TELNYX_PUBLIC_KEY: telnyxKeys().publicKey, TELNYX_API_KEY: 'KEY-telnyx-test' };
+
+  it('runs the sandbox only when no carrier credential is set, unless turned off', () => {
+    expect(loadConfig({}).sandbox).toBe(true);
+    expect(loadConfig({ SWITCHBOARD_SANDBOX: 'false' }).sandbox).toBe(false);
+    expect(loadConfig(twilioEnv).sandbox).toBe(false);
+    expect(problems({ ...twilioEnv, SWITCHBOARD_SANDBOX: 'true' })[0]).toMatch(/SWITCHBOARD_SANDBOX=true/);
+  });
+
+  it('covers the simple case with environment variables', () => {
+    const c = loadConfig({
+      ...twilioEnv,
+      ...telnyxEnv,
+      DEFAULT_PROVIDER: 'telnyx',
+      TWILIO_FROM: '+14155550100',
+      TELNYX_FROM: '+13125550001',
+      TELNYX_MESSAGING_PROFILE_ID: 'profile-1',
+    });
+    expect(c.sending.defaultProvider).toBe('telnyx');
+    expect(c.sending.providers.twilio).toMatchObject({ from: '+14155550100', mps: 10, concurrency: 4 });
+    expect(c.sending.providers.telnyx).toMatchObject({
+      from: '+13125550001',
+      messagingProfileId: 'profile-1',
+    });
+  });
+
+  it('reads the SWITCHBOARD_CONFIG file in the documented shape', () => {
+    const path = configFile({
+      defaultProvider: 'twilio',
+      failover: ['twilio', 'telnyx'],
+      providers: {
+        twilio: { from: '+14155550100', mps: 10, concurrency: 4 },
+        telnyx: { from: '+13125550001', messagingProfileId: 'abc', mps: 10, concurrency: 4 },
+      },
+      routes: [{ toPrefix: '+44', provider: 'telnyx' }],
+    });
+    const c = loadConfig({ ...twilioEnv, ...telnyxEnv, SWITCHBOARD_CONFIG: path });
+    expect(c.sending).toMatchObject({
+      defaultProvider: 'twilio',
+      failover: ['twilio', 'telnyx'],
+      routes: [{ toPrefix: '+44', from: null, provider: 'telnyx' }],
+      providers: { telnyx: { messagingProfileId: 'abc', mps: 10 } },
+    });
+    // Switching the default carrier is a configuration change: the environment wins over the file.
+    expect(
+      loadConfig({ ...twilioEnv, ...telnyxEnv, SWITCHBOARD_CONFIG: path, DEFAULT_PROVIDER: 'telnyx' }).sending
+        .defaultProvider,
+    ).toBe('telnyx');
+  });
+
+  it('names every bad field of a bad file', () => {
+    const path = configFile({
+      defaultProvider: 'vonage',
+      failover: ['twilio', 'twilio'],
+      providers: { twilio: { mps: -1, concurrency: 0, colour: 'red' } },
+      routes: [{ toPrefix: '44', provider: 'twilio' }, { provider: 'twilio' }],
+    });
+    const found = problems({ ...twilioEnv, SWITCHBOARD_CONFIG: path });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/providers\.twilio\.mps: must be a number above 0/),
+        expect.stringMatching(/providers\.twilio\.concurrency: must be a whole number from 1/),
+        expect.stringMatching(/providers\.twilio\.colour/),
+        expect.stringMatching(/routes\[0\]\.toPrefix: must be "\+" followed by digits/),
+      ]),
+    );
+    const semantic = problems({
+      ...twilioEnv,
+      SWITCHBOARD_CONFIG: configFile({
+        defaultProvider: 'vonage',
+        failover: ['twilio', 'twilio', 'telnyx'],
+        routes: [{ provider: 'twilio' }],
+      }),
+    });
+    expect(semantic).toEqual([
+      'defaultProvider must be one of twilio, telnyx, got "vonage".',
+      'failover[1] repeats twilio.',
+      'failover[2] names telnyx, but Telnyx has no API key (TELNYX_API_KEY).',
+      'routes[0] needs "toPrefix" or "from" (or both) to match anything.',
+    ]);
+  });
+
+  it('says when the file cannot be read or parsed', () => {
+    expect(problems({ SWITCHBOARD_CONFIG: '/nonexistent/switchboard.json' })[0]).toMatch(/cannot read/);
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-cfg-'));
+    writeFileSync(join(dir, 'bad.json'), '{ "defaultProvider": ');
+    expect(problems({ SWITCHBOARD_CONFIG: join(dir, 'bad.json') })[0]).toMatch(/not valid JSON/);
+  });
+
+  it('refuses a Telnyx API key without the public key that verifies its receipts', () => {
+    expect(problems({ TELNYX_API_KEY: 'KEY-x' })[0]).toMatch(/TELNYX_PUBLIC_KEY is not/);
   });
 });

@@ -1,53 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formBody, TWILIO_SID, TWILIO_TOKEN, twilioInbound, twilioSignature } from './helpers/carriers.js';
 import { json } from './helpers/gateway.js';
+import { startProcess as start, waitReady } from './helpers/process.js';
+import { freePort } from './helpers/send-gateway.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-main-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function start(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitReady(base: string): Promise<void> {
-  const until = Date.now() + 15_000;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('gateway did not become ready');
-}
 
 describe('the gateway process', () => {
   it('starts, creates and migrates its database, logs no numbers or secrets, and stops on SIGTERM', async () => {
@@ -93,6 +54,46 @@ describe('the gateway process', () => {
       for (const secret of ['14155550987', 'a very private message', signature, apiKey, TWILIO_TOKEN]) {
         expect(log).not.toContain(secret);
       }
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
+  });
+
+  it('runs a sandbox without carrier credentials: sent messages get delivery receipts from the simulator', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const apiKey = 'sandbox-test-key-abcdef';
+    const gateway = start({
+      PORT: String(port),
+      DATABASE_URL: join(dir, 'sandbox.db'),
+      SWITCHBOARD_API_KEYS: apiKey,
+    });
+    try {
+      await waitReady(base);
+      const auth = { authorization: `Bearer ${apiKey}` };
+      const ids: string[] = [];
+      for (const provider of ['twilio', 'telnyx']) {
+        const res = await fetch(`${base}/v1/messages`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ to: '+14155550987', body: 'hello sandbox', provider }),
+        });
+        expect(res.status).toBe(202);
+        ids.push((await json(res)).id);
+      }
+      for (const id of ids) {
+        let status = '';
+        for (let i = 0; i < 100 && status !== 'delivered'; i++) {
+          status = (await json(await fetch(`${base}/v1/messages/${id}`, { headers: auth }))).status;
+          if (status !== 'delivered') await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(status).toBe('delivered');
+      }
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+      const log = gateway.output();
+      expect(log).toContain('SANDBOX MODE');
+      for (const secret of ['14155550987', 'hello sandbox', apiKey]) expect(log).not.toContain(secret);
     } finally {
       gateway.child.kill('SIGKILL');
     }

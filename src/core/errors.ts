@@ -40,6 +40,26 @@ export const ERRORS = {
   not_found: { status: 404, message: 'Not found.' },
   message_not_found: { status: 404, message: 'No message has this id.' },
 
+  // Sending
+  invalid_phone_number: { status: 400, message: 'The phone number is not a valid number in E.164 form.' },
+  body_or_media_required: { status: 400, message: 'A message needs a body, media, or both.' },
+  body_too_long: { status: 400, message: 'The body is longer than the carrier accepts.' },
+  too_many_media: { status: 400, message: 'The message has more media than the carrier accepts.' },
+  recipient_opted_out: {
+    status: 422,
+    message: 'The recipient opted out (replied STOP) of messages from this sender.',
+  },
+  idempotency_conflict: {
+    status: 409,
+    message: 'This Idempotency-Key was already used for a different request.',
+  },
+  provider_unavailable: { status: 422, message: 'The provider is not configured for sending.' },
+  from_required: { status: 422, message: 'No sender: pass "from" or configure one for the provider.' },
+  no_provider_available: {
+    status: 503,
+    message: 'No carrier is configured for sending (no credentials); see the README, Configuration.',
+  },
+
   // Server side
   service_unavailable: { status: 503, message: 'The service is not ready.' },
   internal_error: { status: 500, message: 'An internal error occurred.' },

@@ -3,7 +3,6 @@ import { SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Channel, ProviderId } from './message.js';
 import type { HttpReply, InboundMessageEvent, Provider, ProviderDetector, Reply } from './provider.js';
-import { countSegments } from './segments.js';
 import type { Store } from './store.js';
 import type { RawWebhook } from './webhook.js';
 
@@ -25,10 +24,19 @@ export type InboundHandler = (message: InboundMessage) => Reply | undefined | Pr
 
 export type ProcessingMode = 'fast' | 'compute';
 
+/** Sends an app's reply that could not go inline (OutboundService). */
+export interface ReplyQueue {
+  queueReply(
+    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
+    reply: Reply,
+  ): Promise<string>;
+}
+
 export interface InboundOptions {
   detectors: readonly ProviderDetector[];
   enabled: ReadonlyMap<ProviderId, Provider>;
   store: Store;
+  replies: ReplyQueue;
   handler?: InboundHandler;
   mode: ProcessingMode;
   computeTimeoutMs: number;
@@ -185,21 +193,10 @@ export class InboundGateway {
   /** A reply that could not be carried inline becomes an outbound message for the send pipeline. */
   async #queueReply(message: InboundMessage, reply: Reply | undefined): Promise<void> {
     if (!reply) return;
-    const media = (reply.mediaUrls ?? []).map((url) => ({ url, contentType: null }));
-    const segments = reply.body ? countSegments(reply.body) : null;
-    const channel: Channel = message.channel === 'whatsapp' ? 'whatsapp' : media.length > 0 ? 'mms' : 'sms';
-    await this.#o.store.queueOutbound({
-      provider: message.provider,
-      channel,
-      from: message.to,
-      to: message.from,
-      body: reply.body ?? '',
-      media,
-      segments: segments?.segments ?? null,
-      encoding: segments?.encoding ?? null,
-      // One reply per inbound message, even if processing runs again.
-      dedupeKey: `reply:${message.id}`,
-    });
+    const outcome = await this.#o.replies.queueReply(message, reply);
+    if (outcome === 'refused' || outcome === 'opted_out') {
+      this.#o.log.warn({ messageId: message.id, outcome }, 'reply not queued');
+    }
   }
 
   #track(work: Promise<void>): void {

@@ -83,6 +83,8 @@ export interface Message {
   encoding: Encoding | null;
   errorCode: string | null;
   errorMessage: string | null;
+  /** Outbound: where the app asked for this message's status changes. */
+  statusCallback: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -98,6 +100,23 @@ export interface MessageEvent {
   occurredAt: string;
 }
 
+/** One call to a carrier's send API (or a decision to move on without one), newest last. */
+export interface SendAttempt {
+  provider: ProviderId;
+  outcome: 'accepted' | 'retry' | 'failover' | 'failed';
+  /** Null when accepted; otherwise the class of failure (see core/sending.ts). */
+  errorClass: string | null;
+  /** The carrier's own error code, kept as it sent it. */
+  errorCode: string | null;
+  errorMessage: string | null;
+  httpStatus: number | null;
+  providerMessageId: string | null;
+  startedAt: string;
+  durationMs: number;
+}
+
 export interface MessageWithEvents extends Message {
   events: MessageEvent[];
+  /** Outbound messages: every try, with carrier, error and timing. */
+  attempts: SendAttempt[];
 }

@@ -16,6 +16,12 @@ export function normalizeAddress(raw: string): string {
   return parsed ? parsed.number : trimmed;
 }
 
+/** A phone number a client gave, in E.164, or null when libphonenumber's metadata says it is not valid. */
+export function toE164(raw: string): string | null {
+  const parsed = parsePhoneNumberFromString(raw.trim());
+  return parsed?.isValid() ? parsed.number : null;
+}
+
 /**
  * A phone number as logs may show it: `+14155550234` -> `+1415****234`. Logs must never hold a whole number,
  * and short values are masked entirely rather than revealed.

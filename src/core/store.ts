@@ -9,6 +9,7 @@ import type {
   Status,
 } from './message.js';
 import type { NormalizedEvent } from './provider.js';
+import type { FailureClass } from './sending.js';
 
 /** One normalized event to store, with the change it makes to the opt-out list (from a STOP/START keyword). */
 export interface IngestItem {
@@ -25,15 +26,80 @@ export interface IngestResult {
 export interface NewOutboundMessage {
   provider: ProviderId;
   channel: Channel;
+  /** '' when the carrier picks the number (messaging profile or service). */
   from: string;
   to: string;
   body: string;
   media: Media[];
   segments: number | null;
   encoding: Encoding | null;
-  /** Makes queuing idempotent: a second call with the same key returns the first message. */
-  dedupeKey: string;
+  statusCallback: string | null;
+  /**
+   * Makes queuing idempotent: under a key already used, the first message is returned (same `requestHash`) or
+   * the request is refused as a conflict (different hash). Null: no key.
+   */
+  idempotencyKey: string | null;
+  /** A digest of the request as the client sent it, compared under the same idempotency key. */
+  requestHash: string;
 }
+
+export type EnqueueResult =
+  | { outcome: 'stored' | 'duplicate'; message: Message }
+  /** The idempotency key was used for a different request. */
+  | { outcome: 'conflict'; messageId: string }
+  /** The recipient opted out of messages from this sender (from '': from any of our numbers). Nothing stored. */
+  | { outcome: 'opted_out' };
+
+/** An outbox row with what the dispatcher needs to send it. */
+export interface OutboxItem {
+  messageId: string;
+  provider: ProviderId;
+  from: string;
+  to: string;
+  body: string;
+  media: Media[];
+  segments: number | null;
+  /** Tries made on `provider` so far. */
+  attempts: number;
+  /** Milliseconds since the epoch. */
+  nextAttemptAt: number;
+}
+
+/** One try (or a failover decision), as the message's history keeps it. */
+export interface AttemptRecord {
+  provider: ProviderId;
+  errorClass: FailureClass | 'circuit_open' | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  httpStatus: number | null;
+  startedAt: number;
+  durationMs: number;
+}
+
+/** What the dispatcher learned from a try; recorded atomically with its effect on the message and outbox. */
+export type SendOutcome =
+  | {
+      kind: 'accepted';
+      messageId: string;
+      attempt: AttemptRecord;
+      providerMessageId: string;
+      providerStatus: string;
+      /** The sender the carrier reports, when the message had none of its own. */
+      from: string | null;
+    }
+  /** Try again on the same carrier at `nextAttemptAt`. */
+  | { kind: 'retry'; messageId: string; attempt: AttemptRecord; nextAttemptAt: number }
+  /** Move to another carrier with its sender; its tries start from zero. */
+  | {
+      kind: 'failover';
+      messageId: string;
+      attempt: AttemptRecord;
+      provider: ProviderId;
+      from: string;
+      nextAttemptAt: number;
+    }
+  /** The message fails for good; `optOut` records that the recipient opted out of its sender. */
+  | { kind: 'failed'; messageId: string; attempt: AttemptRecord; optOut: boolean };
 
 export interface MessageFilter {
   direction?: Direction;
@@ -62,8 +128,15 @@ export interface Page<T> {
 export interface Store {
   /** Stores the events of one webhook atomically: all of them or none. */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
-  /** Queues an outbound message (status `queued`) for the send pipeline. */
-  queueOutbound(message: NewOutboundMessage): Promise<{ messageId: string; outcome: 'stored' | 'duplicate' }>;
+  /**
+   * Stores outbound messages as `queued`, each with its outbox row, in one transaction; each item has its own
+   * outcome (idempotency, opt-out).
+   */
+  enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]>;
+  /** Outbox rows in message-id (creation) order, after `afterId` (exclusive; null: from the start). */
+  loadOutbox(afterId: string | null, limit: number): Promise<OutboxItem[]>;
+  /** Records a send try and applies it to the message and the outbox. */
+  recordSend(outcome: SendOutcome): Promise<void>;
   getMessage(id: string): Promise<MessageWithEvents | null>;
   /** Newest first. Throws `invalid_cursor` for a cursor it did not issue. */
   listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Promise<Page<Message>>;

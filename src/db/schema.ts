@@ -29,6 +29,8 @@ export const messages = sqliteTable(
     encoding: text('encoding'),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
+    // Outbound: where the app asked for this message's status changes (delivered by the event pipeline).
+    statusCallback: text('status_callback'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -77,3 +79,53 @@ export const optOuts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.phone, t.ourNumber] })],
 );
+
+/**
+ * The send pipeline's source of truth: one row per outbound message a carrier has not yet acknowledged (nor
+ * refused for good). Written in the same transaction as the message; deleted in the transaction that records the
+ * carrier's answer. At start, every row is sent again.
+ */
+export const outbox = sqliteTable('outbox', {
+  messageId: text('message_id')
+    .primaryKey()
+    .references(() => messages.id, { onDelete: 'cascade' }),
+  // The carrier the next try goes to (changes on failover).
+  provider: text('provider').notNull(),
+  // Tries made on that carrier so far.
+  attempts: integer('attempts').notNull(),
+  nextAttemptAt: integer('next_attempt_at').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** Every call to a carrier's send API (and every failover decision), for the message's history. */
+export const sendAttempts = sqliteTable(
+  'send_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    provider: text('provider').notNull(),
+    // accepted | retry | failover | failed
+    outcome: text('outcome').notNull(),
+    // The failure's class (rate_limited, transient, provider, recipient, opted_out, rejected, circuit_open)
+    errorClass: text('error_class'),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    httpStatus: integer('http_status'),
+    providerMessageId: text('provider_message_id'),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('send_attempts_message').on(t.messageId)],
+);
+
+/** Idempotency-Key (and queued replies): the first message made under a key, and a hash of the request. */
+export const idempotencyKeys = sqliteTable('idempotency_keys', {
+  key: text('key').primaryKey(),
+  requestHash: text('request_hash').notNull(),
+  messageId: text('message_id')
+    .notNull()
+    .references(() => messages.id, { onDelete: 'cascade' }),
+  createdAt: integer('created_at').notNull(),
+});

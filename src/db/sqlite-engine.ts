@@ -2,28 +2,41 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { and, asc, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { v7 as uuidv7 } from 'uuid';
 import { SwitchboardError } from '../core/errors.js';
-import { advanceStatus, type Message, type MessageWithEvents, type Status } from '../core/message.js';
+import {
+  advanceStatus,
+  type Message,
+  type MessageWithEvents,
+  type SendAttempt,
+  type Status,
+} from '../core/message.js';
 import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
-import type { IngestItem, IngestResult, MessageFilter, NewOutboundMessage, Page } from '../core/store.js';
+import type {
+  IngestItem,
+  IngestResult,
+  MessageFilter,
+  NewOutboundMessage,
+  OutboxItem,
+  Page,
+  SendOutcome,
+} from '../core/store.js';
 import { commitGroup, type Outcome } from './group-commit.js';
-import { messageEvents, messages, optOuts } from './schema.js';
+import { toMessage } from './rows.js';
+import { SendPipelineWrites } from './send-pipeline.js';
+import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
+import { messageEvents, messages, sendAttempts } from './schema.js';
 import * as schema from './schema.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
-type Db = BetterSQLite3Database<typeof schema>;
-type MessageRow = typeof messages.$inferSelect;
-/** Every column given explicitly: the prepared insert binds them all. */
-type NewMessageRow = Required<typeof messages.$inferInsert>;
-
 /** A write the engine commits as part of a group. */
 export type WriteOp =
-  { op: 'ingest'; items: IngestItem[] } | { op: 'queueOutbound'; message: NewOutboundMessage };
+  | { op: 'ingest'; items: IngestItem[] }
+  | { op: 'enqueue'; messages: NewOutboundMessage[] }
+  | { op: 'recordSend'; outcome: SendOutcome };
 
 export type PragmaName = 'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store';
 
@@ -36,7 +49,8 @@ export class SqliteEngine {
   readonly #sqlite: Database.Database;
   readonly #db: Db;
   readonly #now: () => number;
-  readonly #statements;
+  readonly #statements: Statements;
+  readonly #sending: SendPipelineWrites;
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
@@ -59,6 +73,7 @@ export class SqliteEngine {
     migrate(this.#db, { migrationsFolder: MIGRATIONS });
     this.#now = now;
     this.#statements = prepareStatements(this.#db);
+    this.#sending = new SendPipelineWrites(this.#statements, now);
   }
 
   pragma(name: PragmaName): unknown {
@@ -72,7 +87,16 @@ export class SqliteEngine {
   write(ops: WriteOp[]): Outcome[] {
     return commitGroup(
       this.#sqlite,
-      ops.map((op) => () => (op.op === 'ingest' ? this.#ingest(op.items) : this.#queueOutbound(op.message))),
+      ops.map((op) => () => {
+        switch (op.op) {
+          case 'ingest':
+            return this.#ingest(op.items);
+          case 'enqueue':
+            return this.#sending.enqueue(op.messages);
+          case 'recordSend':
+            return this.#sending.record(op.outcome);
+        }
+      }),
     );
   }
 
@@ -118,7 +142,7 @@ export class SqliteEngine {
   }
 
   #storeInbound(event: InboundMessageEvent, now: number): string {
-    return this.#insertMessage({
+    return insertMessage(this.#statements, {
       provider: event.provider,
       providerMessageId: event.providerMessageId,
       direction: 'inbound',
@@ -134,6 +158,7 @@ export class SqliteEngine {
       encoding: event.encoding,
       errorCode: null,
       errorMessage: null,
+      statusCallback: null,
       now,
     });
   }
@@ -146,7 +171,7 @@ export class SqliteEngine {
     if (!existing) {
       // A callback for a message this gateway has no row for (sent directly through the carrier, or racing the
       // send pipeline's own write): record the message from what the callback says rather than drop the event.
-      return this.#insertMessage({
+      return insertMessage(this.#statements, {
         provider: event.provider,
         providerMessageId: event.providerMessageId,
         direction: 'outbound',
@@ -162,6 +187,7 @@ export class SqliteEngine {
         encoding: event.encoding,
         errorCode: event.errorCode,
         errorMessage: event.errorMessage,
+        statusCallback: null,
         now,
       });
     }
@@ -179,51 +205,6 @@ export class SqliteEngine {
     return existing.id;
   }
 
-  /** Inserts a message row with a new time-ordered id; `now` stamps both creation and update. */
-  #insertMessage(row: Omit<NewMessageRow, 'id' | 'createdAt' | 'updatedAt'> & { now: number }): string {
-    const id = uuidv7();
-    const { now, ...values } = row;
-    this.#statements.insertMessage.run({ ...values, id, createdAt: now, updatedAt: now });
-    return id;
-  }
-
-  #queueOutbound(message: NewOutboundMessage): { messageId: string; outcome: 'stored' | 'duplicate' } {
-    const seen = this.#statements.eventByDedupeKey.get({ key: message.dedupeKey });
-    if (seen) return { messageId: seen.messageId, outcome: 'duplicate' as const };
-    const now = this.#now();
-    const id = this.#insertMessage({
-      provider: message.provider,
-      providerMessageId: null,
-      direction: 'outbound',
-      channel: message.channel,
-      fromNumber: message.from,
-      toNumber: message.to,
-      cc: [],
-      body: message.body,
-      media: message.media,
-      status: 'queued',
-      providerStatus: null,
-      segments: message.segments,
-      encoding: message.encoding,
-      errorCode: null,
-      errorMessage: null,
-      now,
-    });
-    this.#statements.insertEvent.run({
-      messageId: id,
-      dedupeKey: message.dedupeKey,
-      provider: message.provider,
-      status: 'queued',
-      providerStatus: 'queued',
-      recipient: message.to,
-      errorCode: null,
-      errorMessage: null,
-      occurredAt: now,
-      receivedAt: now,
-    });
-    return { messageId: id, outcome: 'stored' as const };
-  }
-
   getMessage(id: string): MessageWithEvents | null {
     const row = this.#db.select().from(messages).where(eq(messages.id, id)).get();
     if (!row) return null;
@@ -231,7 +212,14 @@ export class SqliteEngine {
       .select()
       .from(messageEvents)
       .where(eq(messageEvents.messageId, id))
-      .orderBy(asc(messageEvents.occurredAt), asc(messageEvents.id))
+      // In the order they reached us: carriers stamp events coarsely (Twilio RawDlrDoneDate has minutes) or not at all.
+      .orderBy(asc(messageEvents.id))
+      .all();
+    const attempts = this.#db
+      .select()
+      .from(sendAttempts)
+      .where(eq(sendAttempts.messageId, id))
+      .orderBy(asc(sendAttempts.id))
       .all();
     return {
       ...toMessage(row),
@@ -244,7 +232,22 @@ export class SqliteEngine {
         errorMessage: e.errorMessage,
         occurredAt: new Date(e.occurredAt).toISOString(),
       })),
+      attempts: attempts.map((a) => ({
+        provider: a.provider as Message['provider'],
+        outcome: a.outcome as SendAttempt['outcome'],
+        errorClass: a.errorClass,
+        errorCode: a.errorCode,
+        errorMessage: a.errorMessage,
+        httpStatus: a.httpStatus,
+        providerMessageId: a.providerMessageId,
+        startedAt: new Date(a.startedAt).toISOString(),
+        durationMs: a.durationMs,
+      })),
     };
+  }
+
+  loadOutbox(afterId: string | null, limit: number): OutboxItem[] {
+    return this.#sending.loadOutbox(afterId, limit);
   }
 
   listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Message> {
@@ -281,120 +284,6 @@ export class SqliteEngine {
   close(): void {
     if (this.#sqlite.open) this.#sqlite.close();
   }
-}
-
-function prepareStatements(db: Db) {
-  const p = sql.placeholder;
-  return {
-    eventByDedupeKey: db
-      .select({ messageId: messageEvents.messageId })
-      .from(messageEvents)
-      .where(eq(messageEvents.dedupeKey, p('key')))
-      .prepare(),
-    messageByProviderId: db
-      .select({
-        id: messages.id,
-        status: messages.status,
-        errorCode: messages.errorCode,
-        errorMessage: messages.errorMessage,
-      })
-      .from(messages)
-      .where(
-        and(eq(messages.provider, p('provider')), eq(messages.providerMessageId, p('providerMessageId'))),
-      )
-      .prepare(),
-    insertMessage: db
-      .insert(messages)
-      .values({
-        id: p('id'),
-        provider: p('provider'),
-        providerMessageId: p('providerMessageId'),
-        direction: p('direction'),
-        channel: p('channel'),
-        fromNumber: p('fromNumber'),
-        toNumber: p('toNumber'),
-        cc: p('cc'),
-        body: p('body'),
-        media: p('media'),
-        status: p('status'),
-        providerStatus: p('providerStatus'),
-        segments: p('segments'),
-        encoding: p('encoding'),
-        errorCode: p('errorCode'),
-        errorMessage: p('errorMessage'),
-        createdAt: p('createdAt'),
-        updatedAt: p('updatedAt'),
-      })
-      .prepare(),
-    insertEvent: db
-      .insert(messageEvents)
-      .values({
-        messageId: p('messageId'),
-        dedupeKey: p('dedupeKey'),
-        provider: p('provider'),
-        status: p('status'),
-        providerStatus: p('providerStatus'),
-        recipient: p('recipient'),
-        errorCode: p('errorCode'),
-        errorMessage: p('errorMessage'),
-        occurredAt: p('occurredAt'),
-        receivedAt: p('receivedAt'),
-      })
-      .prepare(),
-    updateStatus: db
-      .update(messages)
-      .set({
-        status: sql`${p('status')}`,
-        providerStatus: sql`${p('providerStatus')}`,
-        errorCode: sql`${p('errorCode')}`,
-        errorMessage: sql`${p('errorMessage')}`,
-        updatedAt: sql`${p('updatedAt')}`,
-      })
-      .where(eq(messages.id, p('id')))
-      .prepare(),
-    addOptOut: db
-      .insert(optOuts)
-      .values({
-        phone: p('phone'),
-        ourNumber: p('ourNumber'),
-        provider: p('provider'),
-        createdAt: p('createdAt'),
-      })
-      .onConflictDoNothing()
-      .prepare(),
-    removeOptOut: db
-      .delete(optOuts)
-      .where(and(eq(optOuts.phone, p('phone')), eq(optOuts.ourNumber, p('ourNumber'))))
-      .prepare(),
-    optOut: db
-      .select({ phone: optOuts.phone })
-      .from(optOuts)
-      .where(and(eq(optOuts.phone, p('phone')), eq(optOuts.ourNumber, p('ourNumber'))))
-      .prepare(),
-  };
-}
-
-function toMessage(row: MessageRow): Message {
-  return {
-    id: row.id,
-    provider: row.provider as Message['provider'],
-    providerMessageId: row.providerMessageId,
-    direction: row.direction as Message['direction'],
-    channel: row.channel as Message['channel'],
-    from: row.fromNumber,
-    to: row.toNumber,
-    cc: row.cc,
-    body: row.body,
-    media: row.media,
-    status: row.status as Status,
-    providerStatus: row.providerStatus,
-    segments: row.segments,
-    encoding: row.encoding as Message['encoding'],
-    errorCode: row.errorCode,
-    errorMessage: row.errorMessage,
-    createdAt: new Date(row.createdAt).toISOString(),
-    updatedAt: new Date(row.updatedAt).toISOString(),
-  };
 }
 
 // The cursor is the last id of the page, wrapped so clients treat it as opaque.

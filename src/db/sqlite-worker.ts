@@ -99,6 +99,8 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
       return engine.listMessages(req.filter, req.page);
     case 'isOptedOut':
       return engine.isOptedOut(req.phone, req.ourNumber);
+    case 'loadOutbox':
+      return engine.loadOutbox(req.afterId, req.limit);
     case 'pragma':
       return engine.pragma(req.name);
     case 'ping':

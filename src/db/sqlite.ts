@@ -1,11 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { Message, MessageWithEvents } from '../core/message.js';
 import type {
+  EnqueueResult,
   IngestItem,
   IngestResult,
   MessageFilter,
   NewOutboundMessage,
+  OutboxItem,
   Page,
+  SendOutcome,
   Store,
 } from '../core/store.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
@@ -102,13 +105,16 @@ export class SqliteStore implements Store {
     return this.#write({ op: 'ingest', items }) as Promise<IngestResult[]>;
   }
 
-  queueOutbound(
-    message: NewOutboundMessage,
-  ): Promise<{ messageId: string; outcome: 'stored' | 'duplicate' }> {
-    return this.#write({ op: 'queueOutbound', message }) as Promise<{
-      messageId: string;
-      outcome: 'stored' | 'duplicate';
-    }>;
+  enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]> {
+    return this.#write({ op: 'enqueue', messages }) as Promise<EnqueueResult[]>;
+  }
+
+  async recordSend(outcome: SendOutcome): Promise<void> {
+    await this.#write({ op: 'recordSend', outcome });
+  }
+
+  loadOutbox(afterId: string | null, limit: number): Promise<OutboxItem[]> {
+    return this.#request({ op: 'loadOutbox', afterId, limit }) as Promise<OutboxItem[]>;
   }
 
   getMessage(messageId: string): Promise<MessageWithEvents | null> {

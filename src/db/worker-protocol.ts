@@ -9,6 +9,7 @@ export type Request =
   | { id: number; op: 'getMessage'; messageId: string }
   | { id: number; op: 'listMessages'; filter: MessageFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'isOptedOut'; phone: string; ourNumber: string }
+  | { id: number; op: 'loadOutbox'; afterId: string | null; limit: number }
   | { id: number; op: 'pragma'; name: PragmaName }
   | { id: number; op: 'ping' }
   | { id: number; op: 'close' };

@@ -3,12 +3,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { SwitchboardError } from '../core/errors.js';
 import { PROVIDER_IDS, STATUSES } from '../core/message.js';
 import { normalizeAddress } from '../core/phone.js';
+import type { OutboundService } from '../core/outbound.js';
 import type { Store } from '../core/store.js';
 import { bearerAuth } from './auth.js';
-
-// A string enum as JSON Schema (`enum`, which ajv checks and OpenAPI shows) typed as the union of its values.
-const literalUnion = <T extends readonly string[]>(values: T) =>
-  Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+import { literalUnion } from './schema.js';
+import { sendRoutes } from './send.js';
 
 const ListQuery = Type.Object(
   {
@@ -37,12 +36,14 @@ function queryNumber(value: string): string {
   return normalizeAddress(/^ \d/.test(value) ? `+${value.slice(1)}` : value);
 }
 
-/** GET /v1/messages and /v1/messages/:id, behind bearer API keys. */
-export const messageRoutes: FastifyPluginAsync<{ store: Store; apiKeys: readonly string[] }> = async (
-  app,
-  { store, apiKeys },
-) => {
+/** The /v1 messages API (read and send), behind bearer API keys. */
+export const messageRoutes: FastifyPluginAsync<{
+  store: Store;
+  outbound: OutboundService;
+  apiKeys: readonly string[];
+}> = async (app, { store, outbound, apiKeys }) => {
   app.addHook('onRequest', bearerAuth(apiKeys));
+  await app.register(sendRoutes, { outbound });
 
   app.get<{ Querystring: ListQuery }>(
     '/v1/messages',

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardError } from '../../src/core/errors.js';
 import type { InboundMessageEvent, StatusEvent } from '../../src/core/provider.js';
-import type { Store } from '../../src/core/store.js';
+import type { AttemptRecord, NewOutboundMessage, Store } from '../../src/core/store.js';
 
 let seq = 0;
 export function inbound(overrides: Partial<InboundMessageEvent> = {}): InboundMessageEvent {
@@ -22,6 +22,36 @@ export function inbound(overrides: Partial<InboundMessageEvent> = {}): InboundMe
     encoding: 'GSM-7',
     occurredAt: 1_700_000_000_000 + seq,
     ...overrides,
+  };
+}
+
+export function outbound(overrides: Partial<NewOutboundMessage> = {}): NewOutboundMessage {
+  seq += 1;
+  return {
+    provider: 'twilio',
+    channel: 'sms',
+    from: '+14155550100',
+    to: '+14155550123',
+    body: `message ${seq}`,
+    media: [],
+    segments: 1,
+    encoding: 'GSM-7',
+    statusCallback: null,
+    idempotencyKey: null,
+    requestHash: `hash-${seq}`,
+    ...overrides,
+  };
+}
+
+function attempt(errorClass: AttemptRecord['errorClass'], errorCode: string | null): AttemptRecord {
+  return {
+    provider: 'twilio',
+    errorClass,
+    errorCode,
+    errorMessage: errorCode === null ? null : `error ${errorCode}`,
+    httpStatus: errorCode === null ? null : 500,
+    startedAt: Date.now(),
+    durationMs: 12,
   };
 }
 
@@ -171,27 +201,126 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(await store.isOptedOut('+14155550123', '+14155550100')).toBe(false);
     });
 
-    it('queues an outbound message once per dedupe key', async () => {
-      const message = {
-        provider: 'telnyx' as const,
-        channel: 'sms' as const,
-        from: '+1',
-        to: '+2',
-        body: 'hi',
-        media: [],
-        segments: 1,
-        encoding: 'GSM-7' as const,
-        dedupeKey: 'reply:x',
-      };
-      const first = await store.queueOutbound(message);
-      const second = await store.queueOutbound(message);
-      expect(first.outcome).toBe('stored');
-      expect(second).toEqual({ outcome: 'duplicate', messageId: first.messageId });
-      expect(await store.getMessage(first.messageId)).toMatchObject({
-        direction: 'outbound',
-        status: 'queued',
-        provider: 'telnyx',
+    it('queues an outbound message with its outbox row; an idempotency key returns the first or conflicts', async () => {
+      const message = outbound({ idempotencyKey: 'key-1' });
+      const [first] = await store.enqueue([message]);
+      const [again] = await store.enqueue([message]);
+      const [other] = await store.enqueue([{ ...message, body: 'other', requestHash: 'h2' }]);
+      expect(first).toMatchObject({
+        outcome: 'stored',
+        message: { status: 'queued', direction: 'outbound' },
       });
+      const id = first!.outcome === 'stored' ? first!.message.id : '';
+      expect(again).toEqual({ outcome: 'duplicate', message: expect.objectContaining({ id }) });
+      expect(other).toEqual({ outcome: 'conflict', messageId: id });
+      const outboxRows = await store.loadOutbox(null, 10);
+      expect(outboxRows.map((r) => r.messageId)).toEqual([id]);
+      expect(outboxRows[0]).toMatchObject({ provider: 'twilio', to: message.to, attempts: 0 });
+      expect(await store.getMessage(id)).toMatchObject({ status: 'queued', statusCallback: null });
+    });
+
+    it('refuses, inside the same transaction, a recipient who opted out of that sender', async () => {
+      const stop = inbound({ from: '+14155550177', to: '+14155550100', body: 'STOP' });
+      await store.ingest([{ event: stop, optOut: 'add' }]);
+      const results = await store.enqueue([
+        outbound({ to: '+14155550177', from: '+14155550100' }),
+        outbound({ to: '+14155550177', from: '+14155550199' }),
+        // No sender of our own (the carrier picks one): refused if they opted out of any of our numbers.
+        outbound({ to: '+14155550177', from: '' }),
+      ]);
+      expect(results.map((r) => r.outcome)).toEqual(['opted_out', 'stored', 'opted_out']);
+      expect(await store.loadOutbox(null, 10)).toHaveLength(1);
+    });
+
+    it('pages the outbox in creation order after a cursor', async () => {
+      const results = await store.enqueue([outbound(), outbound(), outbound()]);
+      const ids = results.map((r) => (r.outcome === 'stored' ? r.message.id : ''));
+      expect((await store.loadOutbox(null, 2)).map((r) => r.messageId)).toEqual(ids.slice(0, 2));
+      expect((await store.loadOutbox(ids[1]!, 10)).map((r) => r.messageId)).toEqual(ids.slice(2));
+    });
+
+    it('records tries: retry and failover keep the outbox row, acceptance and failure remove it', async () => {
+      const [a, b] = await store.enqueue([outbound(), outbound({ to: '+14155550166' })]);
+      const idA = a!.outcome === 'stored' ? a!.message.id : '';
+      const idB = b!.outcome === 'stored' ? b!.message.id : '';
+      await store.recordSend({
+        kind: 'retry',
+        messageId: idA,
+        attempt: attempt('transient', '20500'),
+        nextAttemptAt: 5,
+      });
+      expect((await store.loadOutbox(null, 10))[0]).toMatchObject({
+        messageId: idA,
+        attempts: 1,
+        nextAttemptAt: 5,
+      });
+      await store.recordSend({
+        kind: 'failover',
+        messageId: idA,
+        attempt: attempt('transient', '20500'),
+        provider: 'telnyx',
+        from: '+13125550001',
+        nextAttemptAt: 6,
+      });
+      expect((await store.loadOutbox(null, 10))[0]).toMatchObject({
+        provider: 'telnyx',
+        from: '+13125550001',
+        attempts: 0,
+      });
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: idA,
+        attempt: { ...attempt(null, null), provider: 'telnyx' },
+        providerMessageId: 'tx-1',
+        providerStatus: 'queued',
+        from: null,
+      });
+      await store.recordSend({
+        kind: 'failed',
+        messageId: idB,
+        attempt: attempt('opted_out', '21610'),
+        optOut: true,
+      });
+      expect(await store.loadOutbox(null, 10)).toEqual([]);
+      const sent = await store.getMessage(idA);
+      expect(sent).toMatchObject({
+        provider: 'telnyx',
+        providerMessageId: 'tx-1',
+        status: 'sending',
+        from: '+13125550001',
+      });
+      expect(sent!.attempts.map((x) => [x.provider, x.outcome])).toEqual([
+        ['twilio', 'retry'],
+        ['twilio', 'failover'],
+        ['telnyx', 'accepted'],
+      ]);
+      expect(await store.getMessage(idB)).toMatchObject({ status: 'failed', errorCode: '21610' });
+      expect(await store.isOptedOut('+14155550166', '+14155550100')).toBe(true);
+    });
+
+    it('folds a status callback that beat the send result into the sent message', async () => {
+      const [r] = await store.enqueue([outbound()]);
+      const id = r!.outcome === 'stored' ? r!.message.id : '';
+      // The carrier's "delivered" arrives before the gateway has stored the carrier's id for its message.
+      const [early] = await store.ingest([{ event: status('SMearly', 'delivered'), optOut: null }]);
+      expect(early!.messageId).not.toBe(id);
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: id,
+        attempt: attempt(null, null),
+        providerMessageId: 'SMearly',
+        providerStatus: 'queued',
+        from: null,
+      });
+      expect(await store.getMessage(early!.messageId)).toBeNull();
+      const merged = await store.getMessage(id);
+      expect(merged).toMatchObject({ status: 'delivered', providerMessageId: 'SMearly' });
+      expect(merged!.events.map((e) => e.status)).toEqual(
+        expect.arrayContaining(['queued', 'sending', 'delivered']),
+      );
+      // Later callbacks find it by the carrier's id.
+      const [late] = await store.ingest([{ event: status('SMearly', 'sent'), optOut: null }]);
+      expect(late!.messageId).toBe(id);
     });
 
     it('lists newest first with filters and a cursor that visits every message once', async () => {

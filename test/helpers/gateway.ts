@@ -34,6 +34,7 @@ export interface TestGateway {
 export async function startGateway(
   env: Record<string, string> = {},
   deps: AppDeps = {},
+  port = 0,
 ): Promise<TestGateway> {
   const config = loadConfig({
     DATABASE_URL: ':memory:',
@@ -41,11 +42,14 @@ export async function startGateway(
     TWILIO_ACCOUNT_SID: TWILIO_SID,
     TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
     SWITCHBOARD_API_KEYS: API_KEY,
+    // Never the real carriers from a test: a closed local port, so a send fails fast (and is retried).
+    TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
+    TELNYX_API_BASE_URL: 'http://127.0.0.1:9/v2',
     ...env,
   });
   const store = await SqliteStore.open({ path: config.databaseUrl });
   const app = await buildApp(config, { store, ...deps });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   const base = `http://127.0.0.1:${address.port}`;

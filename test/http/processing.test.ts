@@ -2,9 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InboundMessage } from '../../src/core/inbound.js';
 import { telnyxKeys, telnyxReceived, twilioInbound } from '../helpers/carriers.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startSendGateway, type SendGateway } from '../helpers/send-gateway.js';
 
 const keys = telnyxKeys();
 let gw: TestGateway;
+let sgw: SendGateway;
 afterEach(async () => gw?.close());
 
 /** A promise with its resolve exposed, to hold a handler until the test lets it go. */
@@ -22,16 +24,15 @@ describe('fast mode', () => {
   it('acknowledges before the handler finishes, then queues its reply as an outbound message', async () => {
     const release = gate();
     const seen: InboundMessage[] = [];
-    gw = await startGateway(
-      {},
-      {
+    gw = sgw = await startSendGateway({
+      deps: {
         onInbound: async (m) => {
           seen.push(m);
           await release.promise;
           return { body: 'Thanks!' };
         },
       },
-    );
+    });
     const res = await gw.postTwilio(twilioInbound({ Body: 'hi' }));
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('<Response/>'); // no inline reply in fast mode
@@ -45,14 +46,20 @@ describe('fast mode', () => {
     });
     expect(await outbound(gw)).toHaveLength(0);
     release.open();
-    await gw.app.close(); // waits for background processing
+    // The reply goes out through the send pipeline, from the number the sender wrote to.
+    const [sent] = await sgw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({
+      provider: 'twilio',
+      from: '+14155550100',
+      to: '+14155550123',
+      body: 'Thanks!',
+    });
     expect(await outbound(gw)).toEqual([
       expect.objectContaining({
         provider: 'twilio',
         from: '+14155550100',
         to: '+14155550123',
         body: 'Thanks!',
-        status: 'queued',
         segments: 1,
         encoding: 'GSM-7',
       }),
@@ -111,30 +118,36 @@ describe('compute mode', () => {
     expect((await outbound(gw)).map((m) => m.body)).toEqual(['late answer']);
   });
 
-  it('acknowledges Telnyx at once and hands the reply to the outbound side', async () => {
+  it('acknowledges Telnyx at once and sends the reply through the send pipeline', async () => {
     const release = gate();
-    gw = await startGateway(
-      { PROCESSING_MODE: 'compute', TELNYX_PUBLIC_KEY: keys.publicKey },
-      {
+    gw = sgw = await startSendGateway({
+      env: { PROCESSING_MODE: 'compute' },
+      deps: {
         onInbound: async () => {
           await release.promise;
           return { body: 'Telnyx reply' };
         },
       },
-    );
-    const res = await gw.postTelnyx(keys, telnyxReceived({ text: 'question' }));
-    expect(res.status).toBe(200); // answered while the handler is still held
+    });
+    const inbound = await sgw.sim.injectInbound({
+      provider: 'telnyx',
+      from: '+13125550999',
+      to: '+17735550002',
+      body: 'question',
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    expect(inbound.status).toBe(200); // answered while the handler is still held
+    expect(sgw.sim.messages('telnyx')).toHaveLength(0);
     release.open();
-    await gw.app.close();
-    expect(await outbound(gw)).toEqual([
-      expect.objectContaining({
-        provider: 'telnyx',
-        from: '+17735550002',
-        to: '+13125550001',
-        body: 'Telnyx reply',
-        status: 'queued',
-      }),
-    ]);
+    const [sent] = await sgw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({
+      provider: 'telnyx',
+      from: '+17735550002',
+      to: '+13125550999',
+      body: 'Telnyx reply',
+    });
+    const [reply] = await outbound(gw);
+    expect(await sgw.waitForStatus(reply!.id, 'delivered')).toMatchObject({ providerMessageId: sent!.id });
   });
 
   it('treats a throwing handler as no reply and keeps the message', async () => {

@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import { SwitchboardError } from './errors.js';
+import type { Channel, Message, ProviderId } from './message.js';
+import { toE164 } from './phone.js';
+import { chooseRoute, type RoutingTable } from './routing.js';
+import { countSegments } from './segments.js';
+import type { SendLimits } from './sending.js';
+import type { EnqueueResult, NewOutboundMessage, OutboxItem, Store } from './store.js';
+
+/** A send request as the API takes it (already shape-checked by its schema). */
+export interface SendRequest {
+  to: string;
+  body?: string;
+  mediaUrls?: string[];
+  from?: string;
+  provider?: ProviderId;
+  statusCallback?: string;
+}
+
+export type SendOutcome =
+  { ok: true; replayed: boolean; message: Message } | { ok: false; error: SwitchboardError };
+
+/** Where freshly committed outbox rows go (the dispatcher). */
+export interface OutboxListener {
+  notify(items: readonly OutboxItem[]): void;
+}
+
+export interface OutboundOptions {
+  store: Store;
+  routing: RoutingTable;
+  limits: ReadonlyMap<ProviderId, SendLimits>;
+  dispatcher: OutboxListener;
+}
+
+// Short codes (3 to 8 digits) and alphanumeric sender ids (up to 11 characters, at least one letter) are senders
+// too; they are kept as written.
+const SHORT_CODE = /^\d{3,8}$/;
+const ALPHANUMERIC_ID = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+
+/**
+ * send(): validate -> route -> (in one transaction: idempotency, opt-out check, message + outbox row) -> hand to the
+ * dispatcher. Answers once the message is durable; delivery happens after.
+ */
+export class OutboundService {
+  readonly #o: OutboundOptions;
+
+  constructor(options: OutboundOptions) {
+    this.#o = options;
+  }
+
+  /** One message. Throws a SwitchboardError for a request that cannot be sent. */
+  async send(
+    request: SendRequest,
+    idempotencyKey: string | null,
+  ): Promise<{ replayed: boolean; message: Message }> {
+    const [result] = await this.sendMany([{ request, idempotencyKey }]);
+    if (!result) throw new SwitchboardError('internal_error');
+    if (!result.ok) throw result.error;
+    return result;
+  }
+
+  /**
+   * Several messages in one transaction, each with its own outcome: a bad item is refused alone. Throws only when
+   * the store fails (then nothing was stored).
+   */
+  async sendMany(items: { request: SendRequest; idempotencyKey: string | null }[]): Promise<SendOutcome[]> {
+    const outcomes: (SendOutcome | null)[] = [];
+    const valid: NewOutboundMessage[] = [];
+    const slots: number[] = [];
+    items.forEach(({ request, idempotencyKey }, i) => {
+      try {
+        valid.push(this.#prepare(request, idempotencyKey));
+        slots.push(i);
+        outcomes.push(null);
+      } catch (err) {
+        if (!(err instanceof SwitchboardError)) throw err;
+        outcomes.push({ ok: false, error: err });
+      }
+    });
+    if (valid.length > 0) {
+      const results = await this.#o.store.enqueue(valid);
+      const fresh: OutboxItem[] = [];
+      results.forEach((result, j) => {
+        const outcome = toOutcome(result);
+        outcomes[slots[j] as number] = outcome;
+        if (result.outcome === 'stored') fresh.push(toOutboxItem(result.message));
+      });
+      if (fresh.length > 0) this.#o.dispatcher.notify(fresh);
+    }
+    return outcomes as SendOutcome[];
+  }
+
+  /**
+   * An app's reply to an inbound message that could not go inline (Telnyx, or past the compute deadline): sent
+   * through the carrier the message came in on, from the number it was sent to. Queued once per inbound message.
+   */
+  async queueReply(
+    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
+    reply: { body?: string; mediaUrls?: string[] },
+  ): Promise<EnqueueResult['outcome'] | 'refused'> {
+    const [result] = await this.sendMany([
+      {
+        request: {
+          to: inbound.from,
+          from: inbound.to,
+          provider: inbound.provider,
+          ...(reply.body ? { body: reply.body } : {}),
+          ...(reply.mediaUrls?.length ? { mediaUrls: reply.mediaUrls } : {}),
+        },
+        idempotencyKey: `reply:${inbound.id}`,
+      },
+    ]);
+    if (!result) return 'refused';
+    if (!result.ok) return result.error.code === 'recipient_opted_out' ? 'opted_out' : 'refused';
+    return result.replayed ? 'duplicate' : 'stored';
+  }
+
+  #prepare(request: SendRequest, idempotencyKey: string | null): NewOutboundMessage {
+    const to = phoneNumber(request.to, 'to');
+    const from = request.from === undefined ? null : sender(request.from);
+    const route = chooseRoute(this.#o.routing, to, from, request.provider);
+    const body = request.body ?? '';
+    const mediaUrls = request.mediaUrls ?? [];
+    if (body.length === 0 && mediaUrls.length === 0) throw new SwitchboardError('body_or_media_required');
+    for (const url of mediaUrls) checkUrl(url, 'mediaUrls');
+    if (request.statusCallback !== undefined) checkUrl(request.statusCallback, 'statusCallback');
+    const segments = body.length > 0 ? countSegments(body) : null;
+    const limits = this.#o.limits.get(route.provider);
+    if (limits) checkLimits(route.provider, limits, body, mediaUrls.length, segments?.segments ?? 0);
+    return {
+      provider: route.provider,
+      channel: mediaUrls.length > 0 ? 'mms' : 'sms',
+      from: route.from,
+      to,
+      body,
+      media: mediaUrls.map((url) => ({ url, contentType: null })),
+      segments: segments?.segments ?? null,
+      encoding: segments?.encoding ?? null,
+      statusCallback: request.statusCallback ?? null,
+      idempotencyKey,
+      requestHash: requestHash(request),
+    };
+  }
+}
+
+function checkUrl(value: string, field: string): void {
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') {
+    throw new SwitchboardError('invalid_request', `${field} must hold absolute http(s) URLs.`);
+  }
+}
+
+function checkLimits(
+  provider: ProviderId,
+  limits: SendLimits,
+  body: string,
+  media: number,
+  segments: number,
+): void {
+  if (limits.maxBodyLength !== null && body.length > limits.maxBodyLength) {
+    throw new SwitchboardError(
+      'body_too_long',
+      `The body is ${body.length} characters; ${provider} accepts at most ${limits.maxBodyLength}.`,
+    );
+  }
+  if (limits.maxSegments !== null && media === 0 && segments > limits.maxSegments) {
+    throw new SwitchboardError(
+      'body_too_long',
+      `The body needs ${segments} SMS segments; ${provider} accepts at most ${limits.maxSegments}.`,
+    );
+  }
+  if (media > limits.maxMedia) {
+    throw new SwitchboardError(
+      'too_many_media',
+      `The message has ${media} media URLs; ${provider} accepts at most ${limits.maxMedia}.`,
+    );
+  }
+}
+
+/** A phone number in E.164, validated against libphonenumber's metadata (so "+1 415 555 0123" is accepted). */
+function phoneNumber(raw: string, field: string): string {
+  const number = toE164(raw);
+  if (number === null) {
+    throw new SwitchboardError(
+      'invalid_phone_number',
+      `"${field}" must be a valid phone number in international form (+14155550123).`,
+    );
+  }
+  return number;
+}
+
+function sender(raw: string): string {
+  const trimmed = raw.trim();
+  if (SHORT_CODE.test(trimmed) || ALPHANUMERIC_ID.test(trimmed)) return trimmed;
+  return phoneNumber(trimmed, 'from');
+}
+
+/**
+ * What makes two requests "the same" under one Idempotency-Key: the fields as the client sent them, in a fixed
+ * order (so the order of JSON keys does not matter).
+ */
+function requestHash(r: SendRequest): string {
+  const canonical = JSON.stringify([
+    r.to,
+    r.from ?? null,
+    r.body ?? null,
+    r.mediaUrls ?? [],
+    r.provider ?? null,
+    r.statusCallback ?? null,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+function toOutcome(result: EnqueueResult): SendOutcome {
+  switch (result.outcome) {
+    case 'stored':
+    case 'duplicate':
+      return { ok: true, replayed: result.outcome === 'duplicate', message: result.message };
+    case 'conflict':
+      return {
+        ok: false,
+        error: new SwitchboardError(
+          'idempotency_conflict',
+          `This Idempotency-Key was already used for a different request (message ${result.messageId}).`,
+        ),
+      };
+    case 'opted_out':
+      return { ok: false, error: new SwitchboardError('recipient_opted_out') };
+  }
+}
+
+function toOutboxItem(message: Message): OutboxItem {
+  return {
+    messageId: message.id,
+    provider: message.provider,
+    from: message.from,
+    to: message.to,
+    body: message.body,
+    media: message.media,
+    segments: message.segments,
+    attempts: 0,
+    nextAttemptAt: 0,
+  };
+}

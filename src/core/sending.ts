@@ -1,0 +1,67 @@
+import type { Media, ProviderId } from './message.js';
+
+/**
+ * Why a carrier did not take a message, as far as the dispatcher cares:
+ *
+ * - `rate_limited`: the carrier asks us to slow down (429). Retried after Retry-After or a backoff.
+ * - `transient`: 5xx, timeout, connection failure. Retried with backoff; counts against the circuit breaker.
+ * - `provider`: the carrier cannot send for us at all (authentication, suspended account). Not retried on that
+ *   carrier; the message fails over at once. Counts against the circuit breaker.
+ * - `recipient`: the destination cannot receive (invalid number, landline). The message fails; no failover,
+ *   because another carrier would fail the same way.
+ * - `opted_out`: the recipient replied STOP (Twilio 21610, Telnyx 40300). The message fails and the opt-out is
+ *   recorded.
+ * - `rejected`: the carrier refused this request for another permanent reason (4xx). The message fails with the
+ *   carrier's code.
+ */
+export type FailureClass = 'rate_limited' | 'transient' | 'provider' | 'recipient' | 'opted_out' | 'rejected';
+
+/** Carrier-side failures: retrying elsewhere may work. Recipient-side ones never fail over. */
+export const PROVIDER_SIDE: ReadonlySet<FailureClass> = new Set(['rate_limited', 'transient', 'provider']);
+
+export interface SendFailure {
+  class: FailureClass;
+  /** The carrier's own code (Twilio 21211, Telnyx 40300), or a code of ours for network failures (`timeout`). */
+  code: string | null;
+  message: string;
+  httpStatus: number | null;
+  /** From the carrier's Retry-After, when it sent one. */
+  retryAfterMs: number | null;
+}
+
+/** What a carrier adapter is asked to send. */
+export interface OutboundRequest {
+  messageId: string;
+  /** Null: the carrier picks a number (Telnyx messaging profile, Twilio Messaging Service). */
+  from: string | null;
+  to: string;
+  body: string;
+  media: Media[];
+}
+
+export interface SendResult {
+  providerMessageId: string;
+  /** The carrier's word for the message's state on acceptance (`queued`, `accepted`). */
+  providerStatus: string;
+  /** The sender the carrier used, when it reports one. */
+  from: string | null;
+}
+
+/** Sizes a carrier accepts in one API call. */
+export interface SendLimits {
+  /** Characters (UTF-16 code units) of the body; null: limited by segments only. */
+  maxBodyLength: number | null;
+  /** SMS segments of a text-only message; null: limited by length only. */
+  maxSegments: number | null;
+  maxMedia: number;
+}
+
+/** The outbound half of the provider contract: sending through the carrier's official SDK. */
+export interface Sender {
+  readonly id: ProviderId;
+  readonly limits: SendLimits;
+  /** Resolves when the carrier accepted the message; rejects with whatever the SDK threw. */
+  send(request: OutboundRequest, signal: AbortSignal): Promise<SendResult>;
+  /** Total: every error, even one it has never seen, gets a class (unknown errors are `transient`). */
+  classify(error: unknown): SendFailure;
+}

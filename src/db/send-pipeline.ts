@@ -1,0 +1,236 @@
+import { advanceStatus, STATUS_RANK, type Message, type Status } from '../core/message.js';
+import type { EnqueueResult, NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
+import { toMessage } from './rows.js';
+import { insertMessage, type Statements } from './statements.js';
+
+/**
+ * The send pipeline's writes, inside the engine's transactions: a message and its outbox row together; a try's
+ * record together with its effect on the message and the outbox. Runs in the store's worker (see sqlite.ts).
+ */
+export class SendPipelineWrites {
+  readonly #s: Statements;
+  readonly #now: () => number;
+
+  constructor(statements: Statements, now: () => number) {
+    this.#s = statements;
+    this.#now = now;
+  }
+
+  enqueue(items: NewOutboundMessage[]): EnqueueResult[] {
+    const now = this.#now();
+    return items.map((item) => this.#enqueueOne(item, now));
+  }
+
+  #enqueueOne(item: NewOutboundMessage, now: number): EnqueueResult {
+    const s = this.#s;
+    if (item.idempotencyKey !== null) {
+      const seen = s.idempotencyByKey.get({ key: item.idempotencyKey });
+      if (seen) {
+        if (seen.requestHash !== item.requestHash) return { outcome: 'conflict', messageId: seen.messageId };
+        const row = s.messageRow.get({ id: seen.messageId });
+        if (row) return { outcome: 'duplicate', message: toMessage(row) };
+      }
+    }
+    // Checked in the transaction that stores the message, so a STOP committed before it is always seen.
+    const optedOut =
+      item.from === ''
+        ? s.optOutOfAnyNumber.get({ phone: item.to })
+        : s.optOut.get({ phone: item.to, ourNumber: item.from });
+    if (optedOut) return { outcome: 'opted_out' };
+
+    const id = insertMessage(s, {
+      provider: item.provider,
+      providerMessageId: null,
+      direction: 'outbound',
+      channel: item.channel,
+      fromNumber: item.from,
+      toNumber: item.to,
+      cc: [],
+      body: item.body,
+      media: item.media,
+      status: 'queued',
+      providerStatus: null,
+      segments: item.segments,
+      encoding: item.encoding,
+      errorCode: null,
+      errorMessage: null,
+      statusCallback: item.statusCallback,
+      now,
+    });
+    s.insertEvent.run({
+      messageId: id,
+      dedupeKey: `queued:${id}`,
+      provider: item.provider,
+      status: 'queued',
+      providerStatus: 'queued',
+      recipient: item.to,
+      errorCode: null,
+      errorMessage: null,
+      occurredAt: now,
+      receivedAt: now,
+    });
+    s.insertOutbox.run({ messageId: id, provider: item.provider, nextAttemptAt: now, createdAt: now });
+    if (item.idempotencyKey !== null) {
+      s.insertIdempotency.run({
+        key: item.idempotencyKey,
+        requestHash: item.requestHash,
+        messageId: id,
+        createdAt: now,
+      });
+    }
+    const iso = new Date(now).toISOString();
+    const message: Message = {
+      id,
+      provider: item.provider,
+      providerMessageId: null,
+      direction: 'outbound',
+      channel: item.channel,
+      from: item.from,
+      to: item.to,
+      cc: [],
+      body: item.body,
+      media: item.media,
+      status: 'queued',
+      providerStatus: null,
+      segments: item.segments,
+      encoding: item.encoding,
+      errorCode: null,
+      errorMessage: null,
+      statusCallback: item.statusCallback,
+      createdAt: iso,
+      updatedAt: iso,
+    };
+    return { outcome: 'stored', message };
+  }
+
+  loadOutbox(afterId: string | null, limit: number): OutboxItem[] {
+    return this.#s.outboxAfter.all({ afterId: afterId ?? '', limit }).map((r) => ({
+      messageId: r.messageId,
+      provider: r.provider as OutboxItem['provider'],
+      from: r.from,
+      to: r.to,
+      body: r.body,
+      media: r.media,
+      segments: r.segments,
+      attempts: r.attempts,
+      nextAttemptAt: r.nextAttemptAt,
+    }));
+  }
+
+  record(outcome: SendOutcome): void {
+    const s = this.#s;
+    const now = this.#now();
+    const { messageId, attempt } = outcome;
+    const row = s.messageRow.get({ id: messageId });
+    // The message is gone (deleted by an operator): nothing to send, nothing to record.
+    if (!row) {
+      s.deleteOutbox.run({ messageId });
+      return;
+    }
+    s.insertAttempt.run({
+      messageId,
+      provider: attempt.provider,
+      outcome: outcome.kind,
+      errorClass: attempt.errorClass,
+      errorCode: attempt.errorCode,
+      errorMessage: attempt.errorMessage,
+      httpStatus: attempt.httpStatus,
+      providerMessageId: outcome.kind === 'accepted' ? outcome.providerMessageId : null,
+      startedAt: attempt.startedAt,
+      durationMs: attempt.durationMs,
+    });
+
+    switch (outcome.kind) {
+      case 'retry':
+        s.retryOutbox.run({ messageId, nextAttemptAt: outcome.nextAttemptAt });
+        return;
+      case 'failover':
+        s.failoverOutbox.run({ messageId, provider: outcome.provider, nextAttemptAt: outcome.nextAttemptAt });
+        s.moveToProvider.run({
+          id: messageId,
+          provider: outcome.provider,
+          from: outcome.from,
+          updatedAt: now,
+        });
+        return;
+      case 'accepted': {
+        let status = advanceStatus(row.status as Status, 'sending');
+        let providerStatus: string | null = outcome.providerStatus;
+        let errorCode = row.errorCode;
+        let errorMessage = row.errorMessage;
+        // The carrier's status callback can beat this write (it is posted as soon as the carrier answers us), in
+        // which case ingest recorded the callback on a message of its own. Fold it into this one.
+        const early = s.messageByProviderId.get({
+          provider: attempt.provider,
+          providerMessageId: outcome.providerMessageId,
+        });
+        if (early && early.id !== messageId) {
+          s.moveEvents.run({ from: early.id, to: messageId });
+          s.deleteMessage.run({ id: early.id });
+          const merged = advanceStatus(status, early.status as Status);
+          if (STATUS_RANK[merged] > STATUS_RANK[status]) providerStatus = early.providerStatus;
+          status = merged;
+          errorCode = early.errorCode ?? errorCode;
+          errorMessage = early.errorMessage ?? errorMessage;
+        }
+        s.accept.run({
+          id: messageId,
+          providerMessageId: outcome.providerMessageId,
+          from: row.fromNumber === '' ? (outcome.from ?? '') : row.fromNumber,
+          status,
+          providerStatus,
+          errorCode,
+          errorMessage,
+          updatedAt: now,
+        });
+        s.insertEvent.run({
+          messageId,
+          dedupeKey: `accepted:${messageId}:${outcome.providerMessageId}`,
+          provider: attempt.provider,
+          status: 'sending',
+          providerStatus: outcome.providerStatus,
+          recipient: row.toNumber,
+          errorCode: null,
+          errorMessage: null,
+          occurredAt: attempt.startedAt + attempt.durationMs,
+          receivedAt: now,
+        });
+        s.deleteOutbox.run({ messageId });
+        return;
+      }
+      case 'failed': {
+        const status = advanceStatus(row.status as Status, 'failed');
+        s.updateStatus.run({
+          id: messageId,
+          status,
+          providerStatus: status === 'failed' ? 'failed' : row.providerStatus,
+          errorCode: attempt.errorCode,
+          errorMessage: attempt.errorMessage,
+          updatedAt: now,
+        });
+        s.insertEvent.run({
+          messageId,
+          dedupeKey: `failed:${messageId}`,
+          provider: attempt.provider,
+          status: 'failed',
+          providerStatus: 'failed',
+          recipient: row.toNumber,
+          errorCode: attempt.errorCode,
+          errorMessage: attempt.errorMessage,
+          occurredAt: attempt.startedAt + attempt.durationMs,
+          receivedAt: now,
+        });
+        if (outcome.optOut) {
+          s.addOptOut.run({
+            phone: row.toNumber,
+            ourNumber: row.fromNumber,
+            provider: attempt.provider,
+            createdAt: now,
+          });
+        }
+        s.deleteOutbox.run({ messageId });
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { FastifyPluginAsync } from 'fastify';
+import { SwitchboardError } from '../core/errors.js';
+import { PROVIDER_IDS } from '../core/message.js';
+import type { OutboundService, SendOutcome, SendRequest } from '../core/outbound.js';
+import { errorBody } from './errors.js';
+
+// Without `format: 'uri'`: TypeBox's compiler (used for batch items) has no formats; the OutboundService parses
+// every URL anyway.
+const httpUrl = Type.String({ pattern: '^https?://', maxLength: 2048 });
+
+// Shapes only; numbers, sizes per carrier, routing and opt-outs are checked by the OutboundService.
+const sendFields = {
+  to: Type.String({ minLength: 1, maxLength: 64 }),
+  body: Type.Optional(Type.String({ maxLength: 10_000 })),
+  mediaUrls: Type.Optional(Type.Array(httpUrl, { maxItems: 50 })),
+  from: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  provider: Type.Optional(Type.Union(PROVIDER_IDS.map((id) => Type.Literal(id)))),
+  statusCallback: Type.Optional(httpUrl),
+};
+const SendBody = Type.Object(sendFields, { additionalProperties: false });
+type SendBody = Static<typeof SendBody>;
+
+const IdempotencyKey = Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' });
+const SendHeaders = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKey) });
+type SendHeaders = Static<typeof SendHeaders>;
+
+export const MAX_BATCH = 1000;
+const BatchItem = Type.Object(
+  { ...sendFields, idempotencyKey: Type.Optional(IdempotencyKey) },
+  { additionalProperties: false },
+);
+// Items are checked one by one (below) so that one bad item is refused alone rather than failing the batch.
+const BatchBody = Type.Object(
+  { messages: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH }) },
+  { additionalProperties: false },
+);
+type BatchBody = Static<typeof BatchBody>;
+const checkItem = TypeCompiler.Compile(BatchItem);
+
+/** POST /v1/messages and /v1/messages/batch (registered inside the authenticated /v1 plugin). */
+export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = async (app, { outbound }) => {
+  app.post<{ Body: SendBody; Headers: SendHeaders }>(
+    '/v1/messages',
+    { schema: { body: SendBody, headers: SendHeaders } },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'] ?? null;
+      const result = await stored(() => outbound.send(toRequest(request.body), key));
+      if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.code(202).send(result.message);
+    },
+  );
+
+  app.post<{ Body: BatchBody; Headers: SendHeaders }>(
+    '/v1/messages/batch',
+    // 1000 messages of up to 1600 characters (in JSON escapes up to six bytes each) do not fit Fastify's 1 MiB.
+    { schema: { body: BatchBody, headers: SendHeaders }, bodyLimit: 16 * 1024 * 1024 },
+    async (request, reply) => {
+      const headerKey = request.headers['idempotency-key'] ?? null;
+      const results: (SendOutcome | null)[] = [];
+      const valid: { request: SendRequest; idempotencyKey: string | null }[] = [];
+      const slots: number[] = [];
+      request.body.messages.forEach((item, index) => {
+        if (!checkItem.Check(item)) {
+          const first = checkItem.Errors(item).First();
+          const where = first?.path ? `${first.path.slice(1).replace(/\//g, '.')}: ` : '';
+          results.push({
+            ok: false,
+            error: new SwitchboardError('invalid_request', `${where}${first?.message ?? 'invalid message'}`),
+          });
+          return;
+        }
+        const { idempotencyKey, ...fields } = item;
+        valid.push({
+          request: toRequest(fields),
+          // A batch retried under the same header key maps each item to the same key as before.
+          idempotencyKey: idempotencyKey ?? (headerKey === null ? null : `${headerKey}:${index}`),
+        });
+        slots.push(index);
+        results.push(null);
+      });
+      const outcomes = valid.length > 0 ? await stored(() => outbound.sendMany(valid)) : [];
+      outcomes.forEach((outcome, i) => {
+        results[slots[i] as number] = outcome;
+      });
+      const data = (results as SendOutcome[]).map((r, index) =>
+        r.ok
+          ? { index, status: 202, replayed: r.replayed, message: r.message }
+          : { index, status: r.error.statusCode, error: errorBody(r.error.code, r.error.message).error },
+      );
+      const accepted = data.filter((d) => d.status === 202).length;
+      // 202 when every message was accepted; 207 (Multi-Status) when some were refused: see each item's status.
+      return reply.code(accepted === data.length ? 202 : 207).send({
+        accepted,
+        rejected: data.length - accepted,
+        data,
+      });
+    },
+  );
+};
+
+function toRequest(body: SendBody): SendRequest {
+  return {
+    to: body.to,
+    ...(body.body !== undefined && { body: body.body }),
+    ...(body.mediaUrls !== undefined && { mediaUrls: body.mediaUrls }),
+    ...(body.from !== undefined && { from: body.from }),
+    ...(body.provider !== undefined && { provider: body.provider }),
+    ...(body.statusCallback !== undefined && { statusCallback: body.statusCallback }),
+  };
+}
+
+/** A store failure while queuing is a 503 (nothing was stored; retry), never a 500. */
+async function stored<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof SwitchboardError) throw err;
+    throw new SwitchboardError('service_unavailable', 'The message could not be stored; retry later.', {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import twilio from 'twilio';
+import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
+import { networkFailure } from '../network-errors.js';
+import { TwilioApiError, TwilioHttpClient } from './http-client.js';
+
+export interface TwilioSenderOptions {
+  accountSid: string;
+  authToken: string;
+  /** Replaces https://api.twilio.com (TWILIO_API_BASE_URL); null: Twilio itself. */
+  apiBaseUrl: string | null;
+  messagingServiceSid: string | null;
+  timeoutMs: number;
+  /** Where Twilio posts status callbacks (PUBLIC_BASE_URL/webhooks); null: none requested. */
+  statusCallbackUrl: () => string | null;
+}
+
+// Twilio's error codes (https://www.twilio.com/docs/api/errors), by what they mean for the dispatcher.
+const CODES: Readonly<Record<string, FailureClass>> = {
+  // Too many requests; queue overflow: slow down and retry.
+  '20429': 'rate_limited',
+  '30001': 'rate_limited',
+  // The recipient replied STOP to this sender.
+  '21610': 'opted_out',
+  // The destination cannot receive: invalid number, not SMS-capable, landline or unreachable carrier.
+  '21211': 'recipient',
+  '21217': 'recipient',
+  '21401': 'recipient',
+  '21421': 'recipient',
+  '21612': 'recipient',
+  '21614': 'recipient',
+  '30006': 'recipient',
+  // The account or its sender cannot send here: authentication, suspended account, a From that is not ours.
+  // Another carrier (with its own number) may well succeed.
+  '20003': 'provider',
+  '20005': 'provider',
+  '30002': 'provider',
+  '21606': 'provider',
+};
+
+/** Sends through the official Twilio SDK (Messages API). */
+export function createTwilioSender(options: TwilioSenderOptions): Sender {
+  const client = twilio(options.accountSid, options.authToken, {
+    httpClient: new TwilioHttpClient({ baseUrl: options.apiBaseUrl, timeoutMs: options.timeoutMs }),
+  });
+  return {
+    id: 'twilio',
+    // https://www.twilio.com/docs/messaging/api/message-resource: Body up to 1600 characters, up to 10 media.
+    limits: { maxBodyLength: 1600, maxSegments: null, maxMedia: 10 },
+    async send(request: OutboundRequest): Promise<SendResult> {
+      // The SDK takes no AbortSignal; its own timeout (the client's) bounds the call instead.
+      const callback = options.statusCallbackUrl();
+      const message = await client.messages.create({
+        to: request.to,
+        ...(request.from !== null
+          ? { from: request.from }
+          : options.messagingServiceSid !== null
+            ? { messagingServiceSid: options.messagingServiceSid }
+            : {}),
+        ...(request.body !== '' ? { body: request.body } : {}),
+        ...(request.media.length > 0 ? { mediaUrl: request.media.map((m) => m.url) } : {}),
+        ...(callback !== null ? { statusCallback: callback } : {}),
+      });
+      return { providerMessageId: message.sid, providerStatus: message.status, from: message.from ?? null };
+    },
+    classify: classifyTwilio,
+  };
+}
+
+export function classifyTwilio(error: unknown): SendFailure {
+  if (error instanceof twilio.RestException) {
+    const code = error.code === undefined || error.code === null ? null : String(error.code);
+    const status = error.status;
+    const known = code !== null ? CODES[code] : undefined;
+    const klass: FailureClass =
+      known ??
+      (status === 429
+        ? 'rate_limited'
+        : status >= 500
+          ? 'transient'
+          : status === 401 || status === 403
+            ? 'provider'
+            : 'rejected');
+    return {
+      class: klass,
+      code: code ?? `http_${status}`,
+      message: error.message,
+      httpStatus: status,
+      retryAfterMs: error instanceof TwilioApiError ? error.retryAfterMs : null,
+    };
+  }
+  return networkFailure(error);
+}

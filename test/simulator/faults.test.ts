@@ -1,0 +1,242 @@
+import { APIConnectionError, APIConnectionTimeoutError, InternalServerError, RateLimitError } from 'telnyx';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderSimulator } from '../../src/simulator/simulator.js';
+import { rejection, telnyxClient, twilioClient } from './helpers.js';
+
+// The clock the rate limit reads is frozen and moved by hand, so the limit is exact and no test waits on real time.
+let clock = Date.now();
+let sim: ProviderSimulator;
+
+beforeAll(async () => {
+  sim = await ProviderSimulator.start({ now: () => clock, callbacks: { enabled: false } });
+});
+
+afterAll(async () => {
+  await sim.close();
+});
+
+beforeEach(() => {
+  sim.resetFaults();
+  sim.resetRecords();
+});
+
+const twilioSend = (to = '+14155550123', body = 'x') =>
+  twilioClient(sim).messages.create({ to, from: '+14155550100', body });
+const telnyxSend = (to = '+14155550123', text = 'x', media_urls?: string[]) =>
+  telnyxClient(sim).messages.send({ to, from: '+14155550100', text, ...(media_urls ? { media_urls } : {}) });
+
+describe('rate limit (segments per second)', () => {
+  it('Twilio: a 3-segment message takes 3 tokens; then 429 / 20429 without Retry-After, until tokens refill', async () => {
+    sim.setFaults('twilio', { mps: 3 });
+    const long = await twilioSend('+14155550123', 'x'.repeat(400));
+    expect(long.numSegments).toBe('3');
+    const limited = await rejection(twilioSend());
+    expect(limited).toMatchObject({
+      status: 429,
+      code: 20429,
+      message: 'Too Many Requests',
+      moreInfo: 'https://www.twilio.com/docs/errors/20429',
+      retryAfterMs: null,
+    });
+    // A refused request took nothing: one third of a second refills exactly one token.
+    clock += 334;
+    await twilioSend();
+    await expect(twilioSend()).rejects.toMatchObject({ status: 429 });
+    expect(sim.stats('twilio')).toEqual({ requests: 4, accepted: 2, rateLimited: 2, errors: 0, timeouts: 0 });
+  });
+
+  it('Telnyx: 429 / 10011 with retry-after once the bucket is empty; an MMS counts one segment', async () => {
+    sim.setFaults('telnyx', { mps: 2 });
+    await telnyxSend('+14155550123', 'x'.repeat(400), ['https://example.com/a.png']);
+    await telnyxSend();
+    const err = await rejection(telnyxSend());
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err.error).toMatchObject({ errors: [{ code: '10011', title: 'Too many requests' }] });
+    expect((err.headers as Headers).get('retry-after')).toBe('1');
+    clock += 1_000;
+    await telnyxSend();
+    await telnyxSend();
+    expect(sim.stats('telnyx')).toMatchObject({ accepted: 4, rateLimited: 1 });
+  });
+
+  it('lets a message larger than the whole bucket through when the bucket is full, then makes later sends wait', async () => {
+    sim.setFaults('twilio', { mps: 1 });
+    await twilioSend('+14155550123', 'x'.repeat(400));
+    clock += 1_000;
+    await expect(twilioSend()).rejects.toMatchObject({ status: 429 });
+    clock += 2_000;
+    await twilioSend();
+  });
+
+  it('mps: null lifts the limit', async () => {
+    sim.setFaults('telnyx', { mps: 1 });
+    await telnyxSend();
+    await expect(telnyxSend()).rejects.toBeInstanceOf(RateLimitError);
+    sim.setFaults('telnyx', { mps: null });
+    await telnyxSend();
+    await telnyxSend();
+  });
+});
+
+describe('scripted faults', () => {
+  it('answers the script one entry per request, in order, before anything else, with the carrier codes', async () => {
+    sim.setFaults('twilio', {
+      authFailure: true,
+      script: [{ status: 500 }, { status: 429, retryAfterSeconds: 7 }, { status: 400, code: '21610' }],
+    });
+    await expect(twilioSend()).rejects.toMatchObject({ status: 500, code: 20500 });
+    await expect(twilioSend()).rejects.toMatchObject({ status: 429, code: 20429, retryAfterMs: 7_000 });
+    await expect(twilioSend()).rejects.toMatchObject({
+      status: 400,
+      code: 21610,
+      message: 'Attempt to send to unsubscribed recipient',
+    });
+    // The script is used up: the standing fault applies again.
+    await expect(twilioSend()).rejects.toMatchObject({ status: 401, code: 20003 });
+    expect(sim.faults('twilio').script).toEqual([]);
+  });
+
+  it('Telnyx: a scripted 429 carries retry-after (1 unless given), a 503 the generic error', async () => {
+    sim.setFaults('telnyx', {
+      script: [{ status: 429 }, { status: 429, retryAfterSeconds: 5 }, { status: 503 }],
+    });
+    const first = await rejection(telnyxSend());
+    expect((first.headers as Headers).get('retry-after')).toBe('1');
+    const second = await rejection(telnyxSend());
+    expect((second.headers as Headers).get('retry-after')).toBe('5');
+    const third = await rejection(telnyxSend());
+    expect(third).toBeInstanceOf(InternalServerError);
+    expect(third).toMatchObject({ status: 503, error: { errors: [{ code: '10007' }] } });
+    await telnyxSend();
+  });
+});
+
+describe('recipient errors at send time', () => {
+  it('Twilio answers 400 with the code for that number', async () => {
+    sim.setFaults('twilio', { recipientErrors: { '+15005550001': '21211', '+15005550004': '21610' } });
+    await expect(twilioSend('+15005550001')).rejects.toMatchObject({
+      status: 400,
+      code: 21211,
+      message: "The 'To' number +15005550001 is not a valid phone number.",
+    });
+    await expect(twilioSend('+15005550004')).rejects.toMatchObject({ status: 400, code: 21610 });
+    await twilioSend('+15005550009');
+  });
+
+  it('Telnyx answers with the documented status: 40300 / 40310 -> 400, 40318 -> 429', async () => {
+    sim.setFaults('telnyx', {
+      recipientErrors: { '+14155550001': '40300', '+14155550002': '40310', '+14155550003': '40318' },
+    });
+    const stop = await rejection(telnyxSend('+14155550001'));
+    expect(stop).toMatchObject({
+      status: 400,
+      error: { errors: [{ code: '40300', title: 'Blocked due to STOP message' }] },
+    });
+    await expect(telnyxSend('+14155550002')).rejects.toMatchObject({ status: 400 });
+    const full = await rejection(telnyxSend('+14155550003'));
+    expect(full).toMatchObject({ status: 429, error: { errors: [{ code: '40318' }] } });
+    expect((full.headers as Headers).get('retry-after')).toBe('1');
+  });
+});
+
+describe('standing faults', () => {
+  it('authFailure answers 401 with the carrier body', async () => {
+    sim.setFaults('twilio', { authFailure: true });
+    sim.setFaults('telnyx', { authFailure: true });
+    await expect(twilioSend()).rejects.toMatchObject({ status: 401, code: 20003 });
+    await expect(telnyxSend()).rejects.toMatchObject({ status: 401, error: { errors: [{ code: '10009' }] } });
+  });
+
+  it('down answers 503', async () => {
+    sim.setFaults('twilio', { down: true });
+    sim.setFaults('telnyx', { down: true });
+    await expect(twilioSend()).rejects.toMatchObject({ status: 503, code: 20503 });
+    await expect(telnyxSend()).rejects.toMatchObject({ status: 503 });
+    sim.setFaults('twilio', { down: false });
+    await twilioSend();
+  });
+
+  it('errorRate fails a seeded, repeatable share of requests with 500', async () => {
+    const run = async () => {
+      sim.resetFaults('telnyx');
+      sim.setFaults('telnyx', { errorRate: 0.5 });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        outcomes.push(
+          await telnyxSend().then(
+            () => 'ok',
+            (err: { status?: number }) => String(err.status),
+          ),
+        );
+      }
+      return outcomes;
+    };
+    const first = await run();
+    expect(new Set(first)).toEqual(new Set(['ok', '500']));
+    expect(await run()).toEqual(first);
+  });
+
+  it('latencyMs delays the answer', async () => {
+    sim.setFaults('twilio', { latencyMs: 150 });
+    const started = performance.now();
+    await twilioSend();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('timeoutRate holds the request until the client gives up', async () => {
+    sim.setFaults('twilio', { timeoutRate: 1 });
+    sim.setFaults('telnyx', { timeoutRate: 1 });
+    const twilioErr = await rejection(
+      twilioClient(sim, 200).messages.create({ to: '+14155550123', from: '+1', body: 'x' }),
+    );
+    expect(String(twilioErr.message)).toMatch(/timeout/i);
+    const telnyxErr = await rejection(
+      telnyxClient(sim, 200).messages.send({ to: '+14155550123', from: '+1', text: 'x' }),
+    );
+    expect(telnyxErr).toBeInstanceOf(APIConnectionTimeoutError);
+    expect(sim.stats('twilio').timeouts).toBe(1);
+    expect(sim.stats('telnyx').timeouts).toBe(1);
+    expect(sim.messages()).toEqual([]);
+  });
+});
+
+describe('validation of faults', () => {
+  it('refuses a malformed fault instead of ignoring it', () => {
+    expect(() => sim.setFaults('twilio', { errorRate: 2 })).toThrow(TypeError);
+    expect(() => sim.setFaults('twilio', { mps: -1 })).toThrow(TypeError);
+    expect(() => sim.setFaults('twilio', { script: [{ status: 200 }] })).toThrow(TypeError);
+    expect(() => sim.setFaults('twilio', { typo: true } as unknown as { down: boolean })).toThrow(
+      /unknown fault/,
+    );
+  });
+});
+
+describe('close()', () => {
+  it('returns promptly while requests are held open, and the held clients see the connection end', async () => {
+    const own = await ProviderSimulator.start({ callbacks: { enabled: false } });
+    own.setFaults('telnyx', { timeoutRate: 1 });
+    own.setFaults('twilio', { latencyMs: 60_000 });
+    // Outcomes captured now: the promises reject during close(), before an expectation could attach.
+    const settled = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (err: unknown) => err,
+      );
+    const held = settled(
+      telnyxClient(own, 60_000).messages.send({ to: '+14155550123', from: '+1', text: 'x' }),
+    );
+    const delayed = settled(
+      twilioClient(own, 60_000).messages.create({ to: '+14155550123', from: '+1', body: 'x' }),
+    );
+    const stillWaiting = settled(own.waitForMessages(5, 60_000));
+    while (own.stats('telnyx').timeouts < 1 || own.stats('twilio').requests < 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const started = performance.now();
+    await own.close();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(await held).toBeInstanceOf(APIConnectionError);
+    expect(await delayed).toMatchObject({ code: 'ECONNRESET' });
+    expect(await stillWaiting).toMatchObject({ message: 'the simulator closed' });
+  });
+});
