@@ -138,7 +138,8 @@ export class OutboundService {
       encoding: segments?.encoding ?? null,
       statusCallback: request.statusCallback ?? null,
       idempotencyKey,
-      requestHash: requestHash(request),
+      // Only compared under an idempotency key; without one, not worth a SHA-256 per message.
+      requestHash: idempotencyKey === null ? '' : requestHash(request),
     };
   }
 }

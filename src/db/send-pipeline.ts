@@ -121,7 +121,7 @@ export class SendPipelineWrites {
     const s = this.#s;
     const now = this.#now();
     const { messageId, attempt } = outcome;
-    const row = s.messageRow.get({ id: messageId });
+    const row = s.sendState.get({ id: messageId });
     // The message is gone (deleted by an operator): nothing to send, nothing to record.
     if (!row) {
       s.deleteOutbox.run({ messageId });

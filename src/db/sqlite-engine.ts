@@ -72,7 +72,7 @@ export class SqliteEngine {
     this.#db = drizzle({ client: this.#sqlite, schema });
     migrate(this.#db, { migrationsFolder: MIGRATIONS });
     this.#now = now;
-    this.#statements = prepareStatements(this.#db);
+    this.#statements = prepareStatements(this.#db, this.#sqlite);
     this.#sending = new SendPipelineWrites(this.#statements, now);
   }
 

@@ -7,13 +7,24 @@ import { ProviderSimulator, SANDBOX_TELNYX } from './simulator.js';
 const port = Number(process.env.SIMULATOR_PORT ?? 4010);
 const host = process.env.SIMULATOR_HOST ?? '127.0.0.1';
 const webhookUrl = process.env.SIMULATOR_WEBHOOK_URL ?? 'http://127.0.0.1:3000/webhooks';
+// Off for raw-throughput measurements (bench:send): two callbacks per message cost the simulator more than the send.
+const callbacks = process.env.SIMULATOR_CALLBACKS ?? 'true';
+if (callbacks !== 'true' && callbacks !== 'false') {
+  console.error(`SIMULATOR_CALLBACKS must be "true" or "false", not '${callbacks}'`);
+  process.exit(1);
+}
 
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`SIMULATOR_PORT must be a port number, not '${process.env.SIMULATOR_PORT}'`);
   process.exit(1);
 }
 
-const sim = await ProviderSimulator.start({ host, port, defaultWebhookUrl: webhookUrl });
+const sim = await ProviderSimulator.start({
+  host,
+  port,
+  defaultWebhookUrl: webhookUrl,
+  callbacks: { enabled: callbacks === 'true' },
+});
 
 console.log(`Provider simulator listening on ${sim.url}
 Telnyx events without webhook_url, and /_sim/inbound, go to ${webhookUrl}

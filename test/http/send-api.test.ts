@@ -35,8 +35,10 @@ describe('POST /v1/messages', () => {
       segments: 1,
       statusCallback: 'https://app.example/cb',
     });
-    // Stored before the answer: it can be read back at once.
-    expect((await gw.api(`/v1/messages/${message.id}`)).status).toBe(200);
+    // Stored before the answer, every field: it can be read back at once.
+    const stored = await gw.api(`/v1/messages/${message.id}`);
+    expect(stored.status).toBe(200);
+    expect(await json(stored)).toMatchObject({ ...message, status: expect.any(String), updatedAt: expect.any(String) });
   });
 
   describe('refuses bad requests', () => {
