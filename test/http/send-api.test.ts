@@ -38,7 +38,11 @@ describe('POST /v1/messages', () => {
     // Stored before the answer, every field: it can be read back at once.
     const stored = await gw.api(`/v1/messages/${message.id}`);
     expect(stored.status).toBe(200);
-    expect(await json(stored)).toMatchObject({ ...message, status: expect.any(String), updatedAt: expect.any(String) });
+    expect(await json(stored)).toMatchObject({
+      ...message,
+      status: expect.any(String),
+      updatedAt: expect.any(String),
+    });
   });
 
   describe('refuses bad requests', () => {
