@@ -219,7 +219,8 @@ export class Dispatcher {
       return;
     }
     const startedAt = this.#now();
-    const signal = AbortSignal.any([AbortSignal.timeout(lane.settings.timeoutMs), this.#stop.signal]);
+    // Each SDK client has the lane's timeout built in; the signal only cuts calls off at the shutdown deadline.
+    const signal = this.#stop.signal;
     lane.inFlight += 1;
     let outcome: SendOutcome | null = null;
     let failure: SendFailure | null = null;

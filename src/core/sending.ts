@@ -60,7 +60,10 @@ export interface SendLimits {
 export interface Sender {
   readonly id: ProviderId;
   readonly limits: SendLimits;
-  /** Resolves when the carrier accepted the message; rejects with whatever the SDK threw. */
+  /**
+   * Resolves when the carrier accepted the message; rejects with whatever the SDK threw. Gives up after the
+   * lane's `timeoutMs` (configured into the SDK client); `signal` aborts it earlier, at shutdown.
+   */
   send(request: OutboundRequest, signal: AbortSignal): Promise<SendResult>;
   /** Total: every error, even one it has never seen, gets a class (unknown errors are `transient`). */
   classify(error: unknown): SendFailure;

@@ -6,6 +6,10 @@ import { insertMessage, type Statements } from './statements.js';
 /**
  * The send pipeline's writes, inside the engine's transactions: a message and its outbox row together; a try's
  * record together with its effect on the message and the outbox. Runs in the store's worker (see sqlite.ts).
+ *
+ * A message's events are what carriers reported, plus a final failure; the pipeline's own steps are its send
+ * attempts. Creation and acceptance therefore write no event (two fewer rows per message): the history shows
+ * `queued` at the creation time (see SqliteEngine.getMessage) and acceptance as an attempt.
  */
 export class SendPipelineWrites {
   readonly #s: Statements;
@@ -56,18 +60,6 @@ export class SendPipelineWrites {
       errorMessage: null,
       statusCallback: item.statusCallback,
       now,
-    });
-    s.insertEvent.run({
-      messageId: id,
-      dedupeKey: `queued:${id}`,
-      provider: item.provider,
-      status: 'queued',
-      providerStatus: 'queued',
-      recipient: item.to,
-      errorCode: null,
-      errorMessage: null,
-      occurredAt: now,
-      receivedAt: now,
     });
     s.insertOutbox.run({ messageId: id, provider: item.provider, nextAttemptAt: now, createdAt: now });
     if (item.idempotencyKey !== null) {
@@ -182,18 +174,6 @@ export class SendPipelineWrites {
           errorCode,
           errorMessage,
           updatedAt: now,
-        });
-        s.insertEvent.run({
-          messageId,
-          dedupeKey: `accepted:${messageId}:${outcome.providerMessageId}`,
-          provider: attempt.provider,
-          status: 'sending',
-          providerStatus: outcome.providerStatus,
-          recipient: row.toNumber,
-          errorCode: null,
-          errorMessage: null,
-          occurredAt: attempt.startedAt + attempt.durationMs,
-          receivedAt: now,
         });
         s.deleteOutbox.run({ messageId });
         return;

@@ -221,17 +221,32 @@ export class SqliteEngine {
       .where(eq(sendAttempts.messageId, id))
       .orderBy(asc(sendAttempts.id))
       .all();
+    const message = toMessage(row);
+    const history = events.map((e) => ({
+      status: e.status as Status | null,
+      providerStatus: e.providerStatus,
+      provider: e.provider as Message['provider'],
+      recipient: e.recipient,
+      errorCode: e.errorCode,
+      errorMessage: e.errorMessage,
+      occurredAt: new Date(e.occurredAt).toISOString(),
+    }));
+    // Not stored (see send-pipeline.ts): a message of the send pipeline (it has tries, or has not gone out yet)
+    // starts queued, when it was created. A message only known from carrier callbacks has no such entry.
+    if (message.direction === 'outbound' && (attempts.length > 0 || message.providerMessageId === null)) {
+      history.unshift({
+        status: 'queued',
+        providerStatus: 'queued',
+        provider: (attempts[0]?.provider as Message['provider'] | undefined) ?? message.provider,
+        recipient: message.to,
+        errorCode: null,
+        errorMessage: null,
+        occurredAt: message.createdAt,
+      });
+    }
     return {
-      ...toMessage(row),
-      events: events.map((e) => ({
-        status: e.status as Status | null,
-        providerStatus: e.providerStatus,
-        provider: e.provider as Message['provider'],
-        recipient: e.recipient,
-        errorCode: e.errorCode,
-        errorMessage: e.errorMessage,
-        occurredAt: new Date(e.occurredAt).toISOString(),
-      })),
+      ...message,
+      events: history,
       attempts: attempts.map((a) => ({
         provider: a.provider as Message['provider'],
         outcome: a.outcome as SendAttempt['outcome'],
