@@ -6,7 +6,8 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'driz
 export const messages = sqliteTable(
   'messages',
   {
-    // UUIDv7: unique and time-ordered, so `ORDER BY id` is creation order and the id is the pagination cursor.
+    // UUIDv7: unique and time-ordered, so `ORDER BY id` is creation order, the id is the pagination cursor, and a
+    // time range is an id range (no index on created_at: one index fewer to update for every message).
     id: text('id').primaryKey(),
     provider: text('provider').notNull(),
     providerMessageId: text('provider_message_id'),
@@ -36,7 +37,6 @@ export const messages = sqliteTable(
   },
   (t) => [
     uniqueIndex('messages_provider_message_id').on(t.provider, t.providerMessageId),
-    index('messages_created_at').on(t.createdAt),
     index('messages_from').on(t.fromNumber),
     index('messages_to').on(t.toNumber),
     index('messages_status').on(t.status),

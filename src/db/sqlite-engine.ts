@@ -273,7 +273,8 @@ export class SqliteEngine {
     if (filter.channel) where.push(eq(messages.channel, filter.channel));
     if (filter.from) where.push(eq(messages.fromNumber, filter.from));
     if (filter.to) where.push(eq(messages.toNumber, filter.to));
-    if (filter.since !== undefined) where.push(gte(messages.createdAt, filter.since));
+    // Ids are UUIDv7: the smallest id of the `since` millisecond bounds the range (no index on created_at).
+    if (filter.since !== undefined) where.push(gte(messages.id, firstIdAt(filter.since)));
     if (page.cursor !== undefined) where.push(lt(messages.id, decodeCursor(page.cursor)));
     const rows = this.#db
       .select()
@@ -299,6 +300,14 @@ export class SqliteEngine {
   close(): void {
     if (this.#sqlite.open) this.#sqlite.close();
   }
+}
+
+/** The smallest UUIDv7 of a millisecond: its 48-bit timestamp, version 7, variant 10, the rest zero. */
+export function firstIdAt(ms: number): string {
+  const hex = Math.max(0, Math.min(ms, 2 ** 48 - 1))
+    .toString(16)
+    .padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8)}-7000-8000-000000000000`;
 }
 
 // The cursor is the last id of the page, wrapped so clients treat it as opaque.

@@ -5,6 +5,7 @@ import { SwitchboardError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../core/message.js';
 import type { OutboundService, SendOutcome, SendRequest } from '../core/outbound.js';
 import { errorBody } from './errors.js';
+import { MessageSchema } from './schema.js';
 
 // Without `format: 'uri'`: TypeBox's compiler (used for batch items) has no formats; the OutboundService parses
 // every URL anyway.
@@ -43,7 +44,7 @@ const checkItem = TypeCompiler.Compile(BatchItem);
 export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = async (app, { outbound }) => {
   app.post<{ Body: SendBody; Headers: SendHeaders }>(
     '/v1/messages',
-    { schema: { body: SendBody, headers: SendHeaders } },
+    { schema: { body: SendBody, headers: SendHeaders, response: { 202: MessageSchema } } },
     async (request, reply) => {
       const key = request.headers['idempotency-key'] ?? null;
       const result = await stored(() => outbound.send(toRequest(request.body), key));

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundMessageEvent } from '../../src/core/provider.js';
+import { v7 as uuidv7 } from 'uuid';
+import { firstIdAt } from '../../src/db/sqlite-engine.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
 import { describeStoreContract, inbound } from './store-contract.js';
 
@@ -94,5 +96,16 @@ describe('SqliteStore', () => {
     const pending = store.ingest([{ event: inbound(), optOut: null }]);
     await store.close();
     await expect(pending).resolves.toHaveLength(1);
+  });
+});
+
+describe('firstIdAt', () => {
+  it('bounds the UUIDv7 ids of a millisecond from below, and no earlier id', () => {
+    for (const ms of [0, 1_700_000_000_000, Date.now(), 2 ** 40 + 12_345]) {
+      const id = uuidv7({ msecs: ms });
+      expect(id >= firstIdAt(ms)).toBe(true);
+      expect(id < firstIdAt(ms + 1)).toBe(true);
+      expect(uuidv7({ msecs: ms - 1 }) < firstIdAt(ms) || ms === 0).toBe(true);
+    }
   });
 });

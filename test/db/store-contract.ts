@@ -315,9 +315,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(await store.getMessage(early!.messageId)).toBeNull();
       const merged = await store.getMessage(id);
       expect(merged).toMatchObject({ status: 'delivered', providerMessageId: 'SMearly' });
-      expect(merged!.events.map((e) => e.status)).toEqual(
-        expect.arrayContaining(['queued', 'delivered']),
-      );
+      expect(merged!.events.map((e) => e.status)).toEqual(expect.arrayContaining(['queued', 'delivered']));
       // Later callbacks find it by the carrier's id.
       const [late] = await store.ingest([{ event: status('SMearly', 'sent'), optOut: null }]);
       expect(late!.messageId).toBe(id);
@@ -348,6 +346,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       ).toEqual([ids[2]]);
       expect((await store.listMessages({ direction: 'outbound' }, { limit: 10 })).data).toHaveLength(0);
       expect((await store.listMessages({ since: Date.now() + 60_000 }, { limit: 10 })).data).toHaveLength(0);
+      expect((await store.listMessages({ since: Date.now() - 60_000 }, { limit: 10 })).data).toHaveLength(7);
     });
 
     it('rejects a cursor it did not issue', async () => {

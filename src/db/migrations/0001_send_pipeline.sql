@@ -31,4 +31,5 @@ CREATE TABLE `send_attempts` (
 );
 --> statement-breakpoint
 CREATE INDEX `send_attempts_message` ON `send_attempts` (`message_id`);--> statement-breakpoint
+DROP INDEX `messages_created_at`;--> statement-breakpoint
 ALTER TABLE `messages` ADD `status_callback` text;
