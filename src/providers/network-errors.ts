@@ -16,7 +16,7 @@ export function networkFailure(error: unknown): SendFailure {
   const timedOut =
     err.name === 'TimeoutError' ||
     (typeof code === 'string' && TIMEOUT_CODES.has(code)) ||
-    /timeout/i.test(err.message);
+    /\btime(?:d)? ?out\b/i.test(err.message);
   return {
     class: 'transient',
     code: timedOut ? 'timeout' : typeof code === 'string' ? code.toLowerCase() : 'network_error',
