@@ -60,6 +60,7 @@ interface Lane {
 }
 
 const DEFAULT_CAPACITY = 10_000;
+const PROBE_POLL_MS = 250;
 
 /**
  * Delivers the outbox: one p-queue per carrier (its concurrency), paced by segments per second, with retries,
@@ -249,13 +250,18 @@ export class Dispatcher {
     } finally {
       lane.inFlight -= 1;
     }
-    if (outcome) return this.#commit(job, outcome);
+    // The carrier has answered: the lane's slot (an API call in flight) is free for the next message while the
+    // answer is committed. Holding it through the commit's fsync kept fewer calls in flight than `concurrency`.
+    if (outcome) {
+      void this.#track(this.#commit(job, outcome));
+      return;
+    }
     if (this.#stop.signal.aborted) {
       // Cut off by shutdown: not the carrier's fault and not an answer; the outbox row sends it next time.
       lane.breaker.release();
       return;
     }
-    return this.#onFailure(lane, job, failure as SendFailure, startedAt);
+    void this.#track(this.#onFailure(lane, job, failure as SendFailure, startedAt));
   }
 
   async #onFailure(lane: Lane, job: Job, failure: SendFailure, startedAt: number): Promise<void> {
@@ -319,8 +325,9 @@ export class Dispatcher {
       };
       return this.#failoverOrFail(job, attempt, false);
     }
-    // Nowhere else to go: wait on this carrier until its circuit lets a probe through. Not a try.
-    job.item = { ...job.item, nextAttemptAt: Math.max(lane.breaker.retryAt(), this.#now() + 10) };
+    // Nowhere else to go: wait on this carrier until its circuit lets a probe through (not a try). While a probe is
+    // out, look again every PROBE_POLL_MS rather than spin.
+    job.item = { ...job.item, nextAttemptAt: Math.max(lane.breaker.retryAt(), this.#now() + PROBE_POLL_MS) };
     this.#schedule(job);
   }
 
