@@ -31,6 +31,8 @@ export interface AppDeps {
   now?: () => number;
   /** On shutdown, how long sends already talking to a carrier get to finish. @default 5000 */
   sendGraceMs?: number;
+  /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
+  outboxCapacity?: number;
 }
 
 /** The gateway plus what tests and the sandbox need to reach. */
@@ -153,6 +155,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     routing,
     retry: config.sending.retry,
     log: app.log,
+    ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
   const outbound = new OutboundService({ store, routing, limits, dispatcher });
   app.decorate('gateway', { dispatcher, simulator: sandbox?.simulator ?? null });

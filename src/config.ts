@@ -46,6 +46,9 @@ export interface Config {
   sending: SendingConfig;
 }
 
+/** Where an automatic sandbox keeps its messages, apart from the real database. */
+export const SANDBOX_DATABASE_URL = './data/sandbox.db';
+
 /** Twilio gives up on a webhook after 15 s; the compute deadline must leave room to answer. */
 export const TWILIO_WEBHOOK_TIMEOUT_MS = 15_000;
 export const MIN_API_KEY_LENGTH = 16;
@@ -75,7 +78,6 @@ export function loadConfig(env: Env = process.env): Config {
 
   const port = parseInteger(read('PORT') ?? DEFAULTS.PORT, 'PORT', 0, 65_535, problems);
   const host = read('HOST') ?? DEFAULTS.HOST;
-  const databaseUrl = read('DATABASE_URL') ?? DEFAULTS.DATABASE_URL;
 
   let publicBaseUrl: string | null = null;
   const rawBase = read('PUBLIC_BASE_URL');
@@ -126,6 +128,20 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
   const sandbox = rawSandbox === 'true' || (rawSandbox === undefined && !hasCredentials);
+  // A sandbox started by accident (credentials missing from a production environment) must not send a real
+  // database's outbox to the simulator: unasked, it uses a database of its own, and refuses one that is named.
+  let databaseUrl = read('DATABASE_URL') ?? DEFAULTS.DATABASE_URL;
+  if (sandbox && rawSandbox === undefined) {
+    const named = read('DATABASE_URL');
+    if (named === undefined) databaseUrl = SANDBOX_DATABASE_URL;
+    else if (named !== ':memory:') {
+      problems.push(
+        `No carrier credentials are set, so Switchboard would run the sandbox (simulated carriers), but DATABASE_URL ` +
+          `names a database (${named}). Set the carrier credentials, or SWITCHBOARD_SANDBOX=true to run the sandbox ` +
+          'on that database.',
+      );
+    }
+  }
   const twilioApiBaseUrl = readUrl(read('TWILIO_API_BASE_URL'), 'TWILIO_API_BASE_URL', problems);
   const telnyxApiBaseUrl = readUrl(read('TELNYX_API_BASE_URL'), 'TELNYX_API_BASE_URL', problems);
   const sending = readSendingConfig(

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from './core/message.js';
+import { normalizeSender } from './core/phone.js';
 import type { RouteRule } from './core/routing.js';
 
 /** The circuit breaker of one carrier: opens after this many provider-side failures in a row, probes after cooldown. */
@@ -150,12 +151,26 @@ export function readSendingConfig(
     return value;
   };
 
+  // Senders are stored as the API normalizes a request's `from` (E.164), so opt-outs and rules match either way.
+  const sender = (value: string | undefined, field: string): string | null => {
+    if (value === undefined) return null;
+    const normalized = normalizeSender(value);
+    if (normalized === null) {
+      problems.push(
+        `${field} must be a phone number in international form (+14155550100), a short code or an alphanumeric ` +
+          `sender id, got "${value}".`,
+      );
+    }
+    return normalized;
+  };
+
   const providers: Partial<Record<ProviderId, ProviderSendSettings>> = {};
   for (const id of sendable) {
     const f = file.providers?.[id] ?? {};
-    const envFrom = read(id === 'twilio' ? 'TWILIO_FROM' : 'TELNYX_FROM');
+    const envName = id === 'twilio' ? 'TWILIO_FROM' : 'TELNYX_FROM';
+    const envFrom = read(envName);
     const settings: ProviderSendSettings = {
-      from: envFrom ?? f.from ?? null,
+      from: sender(envFrom ?? f.from, envFrom !== undefined ? envName : `providers.${id}.from`),
       messagingProfileId:
         id === 'telnyx' ? (read('TELNYX_MESSAGING_PROFILE_ID') ?? f.messagingProfileId ?? null) : null,
       messagingServiceSid:
@@ -201,7 +216,8 @@ export function readSendingConfig(
       return;
     }
     const id = provider(rule.provider, `routes[${i}].provider`);
-    if (id !== null) routes.push({ toPrefix: rule.toPrefix ?? null, from: rule.from ?? null, provider: id });
+    const from = sender(rule.from, `routes[${i}].from`);
+    if (id !== null) routes.push({ toPrefix: rule.toPrefix ?? null, from, provider: id });
   });
 
   const retry = {

@@ -23,7 +23,9 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 3000,
       host: '127.0.0.1',
-      databaseUrl: './data/switchboard.db',
+      // No credentials: the sandbox, on a database of its own.
+      sandbox: true,
+      databaseUrl: './data/sandbox.db',
       publicBaseUrl: null,
       processingMode: 'fast',
       computeTimeoutMs: 10_000,
@@ -120,6 +122,25 @@ describe('sending configuration', () => {
     expect(loadConfig({ SWITCHBOARD_SANDBOX: 'false' }).sandbox).toBe(false);
     expect(loadConfig(twilioEnv).sandbox).toBe(false);
     expect(problems({ ...twilioEnv, SWITCHBOARD_SANDBOX: 'true' })[0]).toMatch(/SWITCHBOARD_SANDBOX=true/);
+    expect(loadConfig(twilioEnv).databaseUrl).toBe('./data/switchboard.db');
+  });
+
+  it('never runs an unasked sandbox on a named database (credentials missing by mistake)', () => {
+    expect(problems({ DATABASE_URL: '/var/lib/switchboard/prod.db' })[0]).toMatch(
+      /DATABASE_URL names a database .* SWITCHBOARD_SANDBOX=true/,
+    );
+    expect(loadConfig({ DATABASE_URL: ':memory:' }).databaseUrl).toBe(':memory:');
+    expect(loadConfig({ DATABASE_URL: '/tmp/x.db', SWITCHBOARD_SANDBOX: 'true' }).databaseUrl).toBe(
+      '/tmp/x.db',
+    );
+  });
+
+  it('normalizes configured senders and names a bad one', () => {
+    const c = loadConfig({ ...twilioEnv, TWILIO_FROM: '+1 (415) 555-0100' });
+    expect(c.sending.providers.twilio?.from).toBe('+14155550100');
+    expect(problems({ ...twilioEnv, TWILIO_FROM: '+1 415 555' })[0]).toMatch(
+      /^TWILIO_FROM must be a phone number/,
+    );
   });
 
   it('covers the simple case with environment variables', () => {

@@ -66,6 +66,7 @@ describe('the gateway process', () => {
     const gateway = start({
       PORT: String(port),
       DATABASE_URL: join(dir, 'sandbox.db'),
+      SWITCHBOARD_SANDBOX: 'true',
       SWITCHBOARD_API_KEYS: apiKey,
     });
     try {
@@ -102,7 +103,11 @@ describe('the gateway process', () => {
   it('refuses to start, saying why, when the database cannot be opened', async () => {
     const blocked = join(dir, 'not-a-dir');
     writeFileSync(blocked, 'a file where a directory should be');
-    const gateway = start({ PORT: String(await freePort()), DATABASE_URL: join(blocked, 'switchboard.db') });
+    const gateway = start({
+      PORT: String(await freePort()),
+      DATABASE_URL: join(blocked, 'switchboard.db'),
+      SWITCHBOARD_SANDBOX: 'true',
+    });
     expect(await gateway.exited).toBe(1);
     expect(gateway.output()).toContain('Switchboard could not start: Cannot open the database at');
     expect(gateway.output()).toContain('DATABASE_URL');

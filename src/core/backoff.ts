@@ -1,4 +1,5 @@
-const MAX_RETRY_AFTER_MS = 3_600_000;
+/** The longest wait a carrier's Retry-After is honoured for. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 export interface BackoffOptions {
   baseDelayMs: number;

@@ -1,10 +1,10 @@
 import PQueue from 'p-queue';
-import { retryDelay, type BackoffOptions } from './backoff.js';
+import { MAX_RETRY_AFTER_MS, retryDelay, type BackoffOptions } from './backoff.js';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
 import type { Logger } from './logger.js';
-import type { ProviderId } from './message.js';
+import { PROVIDER_IDS, type ProviderId } from './message.js';
 import { SegmentRateLimiter } from './rate-limiter.js';
-import { failoverCandidates, type RoutingTable } from './routing.js';
+import { chooseRoute, failoverCandidates, type RoutingTable } from './routing.js';
 import { PROVIDER_SIDE, type Sender, type SendFailure } from './sending.js';
 import type { AttemptRecord, OutboxItem, SendOutcome, Store } from './store.js';
 
@@ -27,7 +27,8 @@ export interface DispatcherOptions {
   retry: BackoffOptions;
   log: Logger;
   /**
-   * Outbox items held in memory at most; beyond it they wait in the outbox and are loaded as the queues drain.
+   * Outbox items each carrier holds in memory at most; beyond it they wait in the outbox and are loaded as its
+   * queue drains. Per carrier, so that one carrier's backlog never holds up another's messages.
    * @default 10000
    */
   capacity?: number;
@@ -36,7 +37,7 @@ export interface DispatcherOptions {
 }
 
 export interface LaneStats {
-  /** Waiting in memory for this carrier: queued or waiting for a retry. */
+  /** In memory for this carrier: queued, or waiting for a retry. */
   pending: number;
   inFlight: number;
   breaker: BreakerState;
@@ -47,6 +48,8 @@ interface Job {
   /** Carriers this message has been on since it was loaded (failover never returns to one). */
   tried: Set<ProviderId>;
   timer: NodeJS.Timeout | null;
+  /** Time has passed since the opt-out check (a retry, a failover): check again before sending. */
+  recheck: boolean;
 }
 
 interface Lane {
@@ -57,21 +60,35 @@ interface Lane {
   limiter: SegmentRateLimiter;
   breaker: CircuitBreaker;
   inFlight: number;
+  /** Jobs of this carrier in memory. */
+  jobs: number;
+  /** Some of this carrier's outbox rows are not in memory: load them as room frees up. */
+  spilled: boolean;
+  /** Rows were committed while a load was running: the load may have missed them. */
+  missed: boolean;
+  /** The highest message id of this carrier loaded into memory; rows after it may wait in the outbox. */
+  cursor: string | null;
+  loading: Promise<void> | null;
 }
 
 const DEFAULT_CAPACITY = 10_000;
+/** While a circuit's probe is out, messages with nowhere else to go look again this often. */
 const PROBE_POLL_MS = 250;
+/** A decision that could not be committed is written again after this, doubling up to the maximum. */
+const RECORD_RETRY_MS = 500;
+const RECORD_RETRY_MAX_MS = 30_000;
 
 /**
  * Delivers the outbox: one p-queue per carrier (its concurrency), paced by segments per second, with retries,
  * failover and a circuit breaker per carrier.
  *
  * The outbox is the source of truth. Messages enter memory when they are enqueued (notify) or, at start and after
- * memory filled up, from the outbox itself (refill); a message leaves memory only after the carrier's answer is
- * committed. A crash therefore loses nothing: at the next start every outbox row is sent, and only a message in
- * flight at the moment of the crash can be sent twice.
+ * a carrier's share of memory filled up, from the outbox itself (refill); a message leaves memory only after the
+ * carrier's answer is committed. A crash therefore loses nothing: at the next start every outbox row is sent, and
+ * only a message in flight at the moment of the crash can be sent twice.
  *
- * Invariant: every decision (accepted, retry, failover, failed) is committed before it takes effect in memory.
+ * Invariant: every decision (accepted, retry, failover, failed) is committed before it takes effect in memory; one
+ * that cannot be committed is kept in memory and written again, never acted on.
  */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
@@ -79,17 +96,13 @@ export class Dispatcher {
   readonly #jobs = new Map<string, Job>();
   readonly #capacity: number;
   readonly #now: () => number;
-  /** Aborts waits for the rate limiter and, past the shutdown deadline, sends still in flight. */
-  readonly #stop = new AbortController();
+  /** Aborted when stopping begins: ends waits for the rate limiter. */
+  readonly #halt = new AbortController();
+  /** Aborted at the shutdown deadline: cuts off sends still in flight. */
+  readonly #deadline = new AbortController();
   #stopping = false;
   readonly #running = new Set<Promise<void>>();
-  /** Some outbox rows are not in memory: load them as room frees up. */
-  #spilled = true;
-  /** Rows were committed while a load was running: the load may have missed them. */
-  #missed = false;
-  /** The highest message id loaded into memory; rows after it may be waiting in the outbox. */
-  #cursor: string | null = null;
-  #loading: Promise<void> | null = null;
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -106,74 +119,99 @@ export class Dispatcher {
         limiter: new SegmentRateLimiter(settings.mps),
         breaker: new CircuitBreaker(settings.circuitBreaker, this.#now),
         inFlight: 0,
+        jobs: 0,
+        spilled: true,
+        missed: false,
+        cursor: null,
+        loading: null,
       });
     }
   }
 
-  /** Starts delivering: loads whatever the outbox holds (messages left by a previous run). */
+  /**
+   * Starts delivering what the outbox holds (messages left by a previous run), including rows for a carrier that
+   * is no longer configured, which are routed again.
+   */
   start(): void {
-    this.#refill();
+    for (const lane of this.#lanes.values()) this.#refill(lane);
+    for (const provider of PROVIDER_IDS) {
+      if (!this.#lanes.has(provider)) this.#track(this.#reroute(provider));
+    }
   }
 
   /** Messages just committed to the outbox. */
   notify(items: readonly OutboxItem[]): void {
     for (const item of items) {
       if (this.#stopping) return;
-      if (this.#spilled || this.#jobs.size >= this.#capacity) {
+      const lane = this.#lanes.get(item.provider);
+      if (!lane) continue; // the API only queues for configured carriers; a refill would find it anyway
+      if (lane.spilled || lane.jobs >= this.#capacity) {
         // Left in the outbox; a refill will load it (and everything after it) in order.
-        this.#spilled = true;
-        this.#missed = true;
+        lane.spilled = true;
+        lane.missed = true;
         continue;
       }
-      this.#admit(item);
+      this.#admit(item, false);
     }
   }
 
   stats(): Map<ProviderId, LaneStats> {
     const stats = new Map<ProviderId, LaneStats>();
     for (const lane of this.#lanes.values()) {
-      stats.set(lane.id, { pending: 0, inFlight: lane.inFlight, breaker: lane.breaker.state });
-    }
-    for (const job of this.#jobs.values()) {
-      const s = stats.get(job.item.provider);
-      if (s) s.pending += 1;
+      stats.set(lane.id, { pending: lane.jobs, inFlight: lane.inFlight, breaker: lane.breaker.state });
     }
     return stats;
   }
 
-  /** Resolves when nothing is left in memory or in the outbox's view of this process (tests, benchmarks). */
+  /** Resolves when nothing is left in memory or unloaded in the outbox (tests, benchmarks). */
   async idle(): Promise<void> {
-    while (this.#jobs.size > 0 || this.#spilled || this.#running.size > 0) {
-      if (this.#stopping) return;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    const busy = () =>
+      this.#jobs.size > 0 || this.#running.size > 0 || [...this.#lanes.values()].some((l) => l.spilled);
+    while (busy() && !this.#stopping) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   /**
-   * Stops sending: nothing new starts; sends in flight get until `graceMs` to finish and be recorded, then are
-   * abandoned (they stay in the outbox and go out at the next start). Resolves when no store write is pending.
+   * Stops sending: nothing new starts; sends in flight get `graceMs` to finish and be recorded. Past it, they are
+   * cut off (those whose SDK cannot be aborted are left to finish unrecorded); either way their messages stay in
+   * the outbox and go out at the next start.
    */
   async stop(graceMs: number): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     for (const job of this.#jobs.values()) if (job.timer) clearTimeout(job.timer);
+    for (const timer of this.#retryTimers) clearTimeout(timer);
     for (const lane of this.#lanes.values()) lane.queue.clear();
-    const deadline = setTimeout(() => this.#stop.abort(new Error('shutdown deadline passed')), graceMs);
-    try {
-      // Sends waiting on the rate limiter end at once; those already talking to a carrier get the grace period.
+    this.#halt.abort(new Error('stopping'));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#deadline.abort(new Error('shutdown deadline passed'));
+        resolve();
+      }, graceMs);
+    });
+    const drained = (async () => {
       while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
-      if (this.#loading) await this.#loading;
-    } finally {
-      clearTimeout(deadline);
-      this.#stop.abort(new Error('stopped'));
-    }
+      for (const lane of this.#lanes.values()) if (lane.loading) await lane.loading;
+    })();
+    await Promise.race([drained, deadline]);
+    clearTimeout(timer);
   }
 
-  #admit(item: OutboxItem): void {
+  /** @param recheck the row may be old: check the opt-out list again before sending */
+  #admit(item: OutboxItem, recheck: boolean): void {
     if (this.#jobs.has(item.messageId)) return;
-    const job: Job = { item, tried: new Set([item.provider]), timer: null };
+    const job: Job = { item, tried: new Set([item.provider]), timer: null, recheck };
     this.#jobs.set(item.messageId, job);
-    if (this.#cursor === null || item.messageId > this.#cursor) this.#cursor = item.messageId;
+    const lane = this.#lanes.get(item.provider);
+    if (lane) {
+      lane.jobs += 1;
+      if (lane.cursor === null || item.messageId > lane.cursor) lane.cursor = item.messageId;
+    }
+    if (item.optedOut) {
+      // Opted out since it was queued (the outbox query checks): not sent.
+      this.#track(this.#commit(job, optedOutFailure(job, this.#now())));
+      return;
+    }
     this.#schedule(job);
   }
 
@@ -194,12 +232,7 @@ export class Dispatcher {
   #enqueue(job: Job): void {
     if (this.#stopping) return;
     const lane = this.#lanes.get(job.item.provider);
-    if (!lane) {
-      // An outbox row for a carrier no longer configured (the configuration changed between runs).
-      const attempt = this.#attemptRecord(job.item.provider, this.#now(), unconfigured());
-      this.#track(this.#failoverOrFail(job, attempt, false));
-      return;
-    }
+    if (!lane) return; // unreachable: jobs only move to configured carriers
     // Tracked from the moment it runs: a task still waiting in the queue at shutdown is dropped (queue.clear),
     // and its message stays in the outbox.
     void lane.queue.add(() => this.#track(this.#attempt(lane, job)));
@@ -207,34 +240,36 @@ export class Dispatcher {
 
   async #attempt(lane: Lane, job: Job): Promise<void> {
     if (this.#stopping) return;
+    if (job.recheck) {
+      job.recheck = false;
+      const { to, from } = job.item;
+      if (await this.#o.store.isOptedOut(to, from))
+        return this.#commit(job, optedOutFailure(job, this.#now()));
+    }
     if (!lane.breaker.tryPass()) return this.#circuitOpen(lane, job);
     const { item } = job;
     try {
-      await lane.limiter.acquire(weight(item), this.#stop.signal);
+      await lane.limiter.acquire(weight(item), this.#halt.signal);
     } catch {
       lane.breaker.release();
       return; // stopping: the message stays in the outbox
     }
-    if (this.#stopping) {
-      lane.breaker.release();
-      return;
-    }
     const startedAt = this.#now();
-    // Each SDK client has the lane's timeout built in; the signal only cuts calls off at the shutdown deadline.
-    const signal = this.#stop.signal;
     lane.inFlight += 1;
     let outcome: SendOutcome | null = null;
     let failure: SendFailure | null = null;
     try {
+      // Each SDK client has the lane's timeout built in; the signal only cuts calls off at the shutdown deadline.
       const result = await lane.sender.send(
         {
           messageId: item.messageId,
+          channel: item.channel,
           from: item.from === '' ? null : item.from,
           to: item.to,
           body: item.body,
           media: item.media,
         },
-        signal,
+        this.#deadline.signal,
       );
       lane.breaker.onSuccess();
       outcome = {
@@ -256,7 +291,7 @@ export class Dispatcher {
       void this.#track(this.#commit(job, outcome));
       return;
     }
-    if (this.#stop.signal.aborted) {
+    if (this.#deadline.signal.aborted) {
       // Cut off by shutdown: not the carrier's fault and not an answer; the outbox row sends it next time.
       lane.breaker.release();
       return;
@@ -268,9 +303,11 @@ export class Dispatcher {
     const { item } = job;
     const attempt = this.#attemptRecord(lane.id, startedAt, failure);
     const attempts = item.attempts + 1;
+    // The circuit counts the carrier's own failures. A 429 or a refused sender number shows the carrier working.
+    if (failure.class === 'transient' || failure.class === 'provider') lane.breaker.onFailure();
+    else lane.breaker.onSuccess();
     if (!PROVIDER_SIDE.has(failure.class)) {
-      // The carrier works; the message cannot go (to anyone). No failover.
-      lane.breaker.onSuccess();
+      // The message cannot go (through anyone). No failover.
       this.#o.log.info(
         { messageId: item.messageId, provider: lane.id, errorClass: failure.class, errorCode: failure.code },
         'message refused by the carrier',
@@ -282,13 +319,13 @@ export class Dispatcher {
         optOut: failure.class === 'opted_out',
       });
     }
-    if (failure.class === 'rate_limited') {
+    if (failure.class === 'rate_limited' && failure.retryAfterMs !== null) {
       // The whole account is over its limit, not just this message: hold the lane.
-      if (failure.retryAfterMs !== null) lane.limiter.pauseUntil(performance.now() + failure.retryAfterMs);
-    } else {
-      lane.breaker.onFailure();
+      lane.limiter.pauseUntil(performance.now() + Math.min(failure.retryAfterMs, MAX_RETRY_AFTER_MS));
     }
-    const retryable = failure.class !== 'provider' && attempts < lane.settings.maxAttempts;
+    const retryable =
+      (failure.class === 'transient' || failure.class === 'rate_limited') &&
+      attempts < lane.settings.maxAttempts;
     this.#o.log.warn(
       {
         messageId: item.messageId,
@@ -305,15 +342,15 @@ export class Dispatcher {
         this.#now() + retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
       return this.#commit(job, { kind: 'retry', messageId: item.messageId, attempt, nextAttemptAt });
     }
-    return this.#failoverOrFail(job, attempt, true);
+    return this.#failoverOrFail(job, attempt);
   }
 
   /** The carrier's circuit is open: move the message to a carrier that is up, or wait for the probe. */
   async #circuitOpen(lane: Lane, job: Job): Promise<void> {
-    const candidates = failoverCandidates(this.#o.routing, lane.id, job.tried).filter(
+    const up = failoverCandidates(this.#o.routing, lane.id, job.tried).some(
       (r) => this.#lanes.get(r.provider)?.breaker.available === true,
     );
-    if (candidates.length > 0) {
+    if (up) {
       const attempt: AttemptRecord = {
         provider: lane.id,
         errorClass: 'circuit_open',
@@ -323,26 +360,24 @@ export class Dispatcher {
         startedAt: this.#now(),
         durationMs: 0,
       };
-      return this.#failoverOrFail(job, attempt, false);
+      return this.#failoverOrFail(job, attempt);
     }
-    // Nowhere else to go: wait on this carrier until its circuit lets a probe through (not a try). While a probe is
-    // out, look again every PROBE_POLL_MS rather than spin.
+    // Nowhere else to go: wait on this carrier until its circuit lets a probe through (not a try).
     job.item = { ...job.item, nextAttemptAt: Math.max(lane.breaker.retryAt(), this.#now() + PROBE_POLL_MS) };
     this.#schedule(job);
   }
 
-  /**
-   * Moves the message to the next carrier in the failover order, or fails it when none is left.
-   * @param exhausted the carrier itself failed (else: skipped because its circuit is open or it is gone)
-   */
-  async #failoverOrFail(job: Job, attempt: AttemptRecord, exhausted: boolean): Promise<void> {
+  /** Moves the message to the next carrier in the failover order (preferring one that is up), or fails it. */
+  async #failoverOrFail(job: Job, attempt: AttemptRecord): Promise<void> {
     const { item } = job;
-    const next = failoverCandidates(this.#o.routing, item.provider, job.tried).find((r) =>
+    const candidates = failoverCandidates(this.#o.routing, item.provider, job.tried).filter((r) =>
       this.#lanes.has(r.provider),
     );
+    const next =
+      candidates.find((r) => this.#lanes.get(r.provider)?.breaker.available === true) ?? candidates[0];
     if (next) {
       this.#o.log.warn(
-        { messageId: item.messageId, from: item.provider, to: next.provider, exhausted },
+        { messageId: item.messageId, from: item.provider, to: next.provider },
         'message failing over',
       );
       return this.#commit(job, {
@@ -357,69 +392,128 @@ export class Dispatcher {
     return this.#commit(job, { kind: 'failed', messageId: item.messageId, attempt, optOut: false });
   }
 
-  /** Commits a decision, then applies it in memory. */
-  async #commit(job: Job, outcome: SendOutcome): Promise<void> {
+  /** Commits a decision, then applies it in memory (as the store applied it). */
+  async #commit(job: Job, outcome: SendOutcome, delayMs = RECORD_RETRY_MS): Promise<void> {
+    let applied: SendOutcome['kind'];
     try {
-      await this.#o.store.recordSend(outcome);
+      applied = await this.#o.store.recordSend(outcome);
     } catch (err) {
-      // Not recorded: the outbox row still holds the message, and the next start sends it again. Trying again
-      // in this process could send it twice while the store is failing, so it leaves memory instead.
-      this.#o.log.error({ err, messageId: outcome.messageId }, 'recording a send failed; left in the outbox');
-      this.#release(job);
-      return;
-    }
-    switch (outcome.kind) {
-      case 'accepted':
-      case 'failed':
+      if (this.#stopping) {
+        // Left in the outbox: sent (again, if it was accepted) at the next start.
+        this.#o.log.error({ err, messageId: outcome.messageId }, 'recording a send failed while stopping');
         this.#release(job);
         return;
-      case 'retry':
-        job.item = { ...job.item, attempts: job.item.attempts + 1, nextAttemptAt: outcome.nextAttemptAt };
-        this.#schedule(job);
-        return;
-      case 'failover':
-        job.tried.add(outcome.provider);
-        job.item = {
-          ...job.item,
-          provider: outcome.provider,
-          from: outcome.from,
-          attempts: 0,
-          nextAttemptAt: outcome.nextAttemptAt,
-        };
-        this.#schedule(job);
-        return;
+      }
+      // Written again later, never acted on meanwhile: in particular an accepted message is not sent again.
+      this.#o.log.error(
+        { err, messageId: outcome.messageId },
+        'recording a send failed; will write it again',
+      );
+      const timer = setTimeout(() => {
+        this.#retryTimers.delete(timer);
+        this.#track(this.#commit(job, outcome, Math.min(delayMs * 2, RECORD_RETRY_MAX_MS)));
+      }, delayMs);
+      this.#retryTimers.add(timer);
+      return;
     }
+    if (applied === 'retry') {
+      job.recheck = true;
+      job.item = {
+        ...job.item,
+        attempts: job.item.attempts + 1,
+        nextAttemptAt: (outcome as { nextAttemptAt: number }).nextAttemptAt,
+      };
+      this.#schedule(job);
+    } else if (applied === 'failover' && outcome.kind === 'failover') {
+      job.tried.add(outcome.provider);
+      this.#move(job, outcome.provider);
+      job.item = {
+        ...job.item,
+        provider: outcome.provider,
+        from: outcome.from,
+        attempts: 0,
+        nextAttemptAt: outcome.nextAttemptAt,
+      };
+      this.#schedule(job);
+    } else {
+      // accepted, failed (or a failover the store turned into a failure: the new sender's recipient opted out)
+      this.#release(job);
+    }
+  }
+
+  #move(job: Job, to: ProviderId): void {
+    const from = this.#lanes.get(job.item.provider);
+    if (from) from.jobs -= 1;
+    const lane = this.#lanes.get(to);
+    if (lane) lane.jobs += 1;
   }
 
   #release(job: Job): void {
-    this.#jobs.delete(job.item.messageId);
-    if (this.#spilled && this.#jobs.size <= this.#capacity / 2) this.#refill();
+    if (!this.#jobs.delete(job.item.messageId)) return;
+    const lane = this.#lanes.get(job.item.provider);
+    if (!lane) return;
+    lane.jobs -= 1;
+    if (lane.spilled && lane.jobs <= this.#capacity / 2) this.#refill(lane);
   }
 
-  /** Loads outbox rows after the cursor until memory is full or the outbox has no more. */
-  #refill(): void {
-    if (this.#loading || this.#stopping) return;
-    this.#loading = (async () => {
+  /** Loads a carrier's outbox rows after its cursor until its share of memory is full or the outbox has no more. */
+  #refill(lane: Lane): void {
+    if (lane.loading || this.#stopping) return;
+    lane.loading = (async () => {
       try {
         while (!this.#stopping) {
-          const room = this.#capacity - this.#jobs.size;
+          const room = this.#capacity - lane.jobs;
           if (room <= 0) return;
-          this.#missed = false;
-          const rows = await this.#o.store.loadOutbox(this.#cursor, room);
-          for (const row of rows) this.#admit(row);
-          if (rows.length < room && !this.#missed) {
-            this.#spilled = false;
+          lane.missed = false;
+          const rows = await this.#o.store.loadOutbox(lane.id, lane.cursor, room);
+          for (const row of rows) this.#admit(row, true);
+          if (rows.length < room && !lane.missed) {
+            lane.spilled = false;
             return;
           }
         }
       } catch (err) {
         // The store is failing; try again shortly rather than leave the outbox unread.
-        this.#o.log.error({ err }, 'loading the outbox failed; retrying');
-        setTimeout(() => this.#refill(), 1000).unref();
+        this.#o.log.error({ err, provider: lane.id }, 'loading the outbox failed; retrying');
+        const timer = setTimeout(() => {
+          this.#retryTimers.delete(timer);
+          this.#refill(lane);
+        }, 1000);
+        this.#retryTimers.add(timer);
       } finally {
-        this.#loading = null;
+        lane.loading = null;
       }
     })();
+  }
+
+  /**
+   * Outbox rows for a carrier that is no longer configured (the configuration changed between runs): routed again
+   * as a new message would be, with the new carrier's sender, or failed when no carrier can take them.
+   */
+  async #reroute(provider: ProviderId): Promise<void> {
+    let cursor: string | null = null;
+    for (;;) {
+      const rows = await this.#o.store.loadOutbox(provider, cursor, 500);
+      if (rows.length === 0 || this.#stopping) return;
+      for (const row of rows) {
+        cursor = row.messageId;
+        const job: Job = { item: row, tried: new Set([provider]), timer: null, recheck: true };
+        this.#jobs.set(row.messageId, job);
+        const attempt = this.#attemptRecord(provider, this.#now(), unconfigured());
+        let route;
+        try {
+          route = chooseRoute(this.#o.routing, row.to, null);
+        } catch {
+          route = null;
+        }
+        await this.#commit(
+          job,
+          route === null
+            ? { kind: 'failed', messageId: row.messageId, attempt, optOut: false }
+            : { kind: 'failover', messageId: row.messageId, attempt, ...route, nextAttemptAt: this.#now() },
+        );
+      }
+    }
   }
 
   #attemptRecord(provider: ProviderId, startedAt: number, failure: SendFailure | null): AttemptRecord {
@@ -458,5 +552,23 @@ function unconfigured(): SendFailure {
     message: 'the carrier is no longer configured for sending',
     httpStatus: null,
     retryAfterMs: null,
+  };
+}
+
+/** The recipient opted out of this sender after the message was queued: it fails without a call. */
+function optedOutFailure(job: Job, now: number): SendOutcome {
+  return {
+    kind: 'failed',
+    messageId: job.item.messageId,
+    attempt: {
+      provider: job.item.provider,
+      errorClass: 'opted_out',
+      errorCode: 'recipient_opted_out',
+      errorMessage: 'the recipient opted out of messages from this sender after the message was queued',
+      httpStatus: null,
+      startedAt: now,
+      durationMs: 0,
+    },
+    optOut: false,
   };
 }

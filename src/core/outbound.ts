@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SwitchboardError } from './errors.js';
 import type { Channel, Message, ProviderId } from './message.js';
-import { toE164 } from './phone.js';
+import { normalizeSender, toE164 } from './phone.js';
 import { chooseRoute, type RoutingTable } from './routing.js';
 import { countSegments } from './segments.js';
 import type { SendLimits } from './sending.js';
@@ -15,6 +15,8 @@ export interface SendRequest {
   from?: string;
   provider?: ProviderId;
   statusCallback?: string;
+  /** Internal (replies): a WhatsApp conversation is answered on WhatsApp. Not part of the API. */
+  channel?: 'whatsapp';
 }
 
 export type SendOutcome =
@@ -32,10 +34,17 @@ export interface OutboundOptions {
   dispatcher: OutboxListener;
 }
 
-// Short codes (3 to 8 digits) and alphanumeric sender ids (up to 11 characters, at least one letter) are senders
-// too; they are kept as written.
-const SHORT_CODE = /^\d{3,8}$/;
-const ALPHANUMERIC_ID = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+/**
+ * Idempotency keys, one namespace per source, so that a client's key can never collide with another's or with a
+ * queued reply. A batch's header key maps each item by its content (and its occurrence among identical items), not
+ * its position, so a batch retried without its refused items still matches item for item.
+ */
+export const idempotencyKeys = {
+  api: (key: string) => `api:${key}`,
+  batchItem: (key: string, request: SendRequest, occurrence: number) =>
+    `batch:${key}:${requestHash(request)}:${occurrence}`,
+  reply: (inboundId: string) => `reply:${inboundId}`,
+};
 
 /**
  * send(): validate -> route -> (in one transaction: idempotency, opt-out check, message + outbox row) -> hand to the
@@ -48,20 +57,24 @@ export class OutboundService {
     this.#o = options;
   }
 
-  /** One message. Throws a SwitchboardError for a request that cannot be sent. */
+  /**
+   * One message, with the client's own Idempotency-Key (or null). Throws a SwitchboardError for a request that
+   * cannot be sent.
+   */
   async send(
     request: SendRequest,
     idempotencyKey: string | null,
   ): Promise<{ replayed: boolean; message: Message }> {
-    const [result] = await this.sendMany([{ request, idempotencyKey }]);
+    const key = idempotencyKey === null ? null : idempotencyKeys.api(idempotencyKey);
+    const [result] = await this.sendMany([{ request, idempotencyKey: key }]);
     if (!result) throw new SwitchboardError('internal_error');
     if (!result.ok) throw result.error;
     return result;
   }
 
   /**
-   * Several messages in one transaction, each with its own outcome: a bad item is refused alone. Throws only when
-   * the store fails (then nothing was stored).
+   * Several messages in one transaction, each with its own outcome: a bad item is refused alone. Keys are final
+   * (see idempotencyKeys). Throws only when the store fails (then nothing was stored).
    */
   async sendMany(items: { request: SendRequest; idempotencyKey: string | null }[]): Promise<SendOutcome[]> {
     const outcomes: (SendOutcome | null)[] = [];
@@ -104,10 +117,11 @@ export class OutboundService {
           to: inbound.from,
           from: inbound.to,
           provider: inbound.provider,
+          ...(inbound.channel === 'whatsapp' ? { channel: 'whatsapp' as const } : {}),
           ...(reply.body ? { body: reply.body } : {}),
           ...(reply.mediaUrls?.length ? { mediaUrls: reply.mediaUrls } : {}),
         },
-        idempotencyKey: `reply:${inbound.id}`,
+        idempotencyKey: idempotencyKeys.reply(inbound.id),
       },
     ]);
     if (!result) return 'refused';
@@ -129,7 +143,7 @@ export class OutboundService {
     if (limits) checkLimits(route.provider, limits, body, mediaUrls.length, segments?.segments ?? 0);
     return {
       provider: route.provider,
-      channel: mediaUrls.length > 0 ? 'mms' : 'sms',
+      channel: request.channel === 'whatsapp' ? 'whatsapp' : mediaUrls.length > 0 ? 'mms' : 'sms',
       from: route.from,
       to,
       body,
@@ -191,9 +205,14 @@ function phoneNumber(raw: string, field: string): string {
 }
 
 function sender(raw: string): string {
-  const trimmed = raw.trim();
-  if (SHORT_CODE.test(trimmed) || ALPHANUMERIC_ID.test(trimmed)) return trimmed;
-  return phoneNumber(trimmed, 'from');
+  const normalized = normalizeSender(raw);
+  if (normalized === null) {
+    throw new SwitchboardError(
+      'invalid_phone_number',
+      '"from" must be a valid phone number in international form, a short code or an alphanumeric sender id.',
+    );
+  }
+  return normalized;
 }
 
 /**
@@ -239,6 +258,7 @@ function toOutboxItem(message: Message): OutboxItem {
     body: message.body,
     media: message.media,
     segments: message.segments,
+    channel: message.channel,
     attempts: 0,
     nextAttemptAt: 0,
   };

@@ -16,6 +16,18 @@ export function normalizeAddress(raw: string): string {
   return parsed ? parsed.number : trimmed;
 }
 
+// Short codes (3 to 8 digits) and alphanumeric sender ids (up to 11 characters, at least one letter) are senders
+// too; they are kept as written.
+const SHORT_CODE = /^\d{3,8}$/;
+const ALPHANUMERIC_ID = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
+
+/** A sender as a client or operator wrote it: E.164, short code or alphanumeric id; null when it is none of them. */
+export function normalizeSender(raw: string): string | null {
+  const trimmed = raw.trim();
+  if (SHORT_CODE.test(trimmed) || ALPHANUMERIC_ID.test(trimmed)) return trimmed;
+  return toE164(trimmed);
+}
+
 /** A phone number a client gave, in E.164, or null when libphonenumber's metadata says it is not valid. */
 export function toE164(raw: string): string | null {
   const parsed = parsePhoneNumberFromString(raw.trim());

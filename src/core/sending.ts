@@ -1,4 +1,4 @@
-import type { Media, ProviderId } from './message.js';
+import type { Channel, Media, ProviderId } from './message.js';
 
 /**
  * Why a carrier did not take a message, as far as the dispatcher cares:
@@ -7,6 +7,9 @@ import type { Media, ProviderId } from './message.js';
  * - `transient`: 5xx, timeout, connection failure. Retried with backoff; counts against the circuit breaker.
  * - `provider`: the carrier cannot send for us at all (authentication, suspended account). Not retried on that
  *   carrier; the message fails over at once. Counts against the circuit breaker.
+ * - `sender`: the carrier refuses this message's sender number (not ours on that account). Fails over to the next
+ *   carrier, which sends from its own number; does not count against the circuit breaker, since a client-chosen
+ *   `from` says nothing about the carrier's health.
  * - `recipient`: the destination cannot receive (invalid number, landline). The message fails; no failover,
  *   because another carrier would fail the same way.
  * - `opted_out`: the recipient replied STOP (Twilio 21610, Telnyx 40300). The message fails and the opt-out is
@@ -14,10 +17,16 @@ import type { Media, ProviderId } from './message.js';
  * - `rejected`: the carrier refused this request for another permanent reason (4xx). The message fails with the
  *   carrier's code.
  */
-export type FailureClass = 'rate_limited' | 'transient' | 'provider' | 'recipient' | 'opted_out' | 'rejected';
+export type FailureClass =
+  'rate_limited' | 'transient' | 'provider' | 'sender' | 'recipient' | 'opted_out' | 'rejected';
 
 /** Carrier-side failures: retrying elsewhere may work. Recipient-side ones never fail over. */
-export const PROVIDER_SIDE: ReadonlySet<FailureClass> = new Set(['rate_limited', 'transient', 'provider']);
+export const PROVIDER_SIDE: ReadonlySet<FailureClass> = new Set([
+  'rate_limited',
+  'transient',
+  'provider',
+  'sender',
+]);
 
 export interface SendFailure {
   class: FailureClass;
@@ -32,6 +41,8 @@ export interface SendFailure {
 /** What a carrier adapter is asked to send. */
 export interface OutboundRequest {
   messageId: string;
+  /** `whatsapp` goes out as WhatsApp (Twilio `whatsapp:` addresses); `sms` and `mms` as carrier messages. */
+  channel: Channel;
   /** Null: the carrier picks a number (Telnyx messaging profile, Twilio Messaging Service). */
   from: string | null;
   to: string;

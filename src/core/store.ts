@@ -54,6 +54,7 @@ export type EnqueueResult =
 export interface OutboxItem {
   messageId: string;
   provider: ProviderId;
+  channel: Channel;
   from: string;
   to: string;
   body: string;
@@ -63,6 +64,8 @@ export interface OutboxItem {
   attempts: number;
   /** Milliseconds since the epoch. */
   nextAttemptAt: number;
+  /** The recipient has opted out of this sender since the message was queued (set by loadOutbox). */
+  optedOut?: boolean;
 }
 
 /** One try (or a failover decision), as the message's history keeps it. */
@@ -133,16 +136,23 @@ export interface Store {
    * outcome (idempotency, opt-out).
    */
   enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]>;
-  /** Outbox rows in message-id (creation) order, after `afterId` (exclusive; null: from the start). */
-  loadOutbox(afterId: string | null, limit: number): Promise<OutboxItem[]>;
-  /** Records a send try and applies it to the message and the outbox. */
-  recordSend(outcome: SendOutcome): Promise<void>;
+  /**
+   * One carrier's outbox rows in message-id (creation) order, after `afterId` (exclusive; null: from the start),
+   * each flagged `optedOut` when its recipient has opted out of its sender meanwhile.
+   */
+  loadOutbox(provider: ProviderId, afterId: string | null, limit: number): Promise<OutboxItem[]>;
+  /**
+   * Records a send try and applies it to the message and the outbox; answers what was applied. A failover to a
+   * sender the recipient has opted out of is applied as `failed` (`recipient_opted_out`) instead.
+   */
+  recordSend(outcome: SendOutcome): Promise<SendOutcome['kind']>;
   getMessage(id: string): Promise<MessageWithEvents | null>;
   /** Newest first. Throws `invalid_cursor` for a cursor it did not issue. */
   listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Promise<Page<Message>>;
   /**
    * Whether `phone` has opted out of messages from `ourNumber`. The pair is the sender of a STOP and the number it
-   * was sent to: opting out of one of our numbers does not opt out of the others.
+   * was sent to: opting out of one of our numbers does not opt out of the others. `ourNumber` '' (the carrier picks
+   * the sender): whether they opted out of any of our numbers.
    */
   isOptedOut(phone: string, ourNumber: string): Promise<boolean>;
   /** Throws when the database cannot be reached. */

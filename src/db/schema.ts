@@ -85,17 +85,22 @@ export const optOuts = sqliteTable(
  * refused for good). Written in the same transaction as the message; deleted in the transaction that records the
  * carrier's answer. At start, every row is sent again.
  */
-export const outbox = sqliteTable('outbox', {
-  messageId: text('message_id')
-    .primaryKey()
-    .references(() => messages.id, { onDelete: 'cascade' }),
-  // The carrier the next try goes to (changes on failover).
-  provider: text('provider').notNull(),
-  // Tries made on that carrier so far.
-  attempts: integer('attempts').notNull(),
-  nextAttemptAt: integer('next_attempt_at').notNull(),
-  createdAt: integer('created_at').notNull(),
-});
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    messageId: text('message_id')
+      .primaryKey()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    // The carrier the next try goes to (changes on failover).
+    provider: text('provider').notNull(),
+    // Tries made on that carrier so far.
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  // Each carrier's queue loads its own rows in creation order.
+  (t) => [index('outbox_provider').on(t.provider, t.messageId)],
+);
 
 /** Every call to a carrier's send API (and every failover decision), for the message's history. */
 export const sendAttempts = sqliteTable(

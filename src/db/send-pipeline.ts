@@ -1,4 +1,12 @@
-import { advanceStatus, STATUS_RANK, type Message, type Status } from '../core/message.js';
+import {
+  advanceStatus,
+  STATUS_RANK,
+  type Channel,
+  type Media,
+  type Message,
+  type ProviderId,
+  type Status,
+} from '../core/message.js';
 import type { EnqueueResult, NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
 import { toMessage } from './rows.js';
 import { insertMessage, type Statements } from './statements.js';
@@ -36,11 +44,7 @@ export class SendPipelineWrites {
       }
     }
     // Checked in the transaction that stores the message, so a STOP committed before it is always seen.
-    const optedOut =
-      item.from === ''
-        ? s.optOutOfAnyNumber.get({ phone: item.to })
-        : s.optOut.get({ phone: item.to, ourNumber: item.from });
-    if (optedOut) return { outcome: 'opted_out' };
+    if (this.isOptedOut(item.to, item.from)) return { outcome: 'opted_out' };
 
     const id = insertMessage(s, {
       provider: item.provider,
@@ -95,30 +99,55 @@ export class SendPipelineWrites {
     return { outcome: 'stored', message };
   }
 
-  loadOutbox(afterId: string | null, limit: number): OutboxItem[] {
-    return this.#s.outboxAfter.all({ afterId: afterId ?? '', limit }).map((r) => ({
+  loadOutbox(provider: ProviderId, afterId: string | null, limit: number): OutboxItem[] {
+    return this.#s.outboxAfter.all({ provider, afterId: afterId ?? '', limit }).map((r) => ({
       messageId: r.messageId,
-      provider: r.provider as OutboxItem['provider'],
+      provider: r.provider as ProviderId,
+      channel: r.channel as Channel,
       from: r.from,
       to: r.to,
       body: r.body,
-      media: r.media,
+      media: JSON.parse(r.media) as Media[],
       segments: r.segments,
       attempts: r.attempts,
       nextAttemptAt: r.nextAttemptAt,
+      optedOut: r.optedOut === 1,
     }));
   }
 
-  record(outcome: SendOutcome): void {
+  /** Whether `phone` opted out of `ourNumber`, or of any of our numbers when `ourNumber` is ''. */
+  isOptedOut(phone: string, ourNumber: string): boolean {
+    const s = this.#s;
+    const row = ourNumber === '' ? s.optOutOfAnyNumber.get({ phone }) : s.optOut.get({ phone, ourNumber });
+    return row !== undefined;
+  }
+
+  /** Applies a send try; answers what was applied (a failover to an opted-out sender becomes `failed`). */
+  record(given: SendOutcome): SendOutcome['kind'] {
     const s = this.#s;
     const now = this.#now();
-    const { messageId, attempt } = outcome;
-    const row = s.sendState.get({ id: messageId });
+    const row = s.sendState.get({ id: given.messageId });
     // The message is gone (deleted by an operator): nothing to send, nothing to record.
     if (!row) {
-      s.deleteOutbox.run({ messageId });
-      return;
+      s.deleteOutbox.run({ messageId: given.messageId });
+      return 'failed';
     }
+    let outcome = given;
+    if (outcome.kind === 'failover' && this.isOptedOut(row.toNumber, outcome.from)) {
+      // The next carrier's number is one the recipient said STOP to: the message stops here.
+      outcome = {
+        kind: 'failed',
+        messageId: outcome.messageId,
+        attempt: {
+          ...outcome.attempt,
+          errorClass: 'opted_out',
+          errorCode: 'recipient_opted_out',
+          errorMessage: `failing over to ${outcome.provider}, whose sender the recipient opted out of`,
+        },
+        optOut: false,
+      };
+    }
+    const { messageId, attempt } = outcome;
     s.insertAttempt.run({
       messageId,
       provider: attempt.provider,
@@ -135,7 +164,7 @@ export class SendPipelineWrites {
     switch (outcome.kind) {
       case 'retry':
         s.retryOutbox.run({ messageId, nextAttemptAt: outcome.nextAttemptAt });
-        return;
+        return 'retry';
       case 'failover':
         s.failoverOutbox.run({ messageId, provider: outcome.provider, nextAttemptAt: outcome.nextAttemptAt });
         s.moveToProvider.run({
@@ -144,7 +173,7 @@ export class SendPipelineWrites {
           from: outcome.from,
           updatedAt: now,
         });
-        return;
+        return 'failover';
       case 'accepted': {
         let status = advanceStatus(row.status as Status, 'sending');
         let providerStatus: string | null = outcome.providerStatus;
@@ -176,7 +205,7 @@ export class SendPipelineWrites {
           updatedAt: now,
         });
         s.deleteOutbox.run({ messageId });
-        return;
+        return 'accepted';
       }
       case 'failed': {
         const status = advanceStatus(row.status as Status, 'failed');
@@ -209,7 +238,7 @@ export class SendPipelineWrites {
           });
         }
         s.deleteOutbox.run({ messageId });
-        return;
+        return 'failed';
       }
     }
   }

@@ -10,6 +10,7 @@ import {
   advanceStatus,
   type Message,
   type MessageWithEvents,
+  type ProviderId,
   type SendAttempt,
   type Status,
 } from '../core/message.js';
@@ -261,8 +262,8 @@ export class SqliteEngine {
     };
   }
 
-  loadOutbox(afterId: string | null, limit: number): OutboxItem[] {
-    return this.#sending.loadOutbox(afterId, limit);
+  loadOutbox(provider: ProviderId, afterId: string | null, limit: number): OutboxItem[] {
+    return this.#sending.loadOutbox(provider, afterId, limit);
   }
 
   listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Message> {
@@ -290,7 +291,7 @@ export class SqliteEngine {
   }
 
   isOptedOut(phone: string, ourNumber: string): boolean {
-    return this.#statements.optOut.get({ phone, ourNumber }) !== undefined;
+    return this.#sending.isOptedOut(phone, ourNumber);
   }
 
   ping(): void {

@@ -100,7 +100,7 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
     case 'isOptedOut':
       return engine.isOptedOut(req.phone, req.ourNumber);
     case 'loadOutbox':
-      return engine.loadOutbox(req.afterId, req.limit);
+      return engine.loadOutbox(req.provider, req.afterId, req.limit);
     case 'pragma':
       return engine.pragma(req.name);
     case 'ping':

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Message, MessageWithEvents } from '../core/message.js';
+import type { Message, MessageWithEvents, ProviderId } from '../core/message.js';
 import type {
   EnqueueResult,
   IngestItem,
@@ -109,12 +109,12 @@ export class SqliteStore implements Store {
     return this.#write({ op: 'enqueue', messages }) as Promise<EnqueueResult[]>;
   }
 
-  async recordSend(outcome: SendOutcome): Promise<void> {
-    await this.#write({ op: 'recordSend', outcome });
+  recordSend(outcome: SendOutcome): Promise<SendOutcome['kind']> {
+    return this.#write({ op: 'recordSend', outcome }) as Promise<SendOutcome['kind']>;
   }
 
-  loadOutbox(afterId: string | null, limit: number): Promise<OutboxItem[]> {
-    return this.#request({ op: 'loadOutbox', afterId, limit }) as Promise<OutboxItem[]>;
+  loadOutbox(provider: ProviderId, afterId: string | null, limit: number): Promise<OutboxItem[]> {
+    return this.#request({ op: 'loadOutbox', provider, afterId, limit }) as Promise<OutboxItem[]>;
   }
 
   getMessage(messageId: string): Promise<MessageWithEvents | null> {

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { v7 as uuidv7 } from 'uuid';
 import type Database from 'better-sqlite3';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
@@ -74,24 +74,6 @@ export function prepareStatements(db: Db, sqlite: Database.Database) {
       .where(eq(optOuts.phone, p('phone')))
       .limit(1)
       .prepare(),
-    outboxAfter: db
-      .select({
-        messageId: outbox.messageId,
-        provider: outbox.provider,
-        attempts: outbox.attempts,
-        nextAttemptAt: outbox.nextAttemptAt,
-        from: messages.fromNumber,
-        to: messages.toNumber,
-        body: messages.body,
-        media: messages.media,
-        segments: messages.segments,
-      })
-      .from(outbox)
-      .innerJoin(messages, eq(messages.id, outbox.messageId))
-      .where(gt(outbox.messageId, p('afterId')))
-      .orderBy(asc(outbox.messageId))
-      .limit(p('limit'))
-      .prepare(),
     retryOutbox: db
       .update(outbox)
       .set({ attempts: sql`${outbox.attempts} + 1`, nextAttemptAt: sql`${p('nextAttemptAt')}` })
@@ -149,6 +131,7 @@ export function insertMessage(
 interface Raw<P extends object, R = never> {
   run(params: P): Database.RunResult;
   get(params: P): R | undefined;
+  all(params: P): R[];
 }
 
 function prepareRaw(sqlite: Database.Database) {
@@ -214,6 +197,31 @@ function prepareRaw(sqlite: Database.Database) {
       `SELECT status, provider_status AS providerStatus, from_number AS fromNumber, to_number AS toNumber,
          error_code AS errorCode, error_message AS errorMessage
        FROM messages WHERE id = @id`,
+    ),
+    /** One carrier's rows, in creation order, with whether the recipient has opted out of the sender since. */
+    outboxAfter: raw<
+      { provider: string; afterId: string; limit: number },
+      {
+        messageId: string;
+        provider: string;
+        channel: string;
+        attempts: number;
+        nextAttemptAt: number;
+        from: string;
+        to: string;
+        body: string;
+        media: string;
+        segments: number | null;
+        optedOut: number;
+      }
+    >(
+      `SELECT o.message_id AS messageId, o.provider, m.channel, o.attempts, o.next_attempt_at AS nextAttemptAt,
+         m.from_number AS "from", m.to_number AS "to", m.body, m.media, m.segments,
+         EXISTS (SELECT 1 FROM opt_outs x
+                 WHERE x.phone = m.to_number AND (m.from_number = '' OR x.our_number = m.from_number)) AS optedOut
+       FROM outbox o JOIN messages m ON m.id = o.message_id
+       WHERE o.provider = @provider AND o.message_id > @afterId
+       ORDER BY o.message_id LIMIT @limit`,
     ),
     deleteOutbox: raw<{ messageId: string }>('DELETE FROM outbox WHERE message_id = @messageId'),
     insertAttempt: raw<{

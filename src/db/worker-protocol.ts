@@ -1,4 +1,5 @@
 import { ERRORS, SwitchboardError, type ErrorCode } from '../core/errors.js';
+import type { ProviderId } from '../core/message.js';
 import type { MessageFilter } from '../core/store.js';
 import type { Outcome } from './group-commit.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
@@ -9,7 +10,7 @@ export type Request =
   | { id: number; op: 'getMessage'; messageId: string }
   | { id: number; op: 'listMessages'; filter: MessageFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'isOptedOut'; phone: string; ourNumber: string }
-  | { id: number; op: 'loadOutbox'; afterId: string | null; limit: number }
+  | { id: number; op: 'loadOutbox'; provider: ProviderId; afterId: string | null; limit: number }
   | { id: number; op: 'pragma'; name: PragmaName }
   | { id: number; op: 'ping' }
   | { id: number; op: 'close' };

@@ -3,7 +3,12 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyPluginAsync } from 'fastify';
 import { SwitchboardError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../core/message.js';
-import type { OutboundService, SendOutcome, SendRequest } from '../core/outbound.js';
+import {
+  idempotencyKeys,
+  type OutboundService,
+  type SendOutcome,
+  type SendRequest,
+} from '../core/outbound.js';
 import { errorBody } from './errors.js';
 import { MessageSchema } from './schema.js';
 
@@ -59,6 +64,7 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
     { schema: { body: BatchBody, headers: SendHeaders }, bodyLimit: 16 * 1024 * 1024 },
     async (request, reply) => {
       const headerKey = request.headers['idempotency-key'] ?? null;
+      const occurrences = new Map<string, number>();
       const results: (SendOutcome | null)[] = [];
       const valid: { request: SendRequest; idempotencyKey: string | null }[] = [];
       const slots: number[] = [];
@@ -73,11 +79,17 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
           return;
         }
         const { idempotencyKey, ...fields } = item;
-        valid.push({
-          request: toRequest(fields),
-          // A batch retried under the same header key maps each item to the same key as before.
-          idempotencyKey: idempotencyKey ?? (headerKey === null ? null : `${headerKey}:${index}`),
-        });
+        const message = toRequest(fields);
+        let key: string | null = null;
+        if (idempotencyKey !== undefined) key = idempotencyKeys.api(idempotencyKey);
+        else if (headerKey !== null) {
+          // Identical items in one batch are distinct messages: the n-th copy gets the n-th key.
+          const id = JSON.stringify(message);
+          const n = occurrences.get(id) ?? 0;
+          occurrences.set(id, n + 1);
+          key = idempotencyKeys.batchItem(headerKey, message, n);
+        }
+        valid.push({ request: message, idempotencyKey: key });
         slots.push(index);
         results.push(null);
       });

@@ -213,7 +213,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       const id = first!.outcome === 'stored' ? first!.message.id : '';
       expect(again).toEqual({ outcome: 'duplicate', message: expect.objectContaining({ id }) });
       expect(other).toEqual({ outcome: 'conflict', messageId: id });
-      const outboxRows = await store.loadOutbox(null, 10);
+      const outboxRows = await store.loadOutbox('twilio', null, 10);
       expect(outboxRows.map((r) => r.messageId)).toEqual([id]);
       expect(outboxRows[0]).toMatchObject({ provider: 'twilio', to: message.to, attempts: 0 });
       expect(await store.getMessage(id)).toMatchObject({ status: 'queued', statusCallback: null });
@@ -229,14 +229,14 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         outbound({ to: '+14155550177', from: '' }),
       ]);
       expect(results.map((r) => r.outcome)).toEqual(['opted_out', 'stored', 'opted_out']);
-      expect(await store.loadOutbox(null, 10)).toHaveLength(1);
+      expect(await store.loadOutbox('twilio', null, 10)).toHaveLength(1);
     });
 
     it('pages the outbox in creation order after a cursor', async () => {
       const results = await store.enqueue([outbound(), outbound(), outbound()]);
       const ids = results.map((r) => (r.outcome === 'stored' ? r.message.id : ''));
-      expect((await store.loadOutbox(null, 2)).map((r) => r.messageId)).toEqual(ids.slice(0, 2));
-      expect((await store.loadOutbox(ids[1]!, 10)).map((r) => r.messageId)).toEqual(ids.slice(2));
+      expect((await store.loadOutbox('twilio', null, 2)).map((r) => r.messageId)).toEqual(ids.slice(0, 2));
+      expect((await store.loadOutbox('twilio', ids[1]!, 10)).map((r) => r.messageId)).toEqual(ids.slice(2));
     });
 
     it('records tries: retry and failover keep the outbox row, acceptance and failure remove it', async () => {
@@ -249,7 +249,7 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         attempt: attempt('transient', '20500'),
         nextAttemptAt: 5,
       });
-      expect((await store.loadOutbox(null, 10))[0]).toMatchObject({
+      expect((await store.loadOutbox('twilio', null, 10))[0]).toMatchObject({
         messageId: idA,
         attempts: 1,
         nextAttemptAt: 5,
@@ -262,11 +262,10 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         from: '+13125550001',
         nextAttemptAt: 6,
       });
-      expect((await store.loadOutbox(null, 10))[0]).toMatchObject({
-        provider: 'telnyx',
-        from: '+13125550001',
-        attempts: 0,
-      });
+      expect((await store.loadOutbox('twilio', null, 10)).map((r) => r.messageId)).toEqual([idB]);
+      expect(await store.loadOutbox('telnyx', null, 10)).toEqual([
+        expect.objectContaining({ messageId: idA, provider: 'telnyx', from: '+13125550001', attempts: 0 }),
+      ]);
       await store.recordSend({
         kind: 'accepted',
         messageId: idA,
@@ -281,7 +280,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         attempt: attempt('opted_out', '21610'),
         optOut: true,
       });
-      expect(await store.loadOutbox(null, 10)).toEqual([]);
+      expect(await store.loadOutbox('twilio', null, 10)).toEqual([]);
+      expect(await store.loadOutbox('telnyx', null, 10)).toEqual([]);
       const sent = await store.getMessage(idA);
       expect(sent).toMatchObject({
         provider: 'telnyx',
@@ -296,6 +296,37 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       ]);
       expect(await store.getMessage(idB)).toMatchObject({ status: 'failed', errorCode: '21610' });
       expect(await store.isOptedOut('+14155550166', '+14155550100')).toBe(true);
+    });
+
+    it('turns a failover to a sender the recipient opted out of into a failure, and flags queued rows', async () => {
+      const [r] = await store.enqueue([outbound({ to: '+14155550188' })]);
+      const id = r!.outcome === 'stored' ? r!.message.id : '';
+      // The recipient texts STOP to the Telnyx number while the message waits on Twilio.
+      const stop = inbound({ from: '+14155550188', to: '+13125550001', body: 'STOP', provider: 'telnyx' });
+      await store.ingest([{ event: stop, optOut: 'add' }]);
+      const applied = await store.recordSend({
+        kind: 'failover',
+        messageId: id,
+        attempt: attempt('transient', '20500'),
+        provider: 'telnyx',
+        from: '+13125550001',
+        nextAttemptAt: 1,
+      });
+      expect(applied).toBe('failed');
+      expect(await store.getMessage(id)).toMatchObject({
+        status: 'failed',
+        errorCode: 'recipient_opted_out',
+      });
+      expect(await store.loadOutbox('telnyx', null, 10)).toEqual([]);
+
+      const [q] = await store.enqueue([outbound({ to: '+14155550189' })]);
+      const queued = q!.outcome === 'stored' ? q!.message.id : '';
+      const stop2 = inbound({ from: '+14155550189', to: '+14155550100', body: 'STOP' });
+      await store.ingest([{ event: stop2, optOut: 'add' }]);
+      expect(await store.loadOutbox('twilio', null, 10)).toEqual([
+        expect.objectContaining({ messageId: queued, optedOut: true }),
+      ]);
+      expect(await store.isOptedOut('+14155550189', '')).toBe(true);
     });
 
     it('folds a status callback that beat the send result into the sent message', async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { twilioInbound } from '../helpers/carriers.js';
 import { json } from '../helpers/gateway.js';
@@ -240,5 +243,69 @@ describe('delivery through the carriers', () => {
     // 20 segments at 20 per second: the last message cannot start before ~(20 - its own 2) / 20 s after the first.
     const span = Math.max(...accepted) - Math.min(...accepted);
     expect(span).toBeGreaterThanOrEqual(((20 - 2) / mps) * 1000 * 0.9);
+  });
+});
+
+describe('review cases', () => {
+  it('closes the circuit again when its probe is answered 429 (the carrier is up)', async () => {
+    gw = await startSendGateway({
+      config: config({}, { maxAttempts: 1, circuitBreaker: { failureThreshold: 1, cooldownMs: 200 } }),
+    });
+    gw.sim.setFaults('twilio', { down: true });
+    await gw.waitForStatus(await sendOk({ to: TO, body: 'opens it' }), 'delivered');
+    gw.sim.setFaults('twilio', { down: false, script: [{ status: 429 }] });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const probe = await gw.waitForStatus(await sendOk({ to: TO, body: 'probe' }), 'delivered');
+    expect(probe.attempts[0]).toMatchObject({ provider: 'twilio', errorClass: 'rate_limited' });
+    const after = await gw.waitForStatus(await sendOk({ to: TO, body: 'after' }), 'delivered');
+    expect(after.attempts).toEqual([expect.objectContaining({ provider: 'twilio', outcome: 'accepted' })]);
+  });
+
+  it('keeps one carrier’s backlog from holding up another carrier’s messages', async () => {
+    gw = await startSendGateway({
+      config: config({}, { mps: 2, concurrency: 1 }),
+      deps: { outboxCapacity: 4 },
+      sim: { callbacks: { enabled: false } },
+    });
+    const backlog = { messages: Array.from({ length: 12 }, (_, i) => ({ to: TO, body: `bulk ${i}` })) };
+    expect((await gw.send(backlog, {}, '/v1/messages/batch')).status).toBe(202);
+    const urgent = await sendOk({ to: TO, body: 'urgent', provider: 'telnyx' });
+    await gw.waitFor(urgent, (m) => m.status === 'sending', 2000);
+    // Twilio is still working through its backlog at 2 a second.
+    expect(gw.sim.messages('twilio').length).toBeLessThan(12);
+  });
+
+  it('answers a WhatsApp conversation on WhatsApp', async () => {
+    gw = await startSendGateway({ deps: { onInbound: () => ({ body: 'Hi on WhatsApp' }) } });
+    const res = await gw.postTwilio(
+      twilioInbound({ From: 'whatsapp:+14155550123', To: 'whatsapp:+14155550100', Body: 'hola' }),
+    );
+    expect(res.status).toBe(200);
+    const [sent] = await gw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({ to: 'whatsapp:+14155550123', from: 'whatsapp:+14155550100' });
+  });
+
+  it('routes messages queued for a carrier that is no longer configured through one that is', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'switchboard-reroute-')), 'gateway.db');
+    gw = await startSendGateway({
+      env: { DATABASE_URL: db },
+      config: config({ retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } }),
+    });
+    gw.sim.setFaults('telnyx', { down: true });
+    const id = await sendOk({ to: TO, body: 'stuck on telnyx', provider: 'telnyx' });
+    await gw.waitFor(id, (m) => m.attempts.length === 1);
+    await gw.close();
+    // Telnyx is removed from the configuration; the message still goes, through Twilio with its number.
+    gw = await startSendGateway({
+      env: { DATABASE_URL: db, TELNYX_API_KEY: '', TELNYX_PUBLIC_KEY: '' },
+      config: { providers: { twilio: { from: TWILIO_FROM } } },
+    });
+    const message = await gw.waitForStatus(id, 'delivered');
+    expect(message).toMatchObject({ provider: 'twilio', from: TWILIO_FROM });
+    expect(message.attempts.map((a) => [a.provider, a.outcome, a.errorCode])).toEqual([
+      ['telnyx', 'retry', expect.any(String)],
+      ['telnyx', 'failover', 'provider_not_configured'],
+      ['twilio', 'accepted', null],
+    ]);
   });
 });

@@ -98,7 +98,7 @@ describe('durability of the outbox', () => {
     expect(await second.process.exited).toBe(0);
     const store = await SqliteStore.open({ path: db });
     try {
-      expect(await store.loadOutbox(null, 1000)).toEqual([]);
+      expect(await store.loadOutbox('twilio', null, 1000)).toEqual([]);
       for (const id of ids) {
         const message = await store.getMessage(id);
         expect(message?.providerMessageId, id).not.toBeNull();
@@ -139,7 +139,7 @@ describe('durability of the outbox', () => {
           .map((m) => m.id)
           .sort(),
       );
-      expect((await store.loadOutbox(null, 1000)).length).toBe(ids.length - accepted);
+      expect((await store.loadOutbox('twilio', null, 1000)).length).toBe(ids.length - accepted);
     } finally {
       await store.close();
     }

@@ -253,6 +253,30 @@ describe('POST /v1/messages/batch', () => {
     const ok = await gw.send(many(1000), {}, '/v1/messages/batch');
     expect(ok.status).toBe(202);
     expect((await json(ok)).accepted).toBe(1000);
-    expect(await gw.store.loadOutbox(null, 2000).then((rows) => rows.length)).toBeLessThanOrEqual(1000);
+    expect(await gw.store.loadOutbox('twilio', null, 2000).then((rows) => rows.length)).toBeLessThanOrEqual(
+      1000,
+    );
+  });
+});
+
+describe('batch idempotency by content', () => {
+  it('matches a retried batch item for item even without the items refused the first time', async () => {
+    gw = await startSendGateway();
+    const key = { 'idempotency-key': 'nightly-42' };
+    const a = { to: TO, body: 'A' };
+    const c = { to: TO, body: 'C' };
+    const first = await json(
+      await gw.send({ messages: [a, { to: 'bad', body: 'B' }, c] }, key, '/v1/messages/batch'),
+    );
+    const retry = await json(await gw.send({ messages: [a, c] }, key, '/v1/messages/batch'));
+    expect(retry.data.map((d: { replayed: boolean }) => d.replayed)).toEqual([true, true]);
+    expect(retry.data[1].message.id).toBe(first.data[2].message.id);
+    // Two identical items are two messages, and stay two on a retry.
+    const twice = { messages: [a, a] };
+    const t1 = await json(await gw.send(twice, { 'idempotency-key': 'twice' }, '/v1/messages/batch'));
+    const t2 = await json(await gw.send(twice, { 'idempotency-key': 'twice' }, '/v1/messages/batch'));
+    expect(new Set(t1.data.map((d: { message: { id: string } }) => d.message.id)).size).toBe(2);
+    expect(t2.data.map((d: { replayed: boolean }) => d.replayed)).toEqual([true, true]);
+    expect(await outboundCount()).toBe(4);
   });
 });

@@ -22,7 +22,7 @@ describe('classifying carrier failures', () => {
     [twilioError(400, 21211), 'recipient', '21211'],
     [twilioError(400, 21614), 'recipient', '21614'],
     [twilioError(401, 20003), 'provider', '20003'],
-    [twilioError(400, 21606), 'provider', '21606'],
+    [twilioError(400, 21606), 'sender', '21606'],
     [twilioError(500, 20500), 'transient', '20500'],
     [twilioError(503, 99999), 'transient', '99999'],
     [twilioError(400, 21617), 'rejected', '21617'],

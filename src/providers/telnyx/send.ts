@@ -44,6 +44,10 @@ export function createTelnyxSender(options: TelnyxSenderOptions): Sender {
     // Telnyx rejects SMS beyond 10 segments (40302) and MMS beyond 10 media.
     limits: { maxBodyLength: null, maxSegments: 10, maxMedia: 10 },
     async send(request: OutboundRequest, signal: AbortSignal): Promise<SendResult> {
+      if (request.channel === 'whatsapp') {
+        // Telnyx carries WhatsApp through a separate API that Switchboard does not use yet.
+        throw new UnsupportedChannelError('Telnyx messaging does not send WhatsApp messages');
+      }
       const webhookUrl = options.webhookUrl();
       const response = await client.messages.send(
         {
@@ -72,7 +76,18 @@ export function createTelnyxSender(options: TelnyxSenderOptions): Sender {
   };
 }
 
+class UnsupportedChannelError extends Error {}
+
 export function classifyTelnyx(error: unknown): SendFailure {
+  if (error instanceof UnsupportedChannelError) {
+    return {
+      class: 'rejected',
+      code: 'unsupported_channel',
+      message: error.message,
+      httpStatus: null,
+      retryAfterMs: null,
+    };
+  }
   if (error instanceof Telnyx.APIError && typeof error.status === 'number') {
     const status = error.status;
     const first = firstError(error.error);

@@ -29,12 +29,13 @@ const CODES: Readonly<Record<string, FailureClass>> = {
   '21612': 'recipient',
   '21614': 'recipient',
   '30006': 'recipient',
-  // The account or its sender cannot send here: authentication, suspended account, a From that is not ours.
-  // Another carrier (with its own number) may well succeed.
+  // The account cannot send: authentication, suspended or inactive account. Another carrier may well succeed.
   '20003': 'provider',
   '20005': 'provider',
   '30002': 'provider',
-  '21606': 'provider',
+  // The From is not a number of this account: fail over (the next carrier uses its own number), but it says
+  // nothing about Twilio's health.
+  '21606': 'sender',
 };
 
 /** Sends through the official Twilio SDK (Messages API). */
@@ -49,10 +50,12 @@ export function createTwilioSender(options: TwilioSenderOptions): Sender {
     async send(request: OutboundRequest): Promise<SendResult> {
       // The SDK takes no AbortSignal; its own timeout (the client's) bounds the call instead.
       const callback = options.statusCallbackUrl();
+      // WhatsApp goes through the same Messages API, with `whatsapp:` addresses.
+      const address = (number: string) => (request.channel === 'whatsapp' ? `whatsapp:${number}` : number);
       const message = await client.messages.create({
-        to: request.to,
+        to: address(request.to),
         ...(request.from !== null
-          ? { from: request.from }
+          ? { from: address(request.from) }
           : options.messagingServiceSid !== null
             ? { messagingServiceSid: options.messagingServiceSid }
             : {}),
