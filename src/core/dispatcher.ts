@@ -197,7 +197,7 @@ export class Dispatcher {
     clearTimeout(timer);
   }
 
-  /** @param recheck the row may be old: check the opt-out list again before sending */
+  /** @param recheck the opt-out list may have changed since the row was checked: check again before sending */
   #admit(item: OutboxItem, recheck: boolean): void {
     if (this.#jobs.has(item.messageId)) return;
     const job: Job = { item, tried: new Set([item.provider]), timer: null, recheck };
@@ -466,7 +466,8 @@ export class Dispatcher {
           if (room <= 0) return;
           lane.missed = false;
           const rows = await this.#o.store.loadOutbox(lane.id, lane.cursor, room);
-          for (const row of rows) this.#admit(row, true);
+          // The outbox query has just checked the opt-out list (row.optedOut): no second check needed.
+          for (const row of rows) this.#admit(row, false);
           if (rows.length < room && !lane.missed) {
             lane.spilled = false;
             return;

@@ -48,22 +48,30 @@ export function createTelnyxSender(options: TelnyxSenderOptions): Sender {
         // Telnyx carries WhatsApp through a separate API that Switchboard does not use yet.
         throw new UnsupportedChannelError('Telnyx messaging does not send WhatsApp messages');
       }
+      // The SDK adds an abort listener to the signal it is given and never removes it: handed the dispatcher's
+      // long-lived shutdown signal, every send would leave one behind (a leak). It gets a signal of its own per
+      // call, linked to the shutdown signal only while the call runs.
+      const call = new AbortController();
+      const cut = () => call.abort(signal.reason);
+      signal.addEventListener('abort', cut, { once: true });
       const webhookUrl = options.webhookUrl();
-      const response = await client.messages.send(
-        {
-          to: request.to,
-          ...(request.from !== null ? { from: request.from } : {}),
-          ...(options.messagingProfileId !== null
-            ? { messaging_profile_id: options.messagingProfileId }
-            : {}),
-          ...(request.body !== '' ? { text: request.body } : {}),
-          ...(request.media.length > 0
-            ? { media_urls: request.media.map((m) => m.url), type: 'MMS' as const }
-            : {}),
-          ...(webhookUrl !== null ? { webhook_url: webhookUrl } : {}),
-        },
-        { signal },
-      );
+      const response = await client.messages
+        .send(
+          {
+            to: request.to,
+            ...(request.from !== null ? { from: request.from } : {}),
+            ...(options.messagingProfileId !== null
+              ? { messaging_profile_id: options.messagingProfileId }
+              : {}),
+            ...(request.body !== '' ? { text: request.body } : {}),
+            ...(request.media.length > 0
+              ? { media_urls: request.media.map((m) => m.url), type: 'MMS' as const }
+              : {}),
+            ...(webhookUrl !== null ? { webhook_url: webhookUrl } : {}),
+          },
+          { signal: call.signal },
+        )
+        .finally(() => signal.removeEventListener('abort', cut));
       const data = response.data;
       if (!data?.id) throw new Error('Telnyx accepted the message but returned no id');
       return {
