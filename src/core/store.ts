@@ -44,7 +44,9 @@ export interface NewOutboundMessage {
 }
 
 export type EnqueueResult =
-  | { outcome: 'stored' | 'duplicate'; message: Message }
+  | { outcome: 'stored'; message: Message }
+  /** The idempotency key was used for the same request: the first message, nothing stored. */
+  | { outcome: 'duplicate'; message: Message }
   /** The idempotency key was used for a different request. */
   | { outcome: 'conflict'; messageId: string }
   /** The recipient opted out of messages from this sender (from '': from any of our numbers). Nothing stored. */

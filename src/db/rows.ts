@@ -1,4 +1,5 @@
 import type { Message, Status } from '../core/message.js';
+import type { EnqueueResult, NewOutboundMessage } from '../core/store.js';
 import type { messages } from './schema.js';
 
 export type MessageRow = typeof messages.$inferSelect;
@@ -25,5 +26,35 @@ export function toMessage(row: MessageRow): Message {
     statusCallback: row.statusCallback,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
+  };
+}
+
+/** An enqueue result as it crosses from the store's worker: a stored message as its id and creation time only. */
+export type EnqueueWire =
+  { outcome: 'stored'; id: string; createdAt: number } | Exclude<EnqueueResult, { outcome: 'stored' }>;
+
+/** The message a `stored` enqueue result stands for, rebuilt where the request is known (the facade). */
+export function queuedMessage(item: NewOutboundMessage, id: string, createdAt: number): Message {
+  const iso = new Date(createdAt).toISOString();
+  return {
+    id,
+    provider: item.provider,
+    providerMessageId: null,
+    direction: 'outbound',
+    channel: item.channel,
+    from: item.from,
+    to: item.to,
+    cc: [],
+    body: item.body,
+    media: item.media,
+    status: 'queued',
+    providerStatus: null,
+    segments: item.segments,
+    encoding: item.encoding,
+    errorCode: null,
+    errorMessage: null,
+    statusCallback: item.statusCallback,
+    createdAt: iso,
+    updatedAt: iso,
   };
 }

@@ -3,11 +3,11 @@ import {
   STATUS_RANK,
   type Channel,
   type Media,
-  type Message,
   type ProviderId,
   type Status,
 } from '../core/message.js';
-import type { EnqueueResult, NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
+import type { NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
+import type { EnqueueWire } from './rows.js';
 import { toMessage } from './rows.js';
 import { insertMessage, type Statements } from './statements.js';
 
@@ -28,12 +28,12 @@ export class SendPipelineWrites {
     this.#now = now;
   }
 
-  enqueue(items: NewOutboundMessage[]): EnqueueResult[] {
+  enqueue(items: NewOutboundMessage[]): EnqueueWire[] {
     const now = this.#now();
     return items.map((item) => this.#enqueueOne(item, now));
   }
 
-  #enqueueOne(item: NewOutboundMessage, now: number): EnqueueResult {
+  #enqueueOne(item: NewOutboundMessage, now: number): EnqueueWire {
     const s = this.#s;
     if (item.idempotencyKey !== null) {
       const seen = s.idempotencyByKey.get({ key: item.idempotencyKey });
@@ -74,29 +74,8 @@ export class SendPipelineWrites {
         createdAt: now,
       });
     }
-    const iso = new Date(now).toISOString();
-    const message: Message = {
-      id,
-      provider: item.provider,
-      providerMessageId: null,
-      direction: 'outbound',
-      channel: item.channel,
-      from: item.from,
-      to: item.to,
-      cc: [],
-      body: item.body,
-      media: item.media,
-      status: 'queued',
-      providerStatus: null,
-      segments: item.segments,
-      encoding: item.encoding,
-      errorCode: null,
-      errorMessage: null,
-      statusCallback: item.statusCallback,
-      createdAt: iso,
-      updatedAt: iso,
-    };
-    return { outcome: 'stored', message };
+    // The caller knows the message it asked for: only what the database added goes back across the thread.
+    return { outcome: 'stored', id, createdAt: now };
   }
 
   loadOutbox(provider: ProviderId, afterId: string | null, limit: number): OutboxItem[] {

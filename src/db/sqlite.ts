@@ -11,6 +11,7 @@ import type {
   SendOutcome,
   Store,
 } from '../core/store.js';
+import { queuedMessage, type EnqueueWire } from './rows.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
 import {
   fromWire,
@@ -105,8 +106,13 @@ export class SqliteStore implements Store {
     return this.#write({ op: 'ingest', items }) as Promise<IngestResult[]>;
   }
 
-  enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]> {
-    return this.#write({ op: 'enqueue', messages }) as Promise<EnqueueResult[]>;
+  async enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]> {
+    const results = (await this.#write({ op: 'enqueue', messages })) as EnqueueWire[];
+    return results.map((r, i) =>
+      r.outcome === 'stored'
+        ? { outcome: 'stored', message: queuedMessage(messages[i] as NewOutboundMessage, r.id, r.createdAt) }
+        : r,
+    );
   }
 
   recordSend(outcome: SendOutcome): Promise<SendOutcome['kind']> {
