@@ -1,4 +1,4 @@
-import type { SendFailure } from '../core/sending.js';
+import type { FailureClass, SendFailure } from '../core/sending.js';
 
 // Node's and axios's codes for a call that never got an answer. All transient: the carrier may be fine a moment
 // later, and the message was (as far as we know) not accepted.
@@ -24,4 +24,20 @@ export function networkFailure(error: unknown): SendFailure {
     httpStatus: null,
     retryAfterMs: null,
   };
+}
+
+/**
+ * A carrier's HTTP error answer, classed by its code where the carrier's table knows it, else by its status: 429
+ * slow down, 5xx transient, an account-level refusal (`accountStatuses`: 401, 403, and 402 for Telnyx) the
+ * carrier's fault, any other 4xx a permanent refusal of this message.
+ */
+export function classByStatus(
+  status: number,
+  known: FailureClass | undefined,
+  accountStatuses: readonly number[],
+): FailureClass {
+  if (known !== undefined) return known;
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'transient';
+  return accountStatuses.includes(status) ? 'provider' : 'rejected';
 }

@@ -1,6 +1,6 @@
 import Telnyx from 'telnyx';
 import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
-import { networkFailure } from '../network-errors.js';
+import { classByStatus, networkFailure } from '../network-errors.js';
 import { parseRetryAfter } from '../retry-after.js';
 
 export interface TelnyxSenderOptions {
@@ -101,15 +101,7 @@ export function classifyTelnyx(error: unknown): SendFailure {
     const first = firstError(error.error);
     const code = first?.code ?? null;
     const known = code !== null ? CODES[code] : undefined;
-    const klass: FailureClass =
-      known ??
-      (status === 429
-        ? 'rate_limited'
-        : status >= 500
-          ? 'transient'
-          : status === 401 || status === 402 || status === 403
-            ? 'provider'
-            : 'rejected');
+    const klass = classByStatus(status, known, [401, 402, 403]);
     const headers = error.headers as Headers | undefined;
     return {
       class: klass,

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
-import { networkFailure } from '../network-errors.js';
+import { classByStatus, networkFailure } from '../network-errors.js';
 import { TwilioApiError, TwilioHttpClient } from './http-client.js';
 
 export interface TwilioSenderOptions {
@@ -74,15 +74,7 @@ export function classifyTwilio(error: unknown): SendFailure {
     const code = error.code === undefined || error.code === null ? null : String(error.code);
     const status = error.status;
     const known = code !== null ? CODES[code] : undefined;
-    const klass: FailureClass =
-      known ??
-      (status === 429
-        ? 'rate_limited'
-        : status >= 500
-          ? 'transient'
-          : status === 401 || status === 403
-            ? 'provider'
-            : 'rejected');
+    const klass = classByStatus(status, known, [401, 403]);
     return {
       class: klass,
       code: code ?? `http_${status}`,
