@@ -169,6 +169,19 @@ describe('delivery through the carriers', () => {
     expect(gw.sim.messages('telnyx')[0]).toMatchObject({ from: TELNYX_FROM, to: TO });
   });
 
+  it('fails over when the carrier does not answer in time', async () => {
+    gw = await startSendGateway({ config: config({}, { maxAttempts: 2, timeoutMs: 300 }) });
+    gw.sim.setFaults('twilio', { timeoutRate: 1 });
+    const id = await sendOk({ to: TO, body: 'anyone there?' });
+    const message = await gw.waitForStatus(id, 'delivered');
+    expect(message.attempts.map((a) => [a.provider, a.outcome, a.errorCode])).toEqual([
+      ['twilio', 'retry', 'timeout'],
+      ['twilio', 'failover', 'timeout'],
+      ['telnyx', 'accepted', null],
+    ]);
+    expect(message).toMatchObject({ provider: 'telnyx', from: TELNYX_FROM });
+  });
+
   it('fails over at once when the carrier rejects our credentials', async () => {
     gw = await startSendGateway({ config: config() });
     gw.sim.setFaults('twilio', { authFailure: true });
