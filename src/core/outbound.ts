@@ -41,8 +41,9 @@ export interface OutboundOptions {
  */
 export const idempotencyKeys = {
   api: (key: string) => `api:${key}`,
-  batchItem: (key: string, request: SendRequest, occurrence: number) =>
-    `batch:${key}:${requestHash(request)}:${occurrence}`,
+  /** @param contentHash requestHash of the item; @param occurrence how many identical items came before it */
+  batchItem: (key: string, contentHash: string, occurrence: number) =>
+    `batch:${key}:${contentHash}:${occurrence}`,
   reply: (inboundId: string) => `reply:${inboundId}`,
 };
 
@@ -219,7 +220,7 @@ function sender(raw: string): string {
  * What makes two requests "the same" under one Idempotency-Key: the fields as the client sent them, in a fixed
  * order (so the order of JSON keys does not matter).
  */
-function requestHash(r: SendRequest): string {
+export function requestHash(r: SendRequest): string {
   const canonical = JSON.stringify([
     r.to,
     r.from ?? null,

@@ -5,6 +5,7 @@ import { SwitchboardError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../core/message.js';
 import {
   idempotencyKeys,
+  requestHash,
   type OutboundService,
   type SendOutcome,
   type SendRequest,
@@ -84,10 +85,10 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
         if (idempotencyKey !== undefined) key = idempotencyKeys.api(idempotencyKey);
         else if (headerKey !== null) {
           // Identical items in one batch are distinct messages: the n-th copy gets the n-th key.
-          const id = JSON.stringify(message);
-          const n = occurrences.get(id) ?? 0;
-          occurrences.set(id, n + 1);
-          key = idempotencyKeys.batchItem(headerKey, message, n);
+          const hash = requestHash(message);
+          const n = occurrences.get(hash) ?? 0;
+          occurrences.set(hash, n + 1);
+          key = idempotencyKeys.batchItem(headerKey, hash, n);
         }
         valid.push({ request: message, idempotencyKey: key });
         slots.push(index);

@@ -12,17 +12,7 @@ export interface Answer {
 }
 
 /** A send request as the carrier understood it, before the faults and the rate limit have their say. */
-export interface SendRequest {
-  from: string;
-  to: string;
-  body: string;
-  mediaUrls: string[];
-  segments: number;
-  encoding: 'GSM-7' | 'UCS-2';
-  messagingProfileId: string | null;
-  messagingServiceSid: string | null;
-  statusCallback: string | null;
-  webhookFailoverUrl: string | null;
+export interface SendRequest extends Omit<SimulatedMessage, 'provider' | 'id' | 'acceptedAt' | 'status'> {
   /** The status in the send answer (Twilio: `accepted` for a Messaging Service without From, else `queued`). */
   initialStatus: string;
   /** Whether the sender was named (Twilio answers `from: null` when it will pick one from a service's pool). */

@@ -1,6 +1,6 @@
 import Telnyx from 'telnyx';
 import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
-import { classByStatus, networkFailure } from '../network-errors.js';
+import { classByStatus, networkFailure } from '../send-failures.js';
 import { parseRetryAfter } from '../retry-after.js';
 
 export interface TelnyxSenderOptions {

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
-import { classByStatus, networkFailure } from '../network-errors.js';
+import { classByStatus, networkFailure } from '../send-failures.js';
 import { TwilioApiError, TwilioHttpClient } from './http-client.js';
 
 export interface TwilioSenderOptions {

@@ -1,7 +1,11 @@
+// How a carrier's failed send is classed for the dispatcher: by status (classByStatus) or, with no answer, as a
+// network failure. Each adapter adds its own table of error codes on top.
+
 import type { FailureClass, SendFailure } from '../core/sending.js';
 
-// Node's and axios's codes for a call that never got an answer. All transient: the carrier may be fine a moment
-// later, and the message was (as far as we know) not accepted.
+// Node's and axios's codes for a call that got no answer. All transient: the carrier may be fine a moment later.
+// A call that timed out after it was sent may have been accepted; retrying it is the at-least-once choice the
+// README states (neither carrier's send API takes an idempotency key).
 const TIMEOUT_CODES = new Set([
   'ECONNABORTED',
   'ETIMEDOUT',
