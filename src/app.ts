@@ -1,13 +1,15 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 import { Dispatcher, type LaneSettings } from './core/dispatcher.js';
-import { InboundGateway, type InboundHandler } from './core/inbound.js';
+import { InboundGateway, type InboundHandler, type InboundMessage } from './core/inbound.js';
 import type { ProviderId } from './core/message.js';
 import { OutboundService } from './core/outbound.js';
 import type { RoutingTable, SenderIdentity } from './core/routing.js';
 import type { SendLimits } from './core/sending.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
+import { EventDeliverer } from './events/deliverer.js';
+import { eventRoutes } from './http/events.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
 import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
@@ -33,11 +35,14 @@ export interface AppDeps {
   sendGraceMs?: number;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
   outboxCapacity?: number;
+  /** Event deliveries each app endpoint holds in memory (EventDeliverer `capacity`). @default 10000 */
+  deliveryCapacity?: number;
 }
 
 /** The gateway plus what tests and the sandbox need to reach. */
 export interface Gateway {
   dispatcher: Dispatcher;
+  deliverer: EventDeliverer;
   /** Sandbox mode only: the simulator playing both carriers. */
   simulator: ProviderSimulator | null;
 }
@@ -158,7 +163,35 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
   const outbound = new OutboundService({ store, routing, limits, dispatcher });
-  app.decorate('gateway', { dispatcher, simulator: sandbox?.simulator ?? null });
+
+  const { events } = config;
+  const endpointStates = await store.syncEndpoints(
+    events.endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
+  );
+  const replyEndpoint = events.endpoints.find((e) => e.events.includes('message.received'))?.id ?? null;
+  const deliverer = new EventDeliverer({
+    store,
+    endpoints: events.endpoints,
+    retryScheduleMs: events.retryScheduleMs,
+    timeoutMs: events.timeoutMs,
+    replies: { endpointId: replyEndpoint, queue: outbound },
+    log: app.log,
+    ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
+  });
+  for (const state of endpointStates) {
+    app.log.info(
+      { endpointId: state.id, events: state.events, enabled: state.enabled },
+      // The origin only: an endpoint's path or query may carry a token.
+      `events go to ${new URL(state.url).origin}${state.enabled ? '' : ' (disabled)'}`,
+    );
+  }
+  if (config.processingMode === 'compute' && replyEndpoint === null && deps.onInbound === undefined) {
+    app.log.warn(
+      'PROCESSING_MODE=compute, but no app endpoint takes message.received (APP_WEBHOOK_URL): there is no app to ' +
+        'ask for a reply, so inbound messages are only stored and acknowledged.',
+    );
+  }
+  app.decorate('gateway', { dispatcher, deliverer, simulator: sandbox?.simulator ?? null });
 
   const inbound = new InboundGateway({
     detectors: providers.detectors,
@@ -166,6 +199,9 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     store,
     replies: outbound,
     handler: deps.onInbound,
+    ...(replyEndpoint !== null && {
+      inline: (message: InboundMessage, timeoutMs: number) => deliverer.deliverNow(message, timeoutMs),
+    }),
     mode: config.processingMode,
     computeTimeoutMs: config.computeTimeoutMs,
     log: app.log,
@@ -177,15 +213,19 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });
   await app.register(messageRoutes, { store, outbound, apiKeys: config.apiKeys });
+  await app.register(eventRoutes, { store, deliverer, apiKeys: config.apiKeys });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and
   // messages left in the outbox by a previous run go out from here.
   app.addHook('onListen', async () => {
     sandbox?.simulator.setDefaultWebhookUrl(statusCallbackUrl());
     dispatcher.start();
+    deliverer.start(new Map(endpointStates.map((e) => [e.id, e.enabled])));
   });
   app.addHook('onClose', async () => {
     await inbound.idle();
+    // Before the dispatcher: a delivery's answer may queue a reply for it to send.
+    await deliverer.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);
     await dispatcher.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);
     if (ownsStore) await store.close();
     await sandbox?.simulator.close();

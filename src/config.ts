@@ -1,4 +1,6 @@
 import { ConfigError } from './core/errors.js';
+import { readConfigFile } from './config-file.js';
+import { readEventsConfig, type AppEventsConfig } from './events-config.js';
 import { readSendingConfig, type SendingConfig } from './sending-config.js';
 
 export type ProcessingMode = 'fast' | 'compute';
@@ -44,6 +46,8 @@ export interface Config {
   /** Replaces https://api.telnyx.com/v2 (TELNYX_API_BASE_URL), e.g. the simulator. */
   telnyxApiBaseUrl: string | null;
   sending: SendingConfig;
+  /** Where events go (APP_WEBHOOK_URL, SWITCHBOARD_CONFIG endpoints), how they are signed and retried. */
+  events: AppEventsConfig;
 }
 
 /** Where an automatic sandbox keeps its messages, apart from the real database. */
@@ -144,11 +148,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const twilioApiBaseUrl = readUrl(read('TWILIO_API_BASE_URL'), 'TWILIO_API_BASE_URL', problems);
   const telnyxApiBaseUrl = readUrl(read('TELNYX_API_BASE_URL'), 'TELNYX_API_BASE_URL', problems);
+  const file = readConfigFile(read('SWITCHBOARD_CONFIG'), problems);
   const sending = readSendingConfig(
     read,
+    file,
     { twilio: sandbox || twilio !== null, telnyx: sandbox || (telnyx?.apiKey ?? null) !== null },
     problems,
   );
+  const events = readEventsConfig(read, file, problems);
 
   const rawApiKeys = read('SWITCHBOARD_API_KEYS');
   const apiKeys = splitList(rawApiKeys);
@@ -190,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     twilioApiBaseUrl,
     telnyxApiBaseUrl,
     sending,
+    events,
   };
 }
 

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type } from '@sinclair/typebox';
+import type { ConfigFile } from './config-file.js';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from './core/message.js';
 import { normalizeSender } from './core/phone.js';
 import type { RouteRule } from './core/routing.js';
@@ -56,7 +55,7 @@ export const SEND_DEFAULTS = {
 } as const;
 
 const positive = (max: number) => Type.Number({ exclusiveMinimum: 0, maximum: max });
-const whole = (min: number, max: number) => Type.Integer({ minimum: min, maximum: max });
+export const whole = (min: number, max: number) => Type.Integer({ minimum: min, maximum: max });
 
 const ProviderFileSettings = Type.Object(
   {
@@ -80,40 +79,36 @@ const ProviderFileSettings = Type.Object(
   { additionalProperties: false },
 );
 
-/** SWITCHBOARD_CONFIG: extend it, never rename what is here (operators' files depend on it). */
-const ConfigFile = Type.Object(
-  {
-    defaultProvider: Type.Optional(Type.String()),
-    failover: Type.Optional(Type.Array(Type.String(), { maxItems: 10 })),
-    providers: Type.Optional(
+/** The sending part of SWITCHBOARD_CONFIG (see config-file.ts). */
+export const sendingFileFields = {
+  defaultProvider: Type.Optional(Type.String()),
+  failover: Type.Optional(Type.Array(Type.String(), { maxItems: 10 })),
+  providers: Type.Optional(
+    Type.Object(
+      { twilio: Type.Optional(ProviderFileSettings), telnyx: Type.Optional(ProviderFileSettings) },
+      { additionalProperties: false },
+    ),
+  ),
+  routes: Type.Optional(
+    Type.Array(
       Type.Object(
-        { twilio: Type.Optional(ProviderFileSettings), telnyx: Type.Optional(ProviderFileSettings) },
+        {
+          toPrefix: Type.Optional(Type.String({ pattern: '^\\+\\d{1,14}$' })),
+          from: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+          provider: Type.String(),
+        },
         { additionalProperties: false },
       ),
+      { maxItems: 1000 },
     ),
-    routes: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            toPrefix: Type.Optional(Type.String({ pattern: '^\\+\\d{1,14}$' })),
-            from: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
-            provider: Type.String(),
-          },
-          { additionalProperties: false },
-        ),
-        { maxItems: 1000 },
-      ),
+  ),
+  retry: Type.Optional(
+    Type.Object(
+      { baseDelayMs: Type.Optional(whole(1, 600_000)), maxDelayMs: Type.Optional(whole(1, 3_600_000)) },
+      { additionalProperties: false },
     ),
-    retry: Type.Optional(
-      Type.Object(
-        { baseDelayMs: Type.Optional(whole(1, 600_000)), maxDelayMs: Type.Optional(whole(1, 3_600_000)) },
-        { additionalProperties: false },
-      ),
-    ),
-  },
-  { additionalProperties: false },
-);
-type ConfigFile = Static<typeof ConfigFile>;
+  ),
+};
 
 /** What a carrier needs from the environment to send; null fields: not configured. */
 export interface SendCredentials {
@@ -121,7 +116,7 @@ export interface SendCredentials {
   telnyx: boolean;
 }
 
-type Read = (name: string) => string | undefined;
+export type Read = (name: string) => string | undefined;
 
 /**
  * The sending half of the configuration: SWITCHBOARD_CONFIG (a JSON file) and the environment variables that cover
@@ -130,10 +125,10 @@ type Read = (name: string) => string | undefined;
  */
 export function readSendingConfig(
   read: Read,
+  file: ConfigFile,
   credentials: SendCredentials,
   problems: string[],
 ): SendingConfig {
-  const file = readConfigFile(read('SWITCHBOARD_CONFIG'), problems) ?? {};
   const sendable = PROVIDER_IDS.filter((id) => credentials[id]);
   const missing = (id: ProviderId) =>
     id === 'twilio'
@@ -230,58 +225,4 @@ export function readSendingConfig(
     );
   }
   return { defaultProvider, failover, providers, routes, retry };
-}
-
-function readConfigFile(path: string | undefined, problems: string[]): ConfigFile | null {
-  if (path === undefined) return null;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    problems.push(
-      `SWITCHBOARD_CONFIG: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
-    );
-    return null;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    problems.push(`SWITCHBOARD_CONFIG: ${path} is not valid JSON (${(err as Error).message}).`);
-    return null;
-  }
-  const errors = [...Value.Errors(ConfigFile, value)];
-  if (errors.length === 0) return value as ConfigFile;
-  // One line per bad field, named as an operator would write it: providers.twilio.mps, routes[0].toPrefix.
-  const seen = new Set<string>();
-  for (const error of errors) {
-    const field = fieldName(error.path);
-    if (seen.has(field)) continue;
-    seen.add(field);
-    problems.push(
-      `SWITCHBOARD_CONFIG ${field}: ${explain(error.message, error.path, error.schema)}, got ${JSON.stringify(error.value) ?? 'nothing'}.`,
-    );
-  }
-  return null;
-}
-
-function fieldName(pointer: string): string {
-  if (pointer === '') return '(the whole file)';
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('');
-}
-
-function explain(message: string, path: string, schema: unknown): string {
-  const s = schema as { pattern?: string; exclusiveMinimum?: number; minimum?: number; maximum?: number };
-  if (path.endsWith('/toPrefix')) return 'must be "+" followed by digits (an E.164 prefix such as "+44")';
-  if (path.endsWith('/messagingServiceSid')) return 'must be "MG" followed by 32 hex characters';
-  if (path.endsWith('/mps')) return 'must be a number above 0 and at most 100000, or null for no limit';
-  if (s.exclusiveMinimum !== undefined && s.maximum !== undefined)
-    return `must be a number above ${s.exclusiveMinimum} and at most ${s.maximum}`;
-  if (s.minimum !== undefined && s.maximum !== undefined)
-    return `must be a whole number from ${s.minimum} to ${s.maximum}`;
-  return message.charAt(0).toLowerCase() + message.slice(1);
 }

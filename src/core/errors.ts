@@ -60,6 +60,18 @@ export const ERRORS = {
     message: 'No carrier is configured for sending (no credentials); see the README, Configuration.',
   },
 
+  // Events and endpoints
+  event_not_found: { status: 404, message: 'No event has this id.' },
+  endpoint_not_found: { status: 404, message: 'No endpoint has this id (see GET /v1/endpoints).' },
+  endpoint_disabled: {
+    status: 409,
+    message: 'The endpoint is disabled; enable it (POST /v1/endpoints/:id/enable) first.',
+  },
+  no_matching_endpoint: {
+    status: 409,
+    message: 'No enabled endpoint takes this event type; nothing to redeliver to.',
+  },
+
   // Server side
   service_unavailable: { status: 503, message: 'The service is not ready.' },
   internal_error: { status: 500, message: 'An internal error occurred.' },

@@ -29,7 +29,7 @@ export interface ReplyQueue {
   queueReply(
     inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
     reply: Reply,
-  ): Promise<string>;
+  ): Promise<{ outcome: string; reason: string | null }>;
 }
 
 export interface InboundOptions {
@@ -38,6 +38,11 @@ export interface InboundOptions {
   store: Store;
   replies: ReplyQueue;
   handler?: InboundHandler;
+  /**
+   * Compute mode without an in-process handler: asks the app over HTTP (events/deliverer.ts deliverNow) and
+   * resolves its reply, or undefined for none or not within `timeoutMs`.
+   */
+  inline?: (message: InboundMessage, timeoutMs: number) => Promise<Reply | undefined>;
   mode: ProcessingMode;
   computeTimeoutMs: number;
   log: Logger;
@@ -114,11 +119,17 @@ export class InboundGateway {
     const outcome =
       fresh.length > 0 || results.some((r) => r.outcome === 'stored') ? 'accepted' : 'duplicate';
     const handler = this.#o.handler;
+    const inlineMode = this.#o.mode === 'compute' && provider.repliesInline && fresh.length === 1;
+    if (handler === undefined && inlineMode && this.#o.inline) {
+      // The app answers over HTTP; past the deadline its reply, when it comes, is queued by the deliverer.
+      const reply = await this.#o.inline(fresh[0] as InboundMessage, this.#o.computeTimeoutMs);
+      return { provider: provider.id, outcome, reply: provider.webhookResponse(reply) };
+    }
     if (fresh.length === 0 || handler === undefined) {
       return { provider: provider.id, outcome, reply: provider.webhookResponse() };
     }
 
-    if (this.#o.mode === 'compute' && provider.repliesInline && fresh.length === 1) {
+    if (inlineMode) {
       const message = fresh[0] as InboundMessage;
       const processing = this.#process(handler, message);
       const reply = await this.#withinDeadline(processing);
@@ -193,9 +204,9 @@ export class InboundGateway {
   /** A reply that could not be carried inline becomes an outbound message for the send pipeline. */
   async #queueReply(message: InboundMessage, reply: Reply | undefined): Promise<void> {
     if (!reply) return;
-    const outcome = await this.#o.replies.queueReply(message, reply);
+    const { outcome, reason } = await this.#o.replies.queueReply(message, reply);
     if (outcome === 'refused' || outcome === 'opted_out') {
-      this.#o.log.warn({ messageId: message.id, outcome }, 'reply not queued');
+      this.#o.log.warn({ messageId: message.id, outcome, reason }, 'reply not queued');
     }
   }
 

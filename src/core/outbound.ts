@@ -22,6 +22,13 @@ export interface SendRequest {
 export type SendOutcome =
   { ok: true; replayed: boolean; message: Message } | { ok: false; error: SwitchboardError };
 
+/** What became of a reply: queued (`stored`), queued before (`duplicate`), or not sent, and why. */
+export interface ReplyOutcome {
+  outcome: EnqueueResult['outcome'] | 'refused';
+  /** Why it was not queued (the send API's message for the refusal); null when it was. */
+  reason: string | null;
+}
+
 /** Where freshly committed outbox rows go (the dispatcher). */
 export interface OutboxListener {
   notify(items: readonly OutboxItem[]): void;
@@ -111,7 +118,7 @@ export class OutboundService {
   async queueReply(
     inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
     reply: { body?: string; mediaUrls?: string[] },
-  ): Promise<EnqueueResult['outcome'] | 'refused'> {
+  ): Promise<ReplyOutcome> {
     const [result] = await this.sendMany([
       {
         request: {
@@ -125,9 +132,14 @@ export class OutboundService {
         idempotencyKey: idempotencyKeys.reply(inbound.id),
       },
     ]);
-    if (!result) return 'refused';
-    if (!result.ok) return result.error.code === 'recipient_opted_out' ? 'opted_out' : 'refused';
-    return result.replayed ? 'duplicate' : 'stored';
+    if (!result) return { outcome: 'refused', reason: 'no result' };
+    if (!result.ok) {
+      return {
+        outcome: result.error.code === 'recipient_opted_out' ? 'opted_out' : 'refused',
+        reason: result.error.message,
+      };
+    }
+    return { outcome: result.replayed ? 'duplicate' : 'stored', reason: null };
   }
 
   #prepare(request: SendRequest, idempotencyKey: string | null): NewOutboundMessage {

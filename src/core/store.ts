@@ -8,6 +8,7 @@ import type {
   ProviderId,
   Status,
 } from './message.js';
+import type { EventStore } from './events.js';
 import type { NormalizedEvent } from './provider.js';
 import type { FailureClass } from './sending.js';
 
@@ -130,7 +131,7 @@ export interface Page<T> {
  *
  * Asynchronous throughout so that a server database can implement it; the SQLite implementation is in src/db.
  */
-export interface Store {
+export interface Store extends EventStore {
   /** Stores the events of one webhook atomically: all of them or none. */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
   /**

@@ -134,3 +134,89 @@ export const idempotencyKeys = sqliteTable('idempotency_keys', {
     .references(() => messages.id, { onDelete: 'cascade' }),
   createdAt: integer('created_at').notNull(),
 });
+
+/**
+ * What happened to a message, for the apps: `message.received`, `message.status`, `message.failed`. Written in the
+ * transaction that made the change, with the payload as it is sent (the message as it was then), so an event is
+ * never lost between a change and its delivery, and a redelivery sends the same bytes.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    // UUIDv7 (time-ordered: the list's cursor and `since` are id ranges); the Standard Webhooks `webhook-id`.
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    messageId: text('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    // The other party's number: events of one conversation reach each endpoint in order.
+    conversation: text('conversation').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('events_message').on(t.messageId)],
+);
+
+/**
+ * The apps' endpoints: configuration (SWITCHBOARD_CONFIG, APP_WEBHOOK_URL) says where and what; this table keeps
+ * what changes at run time and must survive a restart: whether the endpoint is enabled (the API, or a 410 answer).
+ */
+export const webhookEndpoints = sqliteTable('webhook_endpoints', {
+  id: text('id').primaryKey(),
+  url: text('url').notNull(),
+  // JSON array of event types.
+  events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+  disabledReason: text('disabled_reason'),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/**
+ * One event on its way to one endpoint: created with the event (or by a redelivery or replay), `pending` until the
+ * endpoint answers 2xx (`delivered`) or the retry schedule runs out (`dead`).
+ */
+export const eventDeliveries = sqliteTable(
+  'event_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    eventId: text('event_id')
+      .notNull()
+      .references(() => events.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id').notNull(),
+    // Copied from the event: the delivery order key.
+    conversation: text('conversation').notNull(),
+    // pending | delivered | dead
+    state: text('state').notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('event_deliveries_event').on(t.eventId),
+    // The deliverer loads each endpoint's pending rows in id order.
+    index('event_deliveries_pending')
+      .on(t.endpointId, t.id)
+      .where(sql`state = 'pending'`),
+    // An endpoint's backlog (pending, dead) and the events list's state filter.
+    index('event_deliveries_state').on(t.state, t.endpointId),
+  ],
+);
+
+/** Every POST of an event to an endpoint: what the endpoint answered, how long it took, what went wrong. */
+export const deliveryAttempts = sqliteTable(
+  'delivery_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: integer('delivery_id')
+      .notNull()
+      .references(() => eventDeliveries.id, { onDelete: 'cascade' }),
+    // delivered | retry | dead | disabled
+    outcome: text('outcome').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+  },
+  (t) => [index('delivery_attempts_delivery').on(t.deliveryId)],
+);

@@ -6,7 +6,9 @@ import {
   type ProviderId,
   type Status,
 } from '../core/message.js';
+import { eventTypeFor } from '../core/events.js';
 import type { NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
+import type { EventWrites } from './event-writes.js';
 import type { EnqueueWire } from './rows.js';
 import { toMessage } from './rows.js';
 import { insertMessage, type Statements } from './statements.js';
@@ -21,10 +23,12 @@ import { insertMessage, type Statements } from './statements.js';
  */
 export class SendPipelineWrites {
   readonly #s: Statements;
+  readonly #events: EventWrites;
   readonly #now: () => number;
 
-  constructor(statements: Statements, now: () => number) {
+  constructor(statements: Statements, events: EventWrites, now: () => number) {
     this.#s = statements;
+    this.#events = events;
     this.#now = now;
   }
 
@@ -184,6 +188,7 @@ export class SendPipelineWrites {
           updatedAt: now,
         });
         s.deleteOutbox.run({ messageId });
+        if (status !== row.status) this.#events.emit(messageId, eventTypeFor(status), now);
         return 'accepted';
       }
       case 'failed': {
@@ -217,6 +222,7 @@ export class SendPipelineWrites {
           });
         }
         s.deleteOutbox.run({ messageId });
+        if (status !== row.status) this.#events.emit(messageId, eventTypeFor(status), now);
         return 'failed';
       }
     }

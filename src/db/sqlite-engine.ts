@@ -5,7 +5,6 @@ import Database from 'better-sqlite3';
 import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { SwitchboardError } from '../core/errors.js';
 import {
   advanceStatus,
   type Message,
@@ -14,6 +13,16 @@ import {
   type SendAttempt,
   type Status,
 } from '../core/message.js';
+import {
+  eventTypeFor,
+  type DeliveryResult,
+  type EndpointDefinition,
+  type EndpointState,
+  type EventDetail,
+  type EventFilter,
+  type EventSummary,
+  type PendingDelivery,
+} from '../core/events.js';
 import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
 import type {
   IngestItem,
@@ -24,7 +33,10 @@ import type {
   Page,
   SendOutcome,
 } from '../core/store.js';
+import { EventQueries } from './event-queries.js';
+import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
+import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
 import { toMessage } from './rows.js';
 import { SendPipelineWrites } from './send-pipeline.js';
 import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
@@ -37,7 +49,12 @@ const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 export type WriteOp =
   | { op: 'ingest'; items: IngestItem[] }
   | { op: 'enqueue'; messages: NewOutboundMessage[] }
-  | { op: 'recordSend'; outcome: SendOutcome };
+  | { op: 'recordSend'; outcome: SendOutcome }
+  | { op: 'recordDelivery'; result: DeliveryResult }
+  | { op: 'redeliver'; eventId: string; endpointId: string | null }
+  | { op: 'replay'; endpointId: string; since: number }
+  | { op: 'syncEndpoints'; endpoints: EndpointDefinition[] }
+  | { op: 'setEndpointEnabled'; id: string; enabled: boolean; reason: string | null };
 
 export type PragmaName = 'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store';
 
@@ -52,6 +69,8 @@ export class SqliteEngine {
   readonly #now: () => number;
   readonly #statements: Statements;
   readonly #sending: SendPipelineWrites;
+  readonly #events: EventWrites;
+  readonly #eventQueries: EventQueries;
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
@@ -74,7 +93,9 @@ export class SqliteEngine {
     migrate(this.#db, { migrationsFolder: MIGRATIONS });
     this.#now = now;
     this.#statements = prepareStatements(this.#db, this.#sqlite);
-    this.#sending = new SendPipelineWrites(this.#statements, now);
+    this.#events = new EventWrites(this.#sqlite, now);
+    this.#eventQueries = new EventQueries(this.#db);
+    this.#sending = new SendPipelineWrites(this.#statements, this.#events, now);
   }
 
   pragma(name: PragmaName): unknown {
@@ -96,6 +117,16 @@ export class SqliteEngine {
             return this.#sending.enqueue(op.messages);
           case 'recordSend':
             return this.#sending.record(op.outcome);
+          case 'recordDelivery':
+            return this.#events.record(op.result);
+          case 'redeliver':
+            return this.#events.redeliver(op.eventId, op.endpointId);
+          case 'replay':
+            return this.#events.replay(op.endpointId, op.since);
+          case 'syncEndpoints':
+            return this.#events.syncEndpoints(op.endpoints);
+          case 'setEndpointEnabled':
+            return this.#events.setEnabled(op.id, op.enabled, op.reason);
         }
       }),
     );
@@ -120,8 +151,15 @@ export class SqliteEngine {
       if (existing) return { outcome: 'duplicate', messageId: existing.id };
     }
     const now = this.#now();
-    const messageId =
-      event.kind === 'inbound_message' ? this.#storeInbound(event, now) : this.#applyStatus(event, now);
+    let messageId: string;
+    // The app's event, in this transaction: a new message, or a status that moved.
+    let change: Status | null;
+    if (event.kind === 'inbound_message') {
+      messageId = this.#storeInbound(event, now);
+      change = 'received';
+    } else {
+      ({ messageId, change } = this.#applyStatus(event, now));
+    }
     s.insertEvent.run({
       messageId,
       dedupeKey: event.dedupeKey,
@@ -139,6 +177,7 @@ export class SqliteEngine {
     } else if (optOut === 'remove' && event.kind === 'inbound_message') {
       s.removeOptOut.run({ phone: event.from, ourNumber: event.to });
     }
+    if (change !== null) this.#events.emit(messageId, eventTypeFor(change), now);
     return { outcome: 'stored', messageId };
   }
 
@@ -164,7 +203,8 @@ export class SqliteEngine {
     });
   }
 
-  #applyStatus(event: StatusEvent, now: number): string {
+  /** The message's id, and its new status when the event changed it. */
+  #applyStatus(event: StatusEvent, now: number): { messageId: string; change: Status | null } {
     const existing = this.#statements.messageByProviderId.get({
       provider: event.provider,
       providerMessageId: event.providerMessageId,
@@ -172,7 +212,8 @@ export class SqliteEngine {
     if (!existing) {
       // A callback for a message this gateway has no row for (sent directly through the carrier, or racing the
       // send pipeline's own write): record the message from what the callback says rather than drop the event.
-      return insertMessage(this.#statements, {
+      const status = advanceStatus('queued', event.status);
+      const messageId = insertMessage(this.#statements, {
         provider: event.provider,
         providerMessageId: event.providerMessageId,
         direction: 'outbound',
@@ -182,7 +223,7 @@ export class SqliteEngine {
         cc: [],
         body: event.body ?? '',
         media: [],
-        status: advanceStatus('queued', event.status),
+        status,
         providerStatus: event.status === null ? null : event.providerStatus,
         segments: event.segments,
         encoding: event.encoding,
@@ -191,6 +232,7 @@ export class SqliteEngine {
         statusCallback: null,
         now,
       });
+      return { messageId, change: status === 'queued' ? null : status };
     }
     const next = advanceStatus(existing.status as Status, event.status);
     if (next !== existing.status) {
@@ -203,7 +245,7 @@ export class SqliteEngine {
         updatedAt: now,
       });
     }
-    return existing.id;
+    return { messageId: existing.id, change: next !== existing.status ? next : null };
   }
 
   getMessage(id: string): MessageWithEvents | null {
@@ -290,6 +332,27 @@ export class SqliteEngine {
     return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
   }
 
+  loadDeliveries(endpointId: string, afterId: number, limit: number): PendingDelivery[] {
+    return this.#events.loadDeliveries(endpointId, afterId, limit);
+  }
+
+  /** Deliveries created since the last call. */
+  takeCreatedDeliveries(): number {
+    return this.#events.takeCreated();
+  }
+
+  listEndpoints(): EndpointState[] {
+    return this.#events.listEndpoints();
+  }
+
+  listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Page<EventSummary> {
+    return this.#eventQueries.list(filter, page);
+  }
+
+  getEvent(id: string): EventDetail | null {
+    return this.#eventQueries.get(id);
+  }
+
   isOptedOut(phone: string, ourNumber: string): boolean {
     return this.#sending.isOptedOut(phone, ourNumber);
   }
@@ -301,25 +364,4 @@ export class SqliteEngine {
   close(): void {
     if (this.#sqlite.open) this.#sqlite.close();
   }
-}
-
-/** The smallest UUIDv7 of a millisecond: its 48-bit timestamp, version 7, variant 10, the rest zero. */
-export function firstIdAt(ms: number): string {
-  const hex = Math.max(0, Math.min(ms, 2 ** 48 - 1))
-    .toString(16)
-    .padStart(12, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8)}-7000-8000-000000000000`;
-}
-
-// The cursor is the last id of the page, wrapped so clients treat it as opaque.
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!UUID.test(id)) throw new SwitchboardError('invalid_cursor');
-  return id;
 }

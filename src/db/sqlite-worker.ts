@@ -3,6 +3,7 @@ import { SqliteEngine } from './sqlite-engine.js';
 import {
   outcomesToWire,
   toWire,
+  type DeliveriesNotice,
   type Ready,
   type Request,
   type Response,
@@ -81,6 +82,9 @@ function commit(run: Extract<Request, { op: 'write' }>[]): void {
     reply({ id: r.id, ok: true, value: outcomes.slice(offset, offset + r.ops.length) });
     offset += r.ops.length;
   }
+  if (engine.takeCreatedDeliveries() > 0) {
+    port!.postMessage(JSON.stringify({ notice: 'deliveries' } satisfies DeliveriesNotice));
+  }
 }
 
 function answer(req: Exclude<Request, { op: 'write' }>): Response {
@@ -101,6 +105,14 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
       return engine.isOptedOut(req.phone, req.ourNumber);
     case 'loadOutbox':
       return engine.loadOutbox(req.provider, req.afterId, req.limit);
+    case 'loadDeliveries':
+      return engine.loadDeliveries(req.endpointId, req.afterId, req.limit);
+    case 'listEndpoints':
+      return engine.listEndpoints();
+    case 'listEvents':
+      return engine.listEvents(req.filter, req.page);
+    case 'getEvent':
+      return engine.getEvent(req.eventId);
     case 'pragma':
       return engine.pragma(req.name);
     case 'ping':

@@ -11,10 +11,21 @@ import type {
   SendOutcome,
   Store,
 } from '../core/store.js';
+import type {
+  DeliveryInfo,
+  DeliveryResult,
+  EndpointDefinition,
+  EndpointState,
+  EventDetail,
+  EventFilter,
+  EventSummary,
+  PendingDelivery,
+} from '../core/events.js';
 import { queuedMessage, type EnqueueWire } from './rows.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
 import {
   fromWire,
+  type DeliveriesNotice,
   type Ready,
   type Request,
   type Response,
@@ -71,6 +82,7 @@ export class SqliteStore implements Store {
   /** Write groups sent and not yet answered. */
   #groupsInFlight = 0;
   #failure: Error | null = null;
+  readonly #deliveryListeners: (() => void)[] = [];
   #closing: Promise<void> | null = null;
 
   /** Opens (creating and migrating) the database; rejects if it cannot be opened. */
@@ -96,7 +108,11 @@ export class SqliteStore implements Store {
 
   private constructor(worker: Worker) {
     this.#worker = worker;
-    worker.on('message', (message: string) => this.#settle(JSON.parse(message) as Response));
+    worker.on('message', (message: string) => {
+      const parsed = JSON.parse(message) as Response | DeliveriesNotice;
+      if ('notice' in parsed) for (const listener of this.#deliveryListeners) listener();
+      else this.#settle(parsed);
+    });
     worker.on('error', (err) => this.#fail(err));
     // Even during close: whatever still waits on a worker that is gone must fail rather than wait forever.
     worker.on('exit', (code) => this.#fail(new Error(`the database worker exited (code ${code})`)));
@@ -133,6 +149,46 @@ export class SqliteStore implements Store {
 
   isOptedOut(phone: string, ourNumber: string): Promise<boolean> {
     return this.#request({ op: 'isOptedOut', phone, ourNumber }) as Promise<boolean>;
+  }
+
+  syncEndpoints(endpoints: EndpointDefinition[]): Promise<EndpointState[]> {
+    return this.#write({ op: 'syncEndpoints', endpoints }) as Promise<EndpointState[]>;
+  }
+
+  listEndpoints(): Promise<EndpointState[]> {
+    return this.#request({ op: 'listEndpoints' }) as Promise<EndpointState[]>;
+  }
+
+  setEndpointEnabled(id: string, enabled: boolean, reason: string | null): Promise<EndpointState | null> {
+    return this.#write({ op: 'setEndpointEnabled', id, enabled, reason }) as Promise<EndpointState | null>;
+  }
+
+  loadDeliveries(endpointId: string, afterId: number, limit: number): Promise<PendingDelivery[]> {
+    return this.#request({ op: 'loadDeliveries', endpointId, afterId, limit }) as Promise<PendingDelivery[]>;
+  }
+
+  async recordDelivery(result: DeliveryResult): Promise<void> {
+    await this.#write({ op: 'recordDelivery', result });
+  }
+
+  listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Promise<Page<EventSummary>> {
+    return this.#request({ op: 'listEvents', filter, page }) as Promise<Page<EventSummary>>;
+  }
+
+  getEvent(eventId: string): Promise<EventDetail | null> {
+    return this.#request({ op: 'getEvent', eventId }) as Promise<EventDetail | null>;
+  }
+
+  redeliver(eventId: string, endpointId: string | null): Promise<DeliveryInfo[] | null> {
+    return this.#write({ op: 'redeliver', eventId, endpointId }) as Promise<DeliveryInfo[] | null>;
+  }
+
+  replay(endpointId: string, since: number): Promise<number> {
+    return this.#write({ op: 'replay', endpointId, since }) as Promise<number>;
+  }
+
+  onDeliveries(listener: () => void): void {
+    this.#deliveryListeners.push(listener);
   }
 
   /** A pragma's value, for tests and diagnostics. */

@@ -1,5 +1,6 @@
 import { ERRORS, SwitchboardError, type ErrorCode } from '../core/errors.js';
 import type { ProviderId } from '../core/message.js';
+import type { EventFilter } from '../core/events.js';
 import type { MessageFilter } from '../core/store.js';
 import type { Outcome } from './group-commit.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
@@ -11,11 +12,20 @@ export type Request =
   | { id: number; op: 'listMessages'; filter: MessageFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'isOptedOut'; phone: string; ourNumber: string }
   | { id: number; op: 'loadOutbox'; provider: ProviderId; afterId: string | null; limit: number }
+  | { id: number; op: 'loadDeliveries'; endpointId: string; afterId: number; limit: number }
+  | { id: number; op: 'listEndpoints' }
+  | { id: number; op: 'listEvents'; filter: EventFilter; page: { cursor?: string; limit: number } }
+  | { id: number; op: 'getEvent'; eventId: string }
   | { id: number; op: 'pragma'; name: PragmaName }
   | { id: number; op: 'ping' }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+
+/** Unasked: a commit created event deliveries (the deliverer should look). */
+export interface DeliveriesNotice {
+  notice: 'deliveries';
+}
 
 /** The worker's first message: the database is open and migrated, or it could not be. */
 export type Ready = { ready: true } | { ready: false; error: WireError };

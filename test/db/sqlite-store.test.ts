@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundMessageEvent } from '../../src/core/provider.js';
 import { v7 as uuidv7 } from 'uuid';
-import { firstIdAt } from '../../src/db/sqlite-engine.js';
+import { firstIdAt } from '../../src/db/ids.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
 import { describeStoreContract, inbound } from './store-contract.js';
 

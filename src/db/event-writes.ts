@@ -1,0 +1,320 @@
+import type Database from 'better-sqlite3';
+import { v7 as uuidv7 } from 'uuid';
+import { SwitchboardError } from '../core/errors.js';
+import type {
+  DeliveryInfo,
+  DeliveryResult,
+  EndpointDefinition,
+  EndpointState,
+  EventPayload,
+  EventType,
+  PendingDelivery,
+} from '../core/events.js';
+import { firstIdAt } from './ids.js';
+import { toMessage, type MessageRow } from './rows.js';
+
+interface EndpointRow {
+  id: string;
+  url: string;
+  events: string;
+  enabled: number;
+  disabledReason: string | null;
+  updatedAt: number;
+  pending: number;
+  dead: number;
+}
+
+interface DeliveryRow {
+  id: number;
+  endpointId: string;
+  state: string;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+}
+
+type RawMessageRow = Omit<MessageRow, 'cc' | 'media'> & { cc: string; media: string };
+
+function prepare(sqlite: Database.Database) {
+  const raw = <P extends object, R = never>(sql: string) =>
+    sqlite.prepare(sql) as unknown as {
+      run(params: P): Database.RunResult;
+      get(params: P): R | undefined;
+      all(params: P): R[];
+    };
+  const endpointColumns = `e.id, e.url, e.events, e.enabled, e.disabled_reason AS disabledReason,
+    e.updated_at AS updatedAt,
+    (SELECT COUNT(*) FROM event_deliveries d WHERE d.state = 'pending' AND d.endpoint_id = e.id) AS pending,
+    (SELECT COUNT(*) FROM event_deliveries d WHERE d.state = 'dead' AND d.endpoint_id = e.id) AS dead`;
+  return {
+    message: raw<{ id: string }, RawMessageRow>(
+      `SELECT id, provider, provider_message_id AS providerMessageId, direction, channel, from_number AS fromNumber,
+         to_number AS toNumber, cc, body, media, status, provider_status AS providerStatus, segments, encoding,
+         error_code AS errorCode, error_message AS errorMessage, status_callback AS statusCallback,
+         created_at AS createdAt, updated_at AS updatedAt
+       FROM messages WHERE id = @id`,
+    ),
+    insertEvent: raw<{
+      id: string;
+      type: string;
+      messageId: string;
+      conversation: string;
+      payload: string;
+      createdAt: number;
+    }>(
+      `INSERT INTO events (id, type, message_id, conversation, payload, created_at)
+       VALUES (@id, @type, @messageId, @conversation, @payload, @createdAt)`,
+    ),
+    insertDelivery: raw<{ eventId: string; endpointId: string; conversation: string; now: number }>(
+      `INSERT INTO event_deliveries (event_id, endpoint_id, conversation, state, attempts, next_attempt_at,
+         created_at, updated_at)
+       VALUES (@eventId, @endpointId, @conversation, 'pending', 0, @now, @now, @now)`,
+    ),
+    endpoints: raw<Record<string, never>, EndpointRow>(
+      `SELECT ${endpointColumns} FROM webhook_endpoints e ORDER BY e.rowid`,
+    ),
+    endpoint: raw<{ id: string }, EndpointRow>(
+      `SELECT ${endpointColumns} FROM webhook_endpoints e WHERE e.id = @id`,
+    ),
+    upsertEndpoint: raw<{ id: string; url: string; events: string; now: number }>(
+      `INSERT INTO webhook_endpoints (id, url, events, enabled, disabled_reason, updated_at)
+       VALUES (@id, @url, @events, 1, NULL, @now)
+       ON CONFLICT (id) DO UPDATE SET url = excluded.url, events = excluded.events,
+         updated_at = CASE WHEN url = excluded.url AND events = excluded.events THEN updated_at ELSE @now END`,
+    ),
+    deleteEndpoint: raw<{ id: string }>('DELETE FROM webhook_endpoints WHERE id = @id'),
+    setEnabled: raw<{ id: string; enabled: number; reason: string | null; now: number }>(
+      `UPDATE webhook_endpoints SET enabled = @enabled, disabled_reason = @reason, updated_at = @now
+       WHERE id = @id`,
+    ),
+    pendingAfter: raw<{ endpointId: string; afterId: number; limit: number }, PendingDelivery>(
+      `SELECT d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.conversation,
+         d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload
+       FROM event_deliveries d JOIN events e ON e.id = d.event_id
+       WHERE d.state = 'pending' AND d.endpoint_id = @endpointId AND d.id > @afterId
+       ORDER BY d.id LIMIT @limit`,
+    ),
+    deliveryState: raw<{ id: number }, { state: string }>(
+      'SELECT state FROM event_deliveries WHERE id = @id',
+    ),
+    insertAttempt: raw<{
+      deliveryId: number;
+      outcome: string;
+      statusCode: number | null;
+      error: string | null;
+      startedAt: number;
+      durationMs: number;
+    }>(
+      `INSERT INTO delivery_attempts (delivery_id, outcome, status_code, error, started_at, duration_ms)
+       VALUES (@deliveryId, @outcome, @statusCode, @error, @startedAt, @durationMs)`,
+    ),
+    updateDelivery: raw<{ id: number; state: string; nextAttemptAt: number; now: number }>(
+      `UPDATE event_deliveries SET state = @state, attempts = attempts + 1, next_attempt_at = @nextAttemptAt,
+         updated_at = @now
+       WHERE id = @id`,
+    ),
+    event: raw<{ id: string }, { id: string; type: string; conversation: string }>(
+      'SELECT id, type, conversation FROM events WHERE id = @id',
+    ),
+    delivery: raw<{ id: number }, DeliveryRow>(
+      `SELECT id, endpoint_id AS endpointId, state, attempts, next_attempt_at AS nextAttemptAt,
+         created_at AS createdAt
+       FROM event_deliveries WHERE id = @id`,
+    ),
+    replay: raw<{ endpointId: string; sinceId: string; types: string; now: number }>(
+      `INSERT INTO event_deliveries (event_id, endpoint_id, conversation, state, attempts, next_attempt_at,
+         created_at, updated_at)
+       SELECT ev.id, @endpointId, ev.conversation, 'pending', 0, @now, @now, @now
+       FROM events ev
+       WHERE ev.id >= @sinceId AND ev.type IN (SELECT value FROM json_each(@types))
+         AND NOT EXISTS (SELECT 1 FROM event_deliveries d
+                         WHERE d.event_id = ev.id AND d.endpoint_id = @endpointId
+                           AND d.state IN ('pending', 'delivered'))
+       ORDER BY ev.id`,
+    ),
+  };
+}
+
+/**
+ * The event side of the store's writes, inside the engine's transactions (see sqlite-engine.ts).
+ *
+ * `emit` is called by every write that changes a message, in its transaction: the event and a delivery for each
+ * enabled endpoint that takes its type are committed with the change or not at all. That is what makes delivery
+ * at-least-once: there is no moment at which a change is stored and its event is not.
+ *
+ * The endpoints' filters and enabled flags are cached here (every emit needs them); every change to them goes
+ * through this class, so the cache cannot go stale.
+ */
+export class EventWrites {
+  readonly #s: ReturnType<typeof prepare>;
+  readonly #now: () => number;
+  #endpoints: { id: string; events: Set<string>; enabled: boolean }[] = [];
+  #created = 0;
+
+  constructor(sqlite: Database.Database, now: () => number) {
+    this.#s = prepare(sqlite);
+    this.#now = now;
+    this.#cacheEndpoints(this.#s.endpoints.all({}));
+  }
+
+  /** Stores the event of a message's change (its state as of now) and its deliveries. */
+  emit(messageId: string, type: EventType, now: number): void {
+    const s = this.#s;
+    const row = s.message.get({ id: messageId });
+    if (!row) return;
+    const message = toMessage({
+      ...row,
+      cc: JSON.parse(row.cc) as string[],
+      media: JSON.parse(row.media) as MessageRow['media'],
+    });
+    const id = uuidv7();
+    const payload: EventPayload = { id, type, timestamp: new Date(now).toISOString(), data: message };
+    // A conversation is the other party: all of one person's events reach an endpoint in order.
+    const conversation = message.direction === 'inbound' ? message.from : message.to;
+    s.insertEvent.run({
+      id,
+      type,
+      messageId,
+      conversation,
+      payload: JSON.stringify(payload),
+      createdAt: now,
+    });
+    for (const endpoint of this.#endpoints) {
+      if (!endpoint.enabled || !endpoint.events.has(type)) continue;
+      s.insertDelivery.run({ eventId: id, endpointId: endpoint.id, conversation, now });
+      this.#created += 1;
+    }
+  }
+
+  /** Deliveries created since the last call (the worker tells the deliverer to look when there are any). */
+  takeCreated(): number {
+    const created = this.#created;
+    this.#created = 0;
+    return created;
+  }
+
+  syncEndpoints(definitions: EndpointDefinition[]): EndpointState[] {
+    const s = this.#s;
+    const now = this.#now();
+    const wanted = new Set(definitions.map((d) => d.id));
+    for (const row of s.endpoints.all({})) if (!wanted.has(row.id)) s.deleteEndpoint.run({ id: row.id });
+    for (const d of definitions) {
+      s.upsertEndpoint.run({ id: d.id, url: d.url, events: JSON.stringify(d.events), now });
+    }
+    return this.listEndpoints();
+  }
+
+  listEndpoints(): EndpointState[] {
+    const rows = this.#s.endpoints.all({});
+    this.#cacheEndpoints(rows);
+    return rows.map(toEndpointState);
+  }
+
+  setEnabled(id: string, enabled: boolean, reason: string | null): EndpointState | null {
+    const changed = this.#s.setEnabled.run({
+      id,
+      enabled: enabled ? 1 : 0,
+      reason: enabled ? null : reason,
+      now: this.#now(),
+    });
+    if (changed.changes === 0) return null;
+    this.listEndpoints();
+    const row = this.#s.endpoint.get({ id });
+    return row ? toEndpointState(row) : null;
+  }
+
+  loadDeliveries(endpointId: string, afterId: number, limit: number): PendingDelivery[] {
+    return this.#s.pendingAfter.all({ endpointId, afterId, limit });
+  }
+
+  /** An attempt and its effect. A delivery that is gone (its message was merged into another) is skipped. */
+  record(result: DeliveryResult): void {
+    const s = this.#s;
+    const current = s.deliveryState.get({ id: result.deliveryId });
+    if (current?.state !== 'pending') return;
+    const { attempt } = result;
+    const now = this.#now();
+    s.insertAttempt.run({ deliveryId: result.deliveryId, ...attempt });
+    const state =
+      attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending';
+    s.updateDelivery.run({ id: result.deliveryId, state, nextAttemptAt: result.nextAttemptAt, now });
+    if (result.disable) this.setEnabled(result.disable.endpointId, false, result.disable.reason);
+  }
+
+  redeliver(eventId: string, endpointId: string | null): DeliveryInfo[] | null {
+    const s = this.#s;
+    const event = s.event.get({ id: eventId });
+    if (!event) return null;
+    let targets: string[];
+    if (endpointId !== null) {
+      const endpoint = this.#endpoints.find((e) => e.id === endpointId);
+      if (!endpoint) throw new SwitchboardError('endpoint_not_found');
+      if (!endpoint.enabled) throw new SwitchboardError('endpoint_disabled');
+      targets = [endpointId];
+    } else {
+      targets = this.#endpoints.filter((e) => e.enabled && e.events.has(event.type)).map((e) => e.id);
+      if (targets.length === 0) throw new SwitchboardError('no_matching_endpoint');
+    }
+    const now = this.#now();
+    const created = targets.map((target) => {
+      const { lastInsertRowid } = s.insertDelivery.run({
+        eventId,
+        endpointId: target,
+        conversation: event.conversation,
+        now,
+      });
+      return s.delivery.get({ id: Number(lastInsertRowid) }) as DeliveryRow;
+    });
+    this.#created += created.length;
+    return created.map((row) => toDeliveryInfo(row, []));
+  }
+
+  replay(endpointId: string, since: number): number {
+    const endpoint = this.#endpoints.find((e) => e.id === endpointId);
+    if (!endpoint) throw new SwitchboardError('endpoint_not_found');
+    if (!endpoint.enabled) throw new SwitchboardError('endpoint_disabled');
+    const { changes } = this.#s.replay.run({
+      endpointId,
+      sinceId: firstIdAt(since),
+      types: JSON.stringify([...endpoint.events]),
+      now: this.#now(),
+    });
+    this.#created += changes;
+    return changes;
+  }
+
+  #cacheEndpoints(rows: EndpointRow[]): void {
+    this.#endpoints = rows.map((r) => ({
+      id: r.id,
+      events: new Set(JSON.parse(r.events) as string[]),
+      enabled: r.enabled === 1,
+    }));
+  }
+}
+
+function toEndpointState(row: EndpointRow): EndpointState {
+  return {
+    id: row.id,
+    url: row.url,
+    events: JSON.parse(row.events) as EventType[],
+    enabled: row.enabled === 1,
+    disabledReason: row.disabledReason,
+    pending: row.pending,
+    dead: row.dead,
+    updatedAt: new Date(row.updatedAt).toISOString(),
+  };
+}
+
+export function toDeliveryInfo(row: DeliveryRow, attemptLog: DeliveryInfo['attemptLog']): DeliveryInfo {
+  return {
+    id: row.id,
+    endpointId: row.endpointId,
+    state: row.state as DeliveryInfo['state'],
+    attempts: row.attempts,
+    nextAttemptAt: row.state === 'pending' ? new Date(row.nextAttemptAt).toISOString() : null,
+    createdAt: new Date(row.createdAt).toISOString(),
+    attemptLog,
+  };
+}
+
+export type { DeliveryRow };

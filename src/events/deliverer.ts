@@ -1,0 +1,470 @@
+import type { EventPayload, EventStore, PendingDelivery, DeliveryResult } from '../core/events.js';
+import type { InboundMessage, ReplyQueue } from '../core/inbound.js';
+import type { Logger } from '../core/logger.js';
+import type { Reply } from '../core/provider.js';
+import type { EndpointSettings } from '../events-config.js';
+import { postEvent, type PostResult } from './post.js';
+import { readAnswer } from './reply.js';
+import { signatureHeaders } from './signature.js';
+
+export interface DelivererOptions {
+  store: EventStore;
+  endpoints: readonly EndpointSettings[];
+  /** Waits before each retry; once they are used up, a delivery is dead. */
+  retryScheduleMs: readonly number[];
+  /** Per request. */
+  timeoutMs: number;
+  /**
+   * The endpoint whose answers to `message.received` are replies (the first endpoint that takes that event), and
+   * where replies that cannot go inline are queued. Null endpoint: answers are not read.
+   */
+  replies: { endpointId: string | null; queue: ReplyQueue };
+  log: Logger;
+  /**
+   * Deliveries each endpoint holds in memory at most; beyond it they wait in the database and are loaded as the
+   * endpoint's queue drains. Per endpoint, so that one endpoint's backlog never holds up another's events.
+   * @default 10000
+   */
+  capacity?: number;
+  /** How often the database is checked for deliveries nobody announced. @default 1000 */
+  pollMs?: number;
+  now?: () => number;
+}
+
+interface Delivery extends PendingDelivery {
+  inFlight: boolean;
+  timer: NodeJS.Timeout | null;
+  /** A compute-mode request waiting for this delivery's answer, until its deadline. */
+  waiter: ((reply: Reply | undefined) => void) | null;
+}
+
+interface Lane {
+  settings: EndpointSettings;
+  enabled: boolean;
+  /** Retry-After from the endpoint: nothing is sent to it before this time. */
+  pausedUntil: number;
+  pauseTimer: NodeJS.Timeout | null;
+  inFlight: number;
+  /** Each conversation's deliveries in id order; only the head is ever sent. */
+  conversations: Map<string, Delivery[]>;
+  /** Conversations whose head is due and not in flight, in the order they became ready. */
+  ready: Set<string>;
+  /** Conversations a compute-mode request waits on: started even when the endpoint is at its concurrency. */
+  urgent: Set<string>;
+  /** The reply endpoint's `message.received` deliveries, by message id (compute mode looks them up). */
+  received: Map<string, Delivery>;
+  held: number;
+  /** The highest delivery id loaded; rows after it may wait in the database. */
+  cursor: number;
+  spilled: boolean;
+  loading: Promise<void> | null;
+  /** A load was asked for while one ran: run again, it may have missed rows. */
+  missed: boolean;
+}
+
+const DEFAULT_CAPACITY = 10_000;
+const LOAD_BATCH = 500;
+/** An attempt whose record could not be committed is made again after this. */
+const RECORD_RETRY_MS = 5_000;
+/** The longest Retry-After honoured (the schedule's own waits can be longer). */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+/** Answers that mean "slow down": with a Retry-After, the whole endpoint waits. */
+const SLOW_DOWN = new Set([429, 502, 503, 504]);
+
+/**
+ * Delivers stored events to the apps' endpoints: signed (Standard Webhooks), at least once, in order per
+ * conversation, retried on the configured schedule.
+ *
+ * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order, and
+ * each attempt is recorded before the next delivery of its conversation is sent. A crash repeats at most the
+ * attempts in flight.
+ *
+ * Order: a conversation (the other party's number) has at most one delivery in flight per endpoint, and its next
+ * is sent only after the one before is delivered or dead. A delivery waiting for a retry holds up its conversation
+ * on that endpoint, and only that conversation.
+ */
+export class EventDeliverer {
+  readonly #o: DelivererOptions;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #now: () => number;
+  readonly #capacity: number;
+  readonly #attempts = new Set<Promise<void>>();
+  /** Aborted when the grace on stop runs out: cuts off requests still waiting for an answer. */
+  readonly #halt = new AbortController();
+  #poll: NodeJS.Timeout | null = null;
+  #stopping = false;
+
+  constructor(options: DelivererOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#capacity = options.capacity ?? DEFAULT_CAPACITY;
+    for (const settings of options.endpoints) {
+      this.#lanes.set(settings.id, {
+        settings,
+        enabled: true,
+        pausedUntil: 0,
+        pauseTimer: null,
+        inFlight: 0,
+        conversations: new Map(),
+        ready: new Set(),
+        urgent: new Set(),
+        received: new Map(),
+        held: 0,
+        cursor: 0,
+        spilled: false,
+        loading: null,
+        missed: false,
+      });
+    }
+  }
+
+  /** Starts delivering: `enabled` is each endpoint's stored state (EventStore.syncEndpoints). */
+  start(enabled: ReadonlyMap<string, boolean>): void {
+    if (this.#lanes.size === 0) return;
+    for (const lane of this.#lanes.values()) lane.enabled = enabled.get(lane.settings.id) ?? true;
+    this.#o.store.onDeliveries(() => this.#loadAll());
+    this.#poll = setInterval(() => this.#loadAll(), this.#o.pollMs ?? 1000);
+    this.#poll.unref();
+    this.#loadAll();
+  }
+
+  /** The API enabled or disabled an endpoint (already stored). */
+  setEnabled(endpointId: string, enabled: boolean): void {
+    const lane = this.#lanes.get(endpointId);
+    if (!lane || lane.enabled === enabled) return;
+    lane.enabled = enabled;
+    if (!enabled) {
+      // Compute-mode requests waiting on it answer now rather than at their deadline.
+      for (const delivery of lane.received.values()) this.#answer(delivery, undefined);
+      return;
+    }
+    void this.#load(lane);
+    for (const conversation of lane.conversations.keys()) this.#scheduleHead(lane, conversation);
+  }
+
+  /**
+   * Compute mode: delivers a stored inbound message's `message.received` to the reply endpoint now and waits for
+   * the app's reply until `timeoutMs` has passed. Resolves undefined for no reply, or when the answer does not come
+   * in time; then delivery goes on as usual (retries included) and a reply that comes later is queued as a
+   * message. Never rejects.
+   */
+  async deliverNow(message: InboundMessage, timeoutMs: number): Promise<Reply | undefined> {
+    const lane = this.#replyLane();
+    if (!lane || !lane.enabled || this.#stopping) return undefined;
+    const deadline = this.#now() + timeoutMs;
+    await this.#load(lane);
+    const delivery = lane.received.get(message.id);
+    if (!delivery || delivery.waiter !== null || this.#stopping) return undefined;
+    const queue = lane.conversations.get(delivery.conversation) ?? [];
+    const head = queue[0];
+    // An earlier event of this conversation is waiting for a retry: order comes first, so no inline answer.
+    const blocked = head !== delivery && head !== undefined && !head.inFlight && head.timer !== null;
+    if (blocked || lane.pausedUntil > this.#now()) return undefined;
+    return new Promise<Reply | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        if (delivery.waiter === settle) delivery.waiter = null;
+        lane.urgent.delete(delivery.conversation);
+        resolve(undefined);
+      }, deadline - this.#now());
+      const settle = (reply: Reply | undefined) => {
+        clearTimeout(timer);
+        lane.urgent.delete(delivery.conversation);
+        resolve(reply);
+      };
+      delivery.waiter = settle;
+      lane.urgent.add(delivery.conversation);
+      this.#pump(lane);
+    });
+  }
+
+  /** Deliveries in memory and in flight per endpoint (diagnostics, metrics). */
+  stats(): Map<string, { pending: number; inFlight: number; enabled: boolean }> {
+    return new Map(
+      [...this.#lanes].map(([id, lane]) => [
+        id,
+        { pending: lane.held, inFlight: lane.inFlight, enabled: lane.enabled },
+      ]),
+    );
+  }
+
+  /**
+   * Stops sending; requests in flight get `graceMs` to be answered (and recorded), then are cut off. Whatever is
+   * not delivered stays pending in the database and goes out after the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    if (this.#poll) clearInterval(this.#poll);
+    for (const lane of this.#lanes.values()) {
+      if (lane.pauseTimer) clearTimeout(lane.pauseTimer);
+      for (const queue of lane.conversations.values()) {
+        for (const delivery of queue) {
+          if (delivery.timer) clearTimeout(delivery.timer);
+          this.#answer(delivery, undefined);
+        }
+      }
+    }
+    const grace = setTimeout(() => this.#halt.abort(new Error('stopping')), graceMs);
+    while (this.#attempts.size > 0) await Promise.allSettled([...this.#attempts]);
+    clearTimeout(grace);
+  }
+
+  #replyLane(): Lane | undefined {
+    const id = this.#o.replies.endpointId;
+    return id === null ? undefined : this.#lanes.get(id);
+  }
+
+  #loadAll(): void {
+    for (const lane of this.#lanes.values()) void this.#load(lane);
+  }
+
+  /** Loads the endpoint's pending deliveries after its cursor, up to its capacity. Never rejects. */
+  #load(lane: Lane): Promise<void> {
+    if (!lane.enabled || this.#stopping) return Promise.resolve();
+    if (lane.loading) {
+      lane.missed = true;
+      return lane.loading;
+    }
+    lane.loading = (async () => {
+      try {
+        do {
+          lane.missed = false;
+          while (lane.held < this.#capacity && !this.#stopping) {
+            const limit = Math.min(LOAD_BATCH, this.#capacity - lane.held);
+            const rows = await this.#o.store.loadDeliveries(lane.settings.id, lane.cursor, limit);
+            for (const row of rows) this.#add(lane, row);
+            lane.spilled = rows.length === limit;
+            if (rows.length < limit) break;
+          }
+        } while (lane.missed && lane.held < this.#capacity && !this.#stopping);
+      } catch (err) {
+        this.#o.log.error({ err, endpointId: lane.settings.id }, 'loading event deliveries failed');
+      } finally {
+        lane.loading = null;
+      }
+    })();
+    return lane.loading;
+  }
+
+  #add(lane: Lane, row: PendingDelivery): void {
+    lane.cursor = Math.max(lane.cursor, row.id);
+    const delivery: Delivery = { ...row, inFlight: false, timer: null, waiter: null };
+    lane.held += 1;
+    if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
+      lane.received.set(row.messageId, delivery);
+    }
+    const queue = lane.conversations.get(row.conversation);
+    if (queue) {
+      queue.push(delivery);
+      return;
+    }
+    lane.conversations.set(row.conversation, [delivery]);
+    this.#scheduleHead(lane, row.conversation);
+  }
+
+  /** Makes the conversation's head ready now, or when its next attempt is due. */
+  #scheduleHead(lane: Lane, conversation: string): void {
+    const head = lane.conversations.get(conversation)?.[0];
+    if (!head || head.inFlight || head.timer !== null || this.#stopping) return;
+    const wait = head.nextAttemptAt - this.#now();
+    if (wait <= 0) {
+      lane.ready.add(conversation);
+      this.#pump(lane);
+      return;
+    }
+    head.timer = setTimeout(() => {
+      head.timer = null;
+      lane.ready.add(conversation);
+      this.#pump(lane);
+    }, wait);
+    head.timer.unref();
+  }
+
+  /** Starts ready heads: those a compute request waits on first (past the concurrency), then the rest in turn. */
+  #pump(lane: Lane): void {
+    if (!lane.enabled || this.#stopping) return;
+    const now = this.#now();
+    if (lane.pausedUntil > now) {
+      if (lane.pauseTimer === null) {
+        lane.pauseTimer = setTimeout(() => {
+          lane.pauseTimer = null;
+          this.#pump(lane);
+        }, lane.pausedUntil - now);
+        lane.pauseTimer.unref();
+      }
+      return;
+    }
+    for (const conversation of lane.urgent) {
+      if (lane.ready.delete(conversation)) this.#start(lane, conversation);
+    }
+    while (lane.inFlight < lane.settings.concurrency && lane.ready.size > 0) {
+      const conversation = lane.ready.values().next().value as string;
+      lane.ready.delete(conversation);
+      this.#start(lane, conversation);
+    }
+  }
+
+  #start(lane: Lane, conversation: string): void {
+    const delivery = lane.conversations.get(conversation)?.[0];
+    if (!delivery || delivery.inFlight) return;
+    delivery.inFlight = true;
+    lane.inFlight += 1;
+    const attempt = this.#attempt(lane, delivery).catch((err: unknown) => {
+      this.#o.log.error({ err, deliveryId: delivery.id }, 'event delivery failed unexpectedly');
+    });
+    this.#attempts.add(attempt);
+    void attempt.finally(() => this.#attempts.delete(attempt));
+  }
+
+  async #attempt(lane: Lane, delivery: Delivery): Promise<void> {
+    const { settings } = lane;
+    const startedAt = this.#now();
+    const readsReply = delivery.type === 'message.received' && settings.id === this.#o.replies.endpointId;
+    const headers = signatureHeaders(
+      delivery.eventId,
+      Math.floor(Date.now() / 1000),
+      delivery.payload,
+      settings.secrets,
+    );
+    const post = await postEvent(settings.url, headers, delivery.payload, {
+      timeoutMs: this.#o.timeoutMs,
+      signal: this.#halt.signal,
+      readBody: readsReply,
+    });
+    if (this.#halt.signal.aborted) {
+      // Cut off by shutdown: not an answer from the app. It stays pending and is sent again after the restart.
+      this.#finish(lane, delivery, 'kept');
+      return;
+    }
+    let result = this.#judge(lane, delivery, post, startedAt);
+    if (result.attempt.outcome === 'delivered' && readsReply) {
+      const queued = await this.#reply(delivery, post);
+      if (!queued) {
+        result = {
+          ...result,
+          attempt: { ...result.attempt, outcome: 'retry', error: 'the reply could not be stored' },
+          nextAttemptAt: this.#now() + RECORD_RETRY_MS,
+        };
+      }
+    } else if (result.attempt.outcome !== 'delivered') {
+      this.#answer(delivery, undefined);
+    }
+    try {
+      await this.#o.store.recordDelivery(result);
+    } catch (err) {
+      this.#o.log.error({ err, deliveryId: delivery.id }, 'recording an event delivery failed');
+      // Not recorded: the delivery is made again (at least once), its attempts as stored.
+      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MS;
+      this.#finish(lane, delivery, 'kept');
+      return;
+    }
+    this.#apply(lane, delivery, result);
+  }
+
+  /** What an answer means for the delivery: done, another attempt (when), dead, or the endpoint is gone. */
+  #judge(lane: Lane, delivery: Delivery, post: PostResult, startedAt: number): DeliveryResult {
+    const now = this.#now();
+    const attempt = {
+      statusCode: post.statusCode,
+      error: post.error,
+      startedAt,
+      durationMs: post.durationMs,
+    };
+    const base = { deliveryId: delivery.id, nextAttemptAt: now, disable: null };
+    if (post.statusCode !== null && post.statusCode >= 200 && post.statusCode < 300) {
+      return { ...base, attempt: { ...attempt, outcome: 'delivered' } };
+    }
+    if (post.statusCode === 410) {
+      return {
+        ...base,
+        attempt: { ...attempt, outcome: 'disabled' },
+        disable: { endpointId: lane.settings.id, reason: 'the endpoint answered 410 Gone' },
+      };
+    }
+    const schedule = this.#o.retryScheduleMs;
+    const made = delivery.attempts + 1;
+    if (made > schedule.length) return { ...base, attempt: { ...attempt, outcome: 'dead' } };
+    let wait = schedule[made - 1] as number;
+    if (post.retryAfterMs !== null) {
+      // Never sooner than the endpoint asked, nor sooner than the schedule.
+      const asked = Math.min(post.retryAfterMs, MAX_RETRY_AFTER_MS);
+      wait = Math.max(wait, asked);
+      if (post.statusCode !== null && SLOW_DOWN.has(post.statusCode)) {
+        lane.pausedUntil = Math.max(lane.pausedUntil, now + asked);
+      }
+    }
+    return { ...base, attempt: { ...attempt, outcome: 'retry' }, nextAttemptAt: now + wait };
+  }
+
+  /**
+   * The reply endpoint answered `message.received`: its reply goes inline to a compute-mode request still waiting,
+   * or is queued as a message (before the delivery is recorded, so a crash in between repeats the delivery rather
+   * than lose the reply; the queue sends one reply per inbound message). False: it could not be queued.
+   */
+  async #reply(delivery: Delivery, post: PostResult): Promise<boolean> {
+    const reading = readAnswer(post);
+    if (reading.kind === 'refused') {
+      this.#o.log.warn({ messageId: delivery.messageId, reason: reading.reason }, 'app reply refused');
+    }
+    const reply = reading.kind === 'reply' ? reading.reply : undefined;
+    if (delivery.waiter !== null) {
+      this.#answer(delivery, reply);
+      return true;
+    }
+    if (reply === undefined) return true;
+    const message = (JSON.parse(delivery.payload) as EventPayload).data;
+    try {
+      const { outcome, reason } = await this.#o.replies.queue.queueReply(message, reply);
+      if (outcome === 'refused' || outcome === 'opted_out') {
+        this.#o.log.warn({ messageId: message.id, outcome, reason }, 'app reply not sent');
+      }
+      return true;
+    } catch (err) {
+      this.#o.log.error({ err, messageId: message.id }, 'queuing an app reply failed');
+      return false;
+    }
+  }
+
+  #answer(delivery: Delivery, reply: Reply | undefined): void {
+    const waiter = delivery.waiter;
+    delivery.waiter = null;
+    waiter?.(reply);
+  }
+
+  #apply(lane: Lane, delivery: Delivery, result: DeliveryResult): void {
+    const { outcome } = result.attempt;
+    if (outcome === 'delivered' || outcome === 'dead') {
+      if (outcome === 'dead') {
+        this.#o.log.warn(
+          { endpointId: lane.settings.id, eventId: delivery.eventId, attempts: delivery.attempts + 1 },
+          'event delivery dead: no attempts left',
+        );
+      }
+      this.#finish(lane, delivery, 'done');
+      return;
+    }
+    delivery.attempts += 1;
+    delivery.nextAttemptAt = result.nextAttemptAt;
+    if (result.disable) {
+      lane.enabled = false;
+      this.#o.log.warn({ endpointId: lane.settings.id }, `endpoint disabled: ${result.disable.reason}`);
+    }
+    this.#finish(lane, delivery, 'kept');
+  }
+
+  /** The attempt is over: the delivery leaves its conversation (`done`) or stays at its head (`kept`). */
+  #finish(lane: Lane, delivery: Delivery, fate: 'done' | 'kept'): void {
+    delivery.inFlight = false;
+    lane.inFlight -= 1;
+    if (fate === 'done') {
+      const queue = lane.conversations.get(delivery.conversation);
+      queue?.shift();
+      if (queue?.length === 0) lane.conversations.delete(delivery.conversation);
+      if (lane.received.get(delivery.messageId) === delivery) lane.received.delete(delivery.messageId);
+      lane.held -= 1;
+      if (lane.spilled && lane.held < this.#capacity / 2) void this.#load(lane);
+    }
+    this.#scheduleHead(lane, delivery.conversation);
+    this.#pump(lane);
+  }
+}

@@ -1,0 +1,274 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import type { EventDetail } from '../../src/core/events.js';
+import { newSecret, TestApp } from '../helpers/app-server.js';
+import { twilioInbound, unique } from '../helpers/carriers.js';
+import { json } from '../helpers/gateway.js';
+import { startSendGateway, type SendGateway } from '../helpers/send-gateway.js';
+
+// Signed event delivery to apps over real HTTP: the gateway, the provider simulator with its signed callbacks, and
+// an app on loopback that checks every request with the `standardwebhooks` package.
+
+let gw: SendGateway | undefined;
+const apps: TestApp[] = [];
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+async function startApp(): Promise<TestApp> {
+  const app = await TestApp.start();
+  apps.push(app);
+  return app;
+}
+
+const CUSTOMER = '+14155550123';
+
+async function withApp(env: Record<string, string> = {}, config?: unknown) {
+  const app = await startApp();
+  const secret = newSecret();
+  gw = await startSendGateway({
+    env: {
+      APP_WEBHOOK_URL: `${app.url}/events`,
+      APP_WEBHOOK_SECRET: secret,
+      APP_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms',
+      ...env,
+    },
+    ...(config !== undefined && { config }),
+  });
+  return { app, secret, gw };
+}
+
+describe('event delivery', () => {
+  it('delivers message.received for an inbound message, signed per Standard Webhooks', async () => {
+    const { app, secret, gw } = await withApp();
+    const res = await gw.postTwilio(twilioInbound({ Body: 'hello app' }));
+    expect(res.status).toBe(200);
+    const [request] = await app.waitFor(1);
+    expect(request?.headers['content-type']).toBe('application/json');
+    const [event] = app.verified(secret);
+    expect(event).toMatchObject({
+      type: 'message.received',
+      data: { direction: 'inbound', body: 'hello app', from: CUSTOMER, status: 'received' },
+    });
+    expect(request?.headers['webhook-id']).toBe(event?.id);
+    // A wrong secret does not verify: the signature really is over this body with this key.
+    expect(() => app.verified(newSecret())).toThrow();
+    // Tampering with the body breaks it.
+    expect(() =>
+      new Webhook(secret).verify(request!.body.replace('hello', 'HELLO'), request!.headers as never),
+    ).toThrow();
+  });
+
+  it('delivers every status change of a sent message in order, and message.failed for a failure', async () => {
+    const { app, secret, gw } = await withApp();
+    gw.sim.setFaults('twilio', { recipientErrors: { '+14155550199': '21211' } });
+    const sent = await json(await gw.send({ to: CUSTOMER, body: 'hi' }));
+    await gw.waitForStatus(sent.id, 'delivered');
+    const failed = await json(await gw.send({ to: '+14155550199', body: 'hi' }));
+    await gw.waitForStatus(failed.id, 'failed');
+    await app.waitFor(4);
+    const events = app.verified(secret);
+    expect(events.filter((e) => e.data.id === sent.id).map((e) => [e.type, e.data.status])).toEqual([
+      ['message.status', 'sending'],
+      ['message.status', 'sent'],
+      ['message.status', 'delivered'],
+    ]);
+    expect(events.filter((e) => e.data.id === failed.id).map((e) => [e.type, e.data.status])).toEqual([
+      ['message.failed', 'failed'],
+    ]);
+  });
+
+  it('sends each endpoint only the event types its filter takes', async () => {
+    const a = await startApp();
+    const b = await startApp();
+    const secret = newSecret();
+    const bSecret = newSecret();
+    gw = await startSendGateway({
+      env: { APP_WEBHOOK_SECRET: secret, APP_WEBHOOK_RETRY_SCHEDULE: '100ms' },
+      config: {
+        defaultProvider: 'twilio',
+        providers: { twilio: { from: '+14155550100', mps: null } },
+        endpoints: [
+          { id: 'inbox', url: `${a.url}/in`, events: ['message.received'] },
+          { id: 'failures', url: `${b.url}/f`, events: ['message.failed'], secret: bSecret },
+        ],
+      },
+    });
+    gw.sim.setFaults('twilio', { recipientErrors: { '+14155550199': '21211' } });
+    await gw.postTwilio(twilioInbound());
+    const failed = await json(await gw.send({ to: '+14155550199', body: 'x' }));
+    await gw.waitForStatus(failed.id, 'failed');
+    await a.waitFor(1);
+    await b.waitFor(1);
+    const ok = await json(await gw.send({ to: CUSTOMER, body: 'y' }));
+    await gw.waitForStatus(ok.id, 'delivered');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(a.verified(secret).map((e) => e.type)).toEqual(['message.received']);
+    // Its own secret: the shared one does not verify it.
+    expect(b.verified(bSecret).map((e) => e.type)).toEqual(['message.failed']);
+    expect(() => b.verified(secret)).toThrow();
+  });
+
+  it('delivers a Telnyx inbound message too', async () => {
+    const { app, secret, gw } = await withApp();
+    const injected = await gw.sim.injectInbound({
+      provider: 'telnyx',
+      from: '+13125550099',
+      to: '+13125550001',
+      body: 'via telnyx',
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    expect(injected.status).toBe(200);
+    await app.waitFor(1);
+    expect(app.verified(secret)[0]).toMatchObject({
+      type: 'message.received',
+      data: { provider: 'telnyx', body: 'via telnyx' },
+    });
+  });
+});
+
+/** An inbound Twilio message from `from`; resolves its stored message id once acknowledged. */
+async function inbound(gw: SendGateway, from: string, body: string): Promise<void> {
+  const res = await gw.postTwilio(twilioInbound({ From: from, Body: body, MessageSid: unique('SM') }));
+  expect(res.status).toBe(200);
+}
+
+/** Polls GET /v1/events/:id until `done` holds. */
+async function eventUntil(
+  gw: SendGateway,
+  id: string,
+  done: (e: EventDetail) => boolean,
+  timeoutMs = 5000,
+): Promise<EventDetail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const event = (await json(await gw.api(`/v1/events/${id}`))) as EventDetail;
+    if (done(event)) return event;
+    if (Date.now() > deadline) throw new Error(`event ${id}: ${JSON.stringify(event)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('retries, order and endpoint answers', () => {
+  it('retries on the schedule, records each attempt, then gives up (dead)', async () => {
+    const { app, gw } = await withApp();
+    app.answer(() => ({ status: 500, body: 'boom' }));
+    await inbound(gw, CUSTOMER, 'one');
+    const requests = await app.waitFor(3);
+    const gaps = [requests[1]!.at - requests[0]!.at, requests[2]!.at - requests[1]!.at];
+    // 100ms, then 200ms (the schedule), then dead: no fourth request.
+    expect(gaps[0]).toBeGreaterThanOrEqual(95);
+    expect(gaps[1]).toBeGreaterThanOrEqual(195);
+    const id = app.payloads()[0]!.id;
+    const event = await eventUntil(gw, id, (e) => e.deliveries[0]?.state === 'dead');
+    expect(event.deliveries).toHaveLength(1);
+    expect(event.deliveries[0]).toMatchObject({ endpointId: 'default', state: 'dead', attempts: 3 });
+    expect(event.deliveries[0]!.attemptLog).toEqual([
+      expect.objectContaining({ outcome: 'retry', statusCode: 500, error: 'HTTP 500' }),
+      expect.objectContaining({ outcome: 'retry', statusCode: 500, error: 'HTTP 500' }),
+      expect.objectContaining({ outcome: 'dead', statusCode: 500, error: 'HTTP 500' }),
+    ]);
+    for (const a of event.deliveries[0]!.attemptLog) expect(a.durationMs).toBeGreaterThanOrEqual(0);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(app.requests).toHaveLength(3);
+  });
+
+  it('keeps a conversation in order while its event waits for a retry; other conversations go on', async () => {
+    const { app, gw } = await withApp();
+    let failedOnce = false;
+    app.answer((req) => {
+      const event = JSON.parse(req.body);
+      if (event.data.body === 'first' && !failedOnce) {
+        failedOnce = true;
+        return { status: 503 };
+      }
+      return { status: 200 };
+    });
+    await inbound(gw, CUSTOMER, 'first');
+    await app.waitFor(1);
+    await inbound(gw, CUSTOMER, 'second');
+    await inbound(gw, '+14155550177', 'other conversation');
+    await app.waitFor(4);
+    const bodies = app.payloads().map((e) => e.data.body);
+    // The other conversation did not wait for the retry; this one's second event came after its first.
+    expect(bodies.indexOf('other conversation')).toBeLessThan(bodies.lastIndexOf('first'));
+    expect(bodies.filter((b) => b !== 'other conversation')).toEqual(['first', 'first', 'second']);
+  });
+
+  it('honours Retry-After and holds the endpoint for that long', async () => {
+    const { app, gw } = await withApp();
+    app.answer((_req, i) => (i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    await inbound(gw, CUSTOMER, 'slow down');
+    await app.waitFor(1);
+    await inbound(gw, '+14155550177', 'another');
+    const requests = await app.waitFor(3, 5000);
+    // Neither the retry nor the other conversation's event went before the endpoint's second was up.
+    expect(requests[1]!.at - requests[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(requests[2]!.at - requests[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('counts a redirect as a failure and does not follow it', async () => {
+    const { app, gw } = await withApp();
+    app.answer((req, i) =>
+      i === 0 ? { status: 302, headers: { location: `${app.url}/elsewhere` } } : { status: 200 },
+    );
+    await inbound(gw, CUSTOMER, 'moved?');
+    await app.waitFor(2);
+    expect(app.requests.map((r) => r.path)).toEqual(['/events', '/events']);
+    const id = app.payloads()[0]!.id;
+    const event = await eventUntil(gw, id, (e) => e.deliveries[0]?.state === 'delivered');
+    expect(event.deliveries[0]!.attemptLog.map((a) => [a.outcome, a.statusCode])).toEqual([
+      ['retry', 302],
+      ['delivered', 200],
+    ]);
+    expect(event.deliveries[0]!.attemptLog[0].error).toMatch(/redirect/);
+  });
+
+  it('disables the endpoint on 410 Gone; enabling it sends what waited, replay sends what it missed', async () => {
+    const { app, gw } = await withApp();
+    app.answer(() => ({ status: 410 }));
+    await inbound(gw, CUSTOMER, 'before');
+    await app.waitFor(1);
+    const disabled = await until(async () => {
+      const { data } = await json(await gw.api('/v1/endpoints'));
+      return data[0].enabled === false ? data[0] : null;
+    });
+    expect(disabled).toMatchObject({
+      id: 'default',
+      enabled: false,
+      disabledReason: 'the endpoint answered 410 Gone',
+      pending: 1,
+    });
+    const since = new Date(Date.now() - 1000).toISOString();
+    await inbound(gw, CUSTOMER, 'while disabled');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(app.requests).toHaveLength(1); // nothing goes to a disabled endpoint
+
+    app.answer(() => ({ status: 200 }));
+    // Replay refuses a disabled endpoint: enable it first.
+    const refused = await gw.send({}, {}, `/v1/endpoints/default/replay?since=${encodeURIComponent(since)}`);
+    expect(refused.status).toBe(409);
+    expect((await json(refused)).error.code).toBe('endpoint_disabled');
+    const enabled = await gw.send({}, {}, '/v1/endpoints/default/enable');
+    expect(enabled.status).toBe(200);
+    await app.waitFor(2);
+    expect(app.payloads()[1]!.data.body).toBe('before');
+    const replay = await gw.send({}, {}, `/v1/endpoints/default/replay?since=${encodeURIComponent(since)}`);
+    expect(replay.status).toBe(202);
+    expect(await json(replay)).toEqual({ endpointId: 'default', replayed: 1 });
+    await app.waitFor(3);
+    expect(app.payloads()[2]!.data.body).toBe('while disabled');
+  });
+});
+
+async function until<T>(check: () => Promise<T | null>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
