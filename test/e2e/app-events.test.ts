@@ -223,7 +223,7 @@ describe('retries, order and endpoint answers', () => {
       ['retry', 302],
       ['delivered', 200],
     ]);
-    expect(event.deliveries[0]!.attemptLog[0].error).toMatch(/redirect/);
+    expect(event.deliveries[0]!.attemptLog[0]!.error).toMatch(/redirect/);
   });
 
   it('disables the endpoint on 410 Gone; enabling it sends what waited, replay sends what it missed', async () => {
