@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import type { EventDetail } from '../../src/core/events.js';
@@ -272,3 +275,64 @@ async function until<T>(check: () => Promise<T | null>, timeoutMs = 5000): Promi
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+describe('an app that is slow or down', () => {
+  it('records a timeout and a refused connection as failed attempts, then delivers', async () => {
+    const { app, gw } = await withApp({ APP_WEBHOOK_TIMEOUT_MS: '200' });
+    app.answer((_req, i) => (i === 0 ? { status: 200, delayMs: 600 } : { status: 200 }));
+    await inbound(gw, CUSTOMER, 'slow');
+    await app.waitFor(2);
+    const id = app.payloads()[0]!.id;
+    const slow = await eventUntil(gw, id, (e) => e.deliveries[0]?.state === 'delivered');
+    expect(slow.deliveries[0]!.attemptLog.map((a) => [a.outcome, a.statusCode, a.error])).toEqual([
+      ['retry', null, 'no answer within 200 ms'],
+      ['delivered', 200, null],
+    ]);
+    expect(slow.deliveries[0]!.attemptLog[0]!.durationMs).toBeGreaterThanOrEqual(190);
+
+    await app.close();
+    await inbound(gw, CUSTOMER, 'down');
+    const down = await until(async () => {
+      const { data } = await json(await gw.api('/v1/events?type=message.received&limit=1'));
+      const event = (await json(await gw.api(`/v1/events/${data[0].id}`))) as EventDetail;
+      return event.deliveries[0]?.state === 'dead' ? event : null;
+    });
+    expect(down.deliveries[0]!.attemptLog.map((a) => a.error)).toEqual([
+      'connection refused (ECONNREFUSED)',
+      'connection refused (ECONNREFUSED)',
+      'connection refused (ECONNREFUSED)',
+    ]);
+  });
+
+  it('delivers events left undelivered by a gateway that stopped, after it starts again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-events-'));
+    const db = join(dir, 'switchboard.db');
+    const app = await startApp();
+    const secret = newSecret();
+    const env = {
+      DATABASE_URL: db,
+      APP_WEBHOOK_URL: `${app.url}/events`,
+      APP_WEBHOOK_SECRET: secret,
+      APP_WEBHOOK_RETRY_SCHEDULE: '500ms',
+    };
+    app.answer(() => ({ status: 503 }));
+    gw = await startSendGateway({ env });
+    await inbound(gw, CUSTOMER, 'while the app was failing');
+    await app.waitFor(1);
+    await gw.close();
+    gw = undefined;
+    app.answer(() => ({ status: 200 }));
+    gw = await startSendGateway({ env });
+    await app.waitFor(2);
+    const events = app.verified(secret);
+    expect(events.map((e) => e.data.body)).toEqual([
+      'while the app was failing',
+      'while the app was failing',
+    ]);
+    const detail = await eventUntil(gw, events[0]!.id, (e) => e.deliveries[0]?.state === 'delivered');
+    expect(detail.deliveries[0]!.attemptLog.map((a) => a.statusCode)).toEqual([503, 200]);
+    await gw.close();
+    gw = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

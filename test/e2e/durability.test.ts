@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/db/sqlite.js';
 import { ProviderSimulator } from '../../src/simulator/simulator.js';
+import { newSecret, TestApp } from '../helpers/app-server.js';
 import { TWILIO_SID, TWILIO_TOKEN } from '../helpers/carriers.js';
 import { startProcess, waitReady, type GatewayProcess } from '../helpers/process.js';
 import { carrierEnv, configFile, freePort, TELNYX_FROM, TWILIO_FROM } from '../helpers/send-gateway.js';
@@ -17,16 +18,25 @@ const CONCURRENCY = 4;
 let sim: ProviderSimulator;
 let gateways: GatewayProcess[] = [];
 
+let app: TestApp | undefined;
+
 afterEach(async () => {
   for (const g of gateways) g.child.kill('SIGKILL');
   gateways = [];
   await sim?.close();
+  await app?.close();
+  app = undefined;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function gateway(db: string, port: number): Promise<{ process: GatewayProcess; base: string }> {
+async function gateway(
+  db: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<{ process: GatewayProcess; base: string }> {
   const base = `http://127.0.0.1:${port}`;
   const process = startProcess({
+    ...env,
     ...carrierEnv(sim),
     PORT: String(port),
     DATABASE_URL: db,
@@ -143,5 +153,55 @@ describe('durability of the outbox', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('durability of event delivery', () => {
+  it('delivers events in flight at a SIGKILL after the restart, in order, with the same webhook-id', async () => {
+    sim = await ProviderSimulator.start({
+      twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN },
+      callbacks: { sentDelayMs: 5, deliveredDelayMs: 5 },
+    });
+    app = await TestApp.start();
+    // The app takes the first request and never answers it: the gateway dies with it in flight.
+    app.answer(() => new Promise(() => undefined));
+    const secret = newSecret();
+    const env = { APP_WEBHOOK_URL: `${app.url}/events`, APP_WEBHOOK_SECRET: secret };
+    const db = join(dir, 'events.db');
+    const first = await gateway(db, await freePort(), env);
+    const injected = await sim.injectInbound({
+      provider: 'twilio',
+      from: '+14155550123',
+      to: TWILIO_FROM,
+      body: 'before the crash',
+      webhookUrl: `${first.base}/webhooks`,
+    });
+    expect(injected.status).toBe(200);
+    await app.waitFor(1);
+    // More events of the same conversation wait behind the one in flight: a reply is sent and delivered.
+    const res = await fetch(`${first.base}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to: '+14155550123', body: 'our answer' }),
+    });
+    expect(res.status).toBe(202);
+    await until(() => sim.messages().length === 1, 5000, 'the reply to reach the carrier');
+    await sim.callbacksIdle();
+    first.process.child.kill('SIGKILL');
+    await first.process.exited;
+    expect(app.requests).toHaveLength(1);
+
+    app.answer(() => ({ status: 200 }));
+    await gateway(db, await freePort(), env);
+    await app.waitFor(5, 10_000);
+    const events = app.verified(secret);
+    // The first event again (at least once: same webhook-id), then the rest of the conversation in order.
+    expect(events[1]!.id).toBe(events[0]!.id);
+    expect(events.slice(1).map((e) => [e.type, e.data.status])).toEqual([
+      ['message.received', 'received'],
+      ['message.status', 'sending'],
+      ['message.status', 'sent'],
+      ['message.status', 'delivered'],
+    ]);
   });
 });

@@ -42,7 +42,12 @@ export class TestApp {
     this.#server = server;
   }
 
-  static async start(): Promise<TestApp> {
+  static start(): Promise<TestApp> {
+    return TestApp.startOn(0);
+  }
+
+  /** On a given port (an app coming back on its address after being down); 0 picks a free one. */
+  static async startOn(port: number): Promise<TestApp> {
     const server = createServer();
     const app = new TestApp(server);
     server.on('request', (req, res) => {
@@ -78,7 +83,7 @@ export class TestApp {
         })();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return app;
   }
 
