@@ -227,3 +227,114 @@ describe('sending configuration', () => {
     expect(problems({ TELNYX_API_KEY: 'KEY-x' })[0]).toMatch(/TELNYX_PUBLIC_KEY is not/);
   });
 });
+
+describe('event delivery configuration', () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+  it('defaults to no endpoint and the documented retry schedule', () => {
+    expect(loadConfig({}).events).toEqual({
+      endpoints: [],
+      retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
+      timeoutMs: 10_000,
+    });
+  });
+
+  it('makes APP_WEBHOOK_URL endpoint "default", filtered by APP_WEBHOOK_EVENTS, with the secret decoded', () => {
+    const { events } = loadConfig({
+      APP_WEBHOOK_URL: 'https://app.example/hooks',
+      APP_WEBHOOK_SECRET: secret,
+      APP_WEBHOOK_EVENTS: 'message.received, message.failed',
+      APP_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,1s,2m,3h,1d',
+      APP_WEBHOOK_TIMEOUT_MS: '2500',
+    });
+    expect(events.endpoints).toEqual([
+      {
+        id: 'default',
+        url: 'https://app.example/hooks',
+        events: ['message.received', 'message.failed'],
+        secrets: [Buffer.alloc(32, 7)],
+        concurrency: 8,
+      },
+    ]);
+    expect(events.retryScheduleMs).toEqual([100, 200, 1000, 120_000, 10_800_000, 86_400_000]);
+    expect(events.timeoutMs).toBe(2500);
+    expect(loadConfig({ APP_WEBHOOK_RETRY_SCHEDULE: 'none' }).events.retryScheduleMs).toEqual([]);
+  });
+
+  it('reads endpoints from SWITCHBOARD_CONFIG, each with its filter and optionally its own secret', () => {
+    const own = `whsec_${Buffer.alloc(24, 1).toString('base64')}`;
+    const { events } = loadConfig({
+      APP_WEBHOOK_SECRET: secret,
+      SWITCHBOARD_CONFIG: configFile({
+        endpoints: [
+          { id: 'crm', url: 'https://crm.example/sms', events: ['message.received'] },
+          {
+            id: 'alerts',
+            url: 'http://10.0.0.5/failures',
+            events: ['message.failed'],
+            secret: own,
+            concurrency: 2,
+          },
+        ],
+      }),
+    });
+    expect(events.endpoints.map((e) => [e.id, e.events, e.secrets[0]!.length, e.concurrency])).toEqual([
+      ['crm', ['message.received'], 32, 8],
+      ['alerts', ['message.failed'], 24, 2],
+    ]);
+  });
+
+  it('names every bad setting without echoing a secret', () => {
+    const leaked = 'whsec_c2hvcnQ=';
+    const found = problems({
+      APP_WEBHOOK_URL: 'ftp://app.example',
+      APP_WEBHOOK_SECRET: leaked,
+      APP_WEBHOOK_EVENTS: 'message.sent',
+      APP_WEBHOOK_RETRY_SCHEDULE: '5s,soon',
+      APP_WEBHOOK_TIMEOUT_MS: '5',
+      SWITCHBOARD_CONFIG: configFile({
+        endpoints: [
+          { id: 'Bad Id', url: 'https://x.example' },
+          { id: 'ok', url: 'https://y.example', events: ['message.nope'] },
+          { id: 'ok', url: 'https://z.example' },
+          { id: 'sec', url: 'https://s.example', secret: 'not-a-secret' },
+        ],
+      }),
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^APP_WEBHOOK_URL must be an absolute http\(s\) URL/),
+        expect.stringMatching(/^APP_WEBHOOK_SECRET entry 1 must be "whsec_"/),
+        expect.stringMatching(/^APP_WEBHOOK_EVENTS: "message.sent" is not an event type/),
+        expect.stringMatching(/^APP_WEBHOOK_RETRY_SCHEDULE: "soon" must be a wait/),
+        expect.stringMatching(/^APP_WEBHOOK_TIMEOUT_MS must be a whole number from 100 to 60000/),
+        expect.stringMatching(/^SWITCHBOARD_CONFIG endpoints\[0\]\.id: must be lowercase/),
+        expect.stringMatching(/^SWITCHBOARD_CONFIG endpoints\[1\]\.events\[0\]: must be one of/),
+        expect.stringMatching(/^SWITCHBOARD_CONFIG endpoints\[3\]\.secret: must be "whsec_"/),
+      ]),
+    );
+    expect(found.join('\n')).not.toContain('c2hvcnQ');
+    expect(found.join('\n')).not.toContain('not-a-secret');
+    // A valid file, bad only in what the schema cannot see: a repeated id.
+    expect(
+      problems({
+        APP_WEBHOOK_SECRET: secret,
+        SWITCHBOARD_CONFIG: configFile({
+          endpoints: [
+            { id: 'ok', url: 'https://y.example' },
+            { id: 'ok', url: 'https://z.example' },
+          ],
+        }),
+      }),
+    ).toEqual(['endpoints[1].id repeats "ok"; endpoint ids must be unique.']);
+  });
+
+  it('refuses an endpoint that could not be signed', () => {
+    expect(problems({ APP_WEBHOOK_URL: 'https://app.example' })).toEqual([
+      expect.stringMatching(/^APP_WEBHOOK_URL is set but APP_WEBHOOK_SECRET is not/),
+    ]);
+    expect(
+      problems({ SWITCHBOARD_CONFIG: configFile({ endpoints: [{ id: 'a', url: 'https://a.example' }] }) }),
+    ).toEqual(['endpoints[0] (a) has no secret: set APP_WEBHOOK_SECRET or endpoints[0].secret.']);
+  });
+});

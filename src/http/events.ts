@@ -35,6 +35,9 @@ const RedeliverBody = Type.Union([
 ]);
 type RedeliverBody = Static<typeof RedeliverBody>;
 
+// Enable, disable and replay take no body; one sent by mistake (a misspelt option) is refused, not ignored.
+const NoBody = Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]);
+
 const ReplayQuery = Type.Object(
   { since: Type.String({ format: 'date-time' }) },
   { additionalProperties: false },
@@ -98,7 +101,7 @@ export const eventRoutes: FastifyPluginAsync<{
   for (const action of ['enable', 'disable'] as const) {
     app.post<{ Params: IdParams }>(
       `/v1/endpoints/:id/${action}`,
-      { schema: { params: IdParams } },
+      { schema: { params: IdParams, body: NoBody } },
       async (request) => {
         const enabled = action === 'enable';
         const endpoint = await store.setEndpointEnabled(
@@ -115,7 +118,7 @@ export const eventRoutes: FastifyPluginAsync<{
 
   app.post<{ Params: IdParams; Querystring: ReplayQuery }>(
     '/v1/endpoints/:id/replay',
-    { schema: { params: IdParams, querystring: ReplayQuery } },
+    { schema: { params: IdParams, querystring: ReplayQuery, body: NoBody } },
     async (request, reply) => {
       const replayed = await store.replay(request.params.id, parseSince(request.query.since));
       return reply.code(202).send({ endpointId: request.params.id, replayed });

@@ -7,6 +7,7 @@ import type { InboundMessageEvent } from '../../src/core/provider.js';
 import { v7 as uuidv7 } from 'uuid';
 import { firstIdAt } from '../../src/db/ids.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
+import { describeEventStoreContract } from './event-store-contract.js';
 import { describeStoreContract, inbound } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-store-'));
@@ -16,6 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreContract('SQLite :memory:', () => SqliteStore.open({ path: ':memory:' }));
 describeStoreContract('SQLite file', fileStore);
+describeEventStoreContract('SQLite :memory:', () => SqliteStore.open({ path: ':memory:' }));
 
 describe('SqliteStore', () => {
   it('opens a file database in WAL mode with synchronous=FULL and foreign keys on', async () => {

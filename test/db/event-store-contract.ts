@@ -1,0 +1,237 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SwitchboardError } from '../../src/core/errors.js';
+import type { EventStore } from '../../src/core/events.js';
+import type { Store } from '../../src/core/store.js';
+import { inbound, outbound, status } from './store-contract.js';
+
+const hasCode = (code: string) => (err: unknown) => err instanceof SwitchboardError && err.code === code;
+
+/** The event side of the Store contract: what every implementation must do with events and deliveries. */
+export function describeEventStoreContract(name: string, open: () => Promise<Store> | Store): void {
+  describe(`Event store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+      await store.syncEndpoints([
+        {
+          id: 'all',
+          url: 'https://app.example/all',
+          events: ['message.received', 'message.status', 'message.failed'],
+        },
+        { id: 'inbox', url: 'https://app.example/in', events: ['message.received'] },
+      ]);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const pendingOf = async (endpointId: string) => store.loadDeliveries(endpointId, 0, 100);
+
+    it('stores an event with each change, with a delivery per endpoint whose filter takes it', async () => {
+      const [received] = await store.ingest([{ event: inbound({ body: 'hi' }), optOut: null }]);
+      const [queued] = await store.enqueue([outbound()]);
+      const outId = queued!.outcome === 'stored' ? queued!.message.id : '';
+      // Creating a queued message is the app's own doing: no event.
+      expect((await store.listEvents({}, { limit: 10 })).data).toHaveLength(1);
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: outId,
+        attempt: attemptRecord(),
+        providerMessageId: 'SMout1',
+        providerStatus: 'queued',
+        from: null,
+      });
+      await store.ingest([{ event: status('SMout1', 'delivered'), optOut: null }]);
+      // A late `sent` moves nothing: no event. A duplicate: no event.
+      await store.ingest([{ event: status('SMout1', 'sent'), optOut: null }]);
+      await store.ingest([{ event: status('SMout1', 'delivered', { dedupeKey: 'dup' }), optOut: null }]);
+      await store.ingest([{ event: status('SMout1', 'delivered', { dedupeKey: 'dup' }), optOut: null }]);
+
+      const events = (await store.listEvents({}, { limit: 10 })).data.reverse();
+      expect(events.map((e) => [e.type, e.messageId])).toEqual([
+        ['message.received', received!.messageId],
+        ['message.status', outId],
+        ['message.status', outId],
+      ]);
+      const detail = await store.getEvent(events[2]!.id);
+      expect(detail!.payload).toMatchObject({
+        id: events[2]!.id,
+        type: 'message.status',
+        data: { id: outId, status: 'delivered', providerMessageId: 'SMout1' },
+      });
+      expect((await pendingOf('all')).map((d) => d.eventId)).toEqual(events.map((e) => e.id));
+      expect((await pendingOf('inbox')).map((d) => [d.eventId, d.type, d.conversation])).toEqual([
+        [events[0]!.id, 'message.received', '+14155550123'],
+      ]);
+    });
+
+    it('makes a failure message.failed', async () => {
+      const [q] = await store.enqueue([outbound()]);
+      const id = q!.outcome === 'stored' ? q!.message.id : '';
+      await store.recordSend({
+        kind: 'failed',
+        messageId: id,
+        attempt: { ...attemptRecord(), errorClass: 'recipient', errorCode: '21211' },
+        optOut: false,
+      });
+      const { data } = await store.listEvents({ type: 'message.failed' }, { limit: 10 });
+      expect(data.map((e) => e.messageId)).toEqual([id]);
+    });
+
+    it('keeps an endpoint disabled across syncs; a disabled endpoint gets no new deliveries', async () => {
+      expect(await store.setEndpointEnabled('inbox', false, 'testing')).toMatchObject({
+        id: 'inbox',
+        enabled: false,
+        disabledReason: 'testing',
+      });
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      expect(await pendingOf('inbox')).toHaveLength(0);
+      expect(await pendingOf('all')).toHaveLength(1);
+      const synced = await store.syncEndpoints([
+        { id: 'inbox', url: 'https://app.example/moved', events: ['message.received'] },
+      ]);
+      // `all` is no longer configured and is gone; `inbox` took its new URL and stayed disabled.
+      expect(synced).toEqual([
+        expect.objectContaining({ id: 'inbox', url: 'https://app.example/moved', enabled: false }),
+      ]);
+      expect(await store.setEndpointEnabled('nope', true, null)).toBeNull();
+    });
+
+    it('records attempts: retry keeps it pending, delivered and dead end it, 410 disables the endpoint', async () => {
+      for (let i = 0; i < 3; i += 1) await store.ingest([{ event: inbound(), optOut: null }]);
+      const [a, b, c] = await pendingOf('all');
+      const attempt = (outcome: 'delivered' | 'retry' | 'dead' | 'disabled', statusCode: number | null) => ({
+        outcome,
+        statusCode,
+        error: statusCode === 200 ? null : `HTTP ${statusCode}`,
+        startedAt: Date.now(),
+        durationMs: 3,
+      });
+      await store.recordDelivery({
+        deliveryId: a!.id,
+        attempt: attempt('retry', 500),
+        nextAttemptAt: 42,
+        disable: null,
+      });
+      await store.recordDelivery({
+        deliveryId: b!.id,
+        attempt: attempt('delivered', 200),
+        nextAttemptAt: 0,
+        disable: null,
+      });
+      await store.recordDelivery({
+        deliveryId: c!.id,
+        attempt: attempt('dead', 500),
+        nextAttemptAt: 0,
+        disable: null,
+      });
+      expect((await pendingOf('all')).map((d) => [d.id, d.attempts, d.nextAttemptAt])).toEqual([
+        [a!.id, 1, 42],
+      ]);
+      const [endpoint] = (await store.listEndpoints()).filter((e) => e.id === 'all');
+      expect(endpoint).toMatchObject({ pending: 1, dead: 1, enabled: true });
+      expect((await store.getEvent(a!.eventId))!.deliveries[0]).toMatchObject({
+        endpointId: 'all',
+        state: 'pending',
+        attempts: 1,
+        attemptLog: [{ outcome: 'retry', statusCode: 500, error: 'HTTP 500' }],
+      });
+      await store.recordDelivery({
+        deliveryId: a!.id,
+        attempt: attempt('disabled', 410),
+        nextAttemptAt: 50,
+        disable: { endpointId: 'all', reason: 'gone' },
+      });
+      expect((await store.listEndpoints()).find((e) => e.id === 'all')).toMatchObject({
+        enabled: false,
+        disabledReason: 'gone',
+        pending: 1,
+      });
+      // Only events with a delivery in that state to that endpoint.
+      const dead = await store.listEvents({ endpointId: 'all', state: 'dead' }, { limit: 10 });
+      expect(dead.data.map((e) => e.id)).toEqual([c!.eventId]);
+    });
+
+    it('redelivers an event to every endpoint that takes it, or to one', async () => {
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      const [first] = await pendingOf('all');
+      const all = await store.redeliver(first!.eventId, null);
+      expect(all!.map((d) => d.endpointId).sort()).toEqual(['all', 'inbox']);
+      const one = await store.redeliver(first!.eventId, 'inbox');
+      expect(one).toEqual([expect.objectContaining({ endpointId: 'inbox', state: 'pending', attempts: 0 })]);
+      expect(await pendingOf('inbox')).toHaveLength(3);
+      expect(await store.redeliver('0190d1c1-0000-7000-8000-000000000000', null)).toBeNull();
+      await expect(store.redeliver(first!.eventId, 'nope')).rejects.toSatisfy(hasCode('endpoint_not_found'));
+      await store.setEndpointEnabled('inbox', false, 'x');
+      await expect(store.redeliver(first!.eventId, 'inbox')).rejects.toSatisfy(hasCode('endpoint_disabled'));
+    });
+
+    it('replays what an endpoint missed since a time: not what it has or awaits, only its types', async () => {
+      const since = Date.now() - 1000;
+      await store.setEndpointEnabled('inbox', false, 'down');
+      for (let i = 0; i < 3; i += 1) await store.ingest([{ event: inbound(), optOut: null }]);
+      await store.ingest([{ event: status('SMunknown', 'sent'), optOut: null }]);
+      await expect(store.replay('inbox', since)).rejects.toSatisfy(hasCode('endpoint_disabled'));
+      await store.setEndpointEnabled('inbox', true, null);
+      expect(await store.replay('inbox', since)).toBe(3);
+      // Again: all three are pending now, nothing to add.
+      expect(await store.replay('inbox', since)).toBe(0);
+      expect(await store.replay('inbox', Date.now() + 60_000)).toBe(0);
+      await expect(store.replay('nope', since)).rejects.toSatisfy(hasCode('endpoint_not_found'));
+      const loaded = await pendingOf('inbox');
+      // In event order, so each conversation stays in order.
+      expect(loaded.map((d) => d.eventId)).toEqual([...loaded.map((d) => d.eventId)].sort());
+    });
+
+    it('lists events by type, message and time, newest first, page by page', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const [r] = await store.ingest([{ event: inbound(), optOut: null }]);
+        ids.push(r!.messageId);
+      }
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listEvents({ type: 'message.received' }, { cursor, limit: 2 });
+        seen.push(...page.data.map((e) => e.messageId));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen).toEqual([...ids].reverse());
+      expect((await store.listEvents({ messageId: ids[1] }, { limit: 10 })).data).toHaveLength(1);
+      expect((await store.listEvents({ type: 'message.failed' }, { limit: 10 })).data).toHaveLength(0);
+      expect((await store.listEvents({ since: Date.now() + 60_000 }, { limit: 10 })).data).toHaveLength(0);
+      await expect(store.listEvents({}, { cursor: 'bm9wZQ', limit: 2 })).rejects.toSatisfy(
+        hasCode('invalid_cursor'),
+      );
+      expect(await store.getEvent('0190d1c1-0000-7000-8000-000000000000')).toBeNull();
+    });
+
+    it('tells listeners when a commit created deliveries', async () => {
+      let told = 0;
+      (store as EventStore).onDeliveries(() => (told += 1));
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      await until(() => told > 0);
+      expect(told).toBeGreaterThan(0);
+    });
+  });
+}
+
+function attemptRecord() {
+  return {
+    provider: 'twilio' as const,
+    errorClass: null,
+    errorCode: null,
+    errorMessage: null,
+    httpStatus: null,
+    startedAt: Date.now(),
+    durationMs: 5,
+  };
+}
+
+async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('not in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
