@@ -119,7 +119,12 @@ export class InboundGateway {
     const outcome =
       fresh.length > 0 || results.some((r) => r.outcome === 'stored') ? 'accepted' : 'duplicate';
     const handler = this.#o.handler;
-    const inlineMode = this.#o.mode === 'compute' && provider.repliesInline && fresh.length === 1;
+    // Never an inline answer to STOP: the opt-out is stored, and a reply through the send pipeline is refused.
+    const inlineMode =
+      this.#o.mode === 'compute' &&
+      provider.repliesInline &&
+      fresh.length === 1 &&
+      fresh[0]?.keyword !== 'stop';
     if (handler === undefined && inlineMode && this.#o.inline) {
       // The app answers over HTTP; past the deadline its reply, when it comes, is queued by the deliverer.
       const reply = await this.#o.inline(fresh[0] as InboundMessage, this.#o.computeTimeoutMs);

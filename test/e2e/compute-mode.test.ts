@@ -177,6 +177,17 @@ describe('compute mode over HTTP', () => {
     });
   }
 
+  it('never answers a STOP, inline or as a message', async () => {
+    const { gw, app, logs } = await start(() => ({ body: { reply: { body: 'Sorry to see you go!' } } }));
+    const { twiml } = await twilioMessage(gw, 'STOP');
+    expect(twiml).toContain('<Response/>');
+    // The app still hears of it; its reply is refused because the sender has just opted out.
+    await app.waitFor(1);
+    await until(() => logs.lines.some((l) => l.msg === 'app reply not sent'));
+    expect(logs.lines.find((l) => l.msg === 'app reply not sent')).toMatchObject({ outcome: 'opted_out' });
+    expect(await outbound(gw)).toHaveLength(0);
+  });
+
   it('a plain "OK" answer is no reply and logs nothing', async () => {
     const { gw, logs } = await start(() => ({
       status: 200,
@@ -205,3 +216,11 @@ describe('fast mode over HTTP', () => {
     expect(events.data).toHaveLength(1);
   });
 });
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('not in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
