@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 import { Dispatcher, type LaneSettings } from './core/dispatcher.js';
+import { STATUS_CALLBACK_ENDPOINT } from './core/events.js';
 import { InboundGateway, type InboundHandler, type InboundMessage } from './core/inbound.js';
 import type { ProviderId } from './core/message.js';
 import { OutboundService } from './core/outbound.js';
@@ -162,16 +163,23 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     log: app.log,
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
-  const outbound = new OutboundService({ store, routing, limits, dispatcher });
-
   const { events } = config;
+  const outbound = new OutboundService({
+    store,
+    routing,
+    limits,
+    dispatcher,
+    statusCallbacks: events.statusCallbacks !== null,
+  });
+
+  const endpoints = [...events.endpoints, ...(events.statusCallbacks ? [events.statusCallbacks] : [])];
   const endpointStates = await store.syncEndpoints(
-    events.endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
+    endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
   );
   const replyEndpoint = events.endpoints.find((e) => e.events.includes('message.received'))?.id ?? null;
   const deliverer = new EventDeliverer({
     store,
-    endpoints: events.endpoints,
+    endpoints,
     retryScheduleMs: events.retryScheduleMs,
     timeoutMs: events.timeoutMs,
     replies: { endpointId: replyEndpoint, queue: outbound },
@@ -179,6 +187,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
   });
   for (const state of endpointStates) {
+    if (state.id === STATUS_CALLBACK_ENDPOINT) continue;
     app.log.info(
       { endpointId: state.id, events: state.events, enabled: state.enabled },
       // The origin only: an endpoint's path or query may carry a token.

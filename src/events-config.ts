@@ -1,5 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import { EVENT_TYPES, type EndpointDefinition, type EventType } from './core/events.js';
+import {
+  EVENT_TYPES,
+  STATUS_CALLBACK_ENDPOINT,
+  type EndpointDefinition,
+  type EventType,
+} from './core/events.js';
 import type { ConfigFile } from './config-file.js';
 import { whole, type Read } from './sending-config.js';
 
@@ -13,6 +18,11 @@ export interface EndpointSettings extends EndpointDefinition {
 
 export interface AppEventsConfig {
   endpoints: EndpointSettings[];
+  /**
+   * Messages' own status callbacks (the send API's `statusCallback`), signed with APP_WEBHOOK_SECRET; null without
+   * it (the send API then refuses `statusCallback`).
+   */
+  statusCallbacks: EndpointSettings | null;
   /** Waits before each retry; after the last, a delivery is dead. @default 5s,5m,30m,2h,5h,10h */
   retryScheduleMs: number[];
   /** Per request. @default 10000 */
@@ -23,6 +33,8 @@ export const EVENT_DEFAULTS = {
   APP_WEBHOOK_RETRY_SCHEDULE: '5s,5m,30m,2h,5h,10h',
   APP_WEBHOOK_TIMEOUT_MS: '10000',
   concurrency: 8,
+  /** Status callbacks go to many URLs, one per message. */
+  statusCallbackConcurrency: 16,
 } as const;
 
 /** The id APP_WEBHOOK_URL's endpoint has in the API. */
@@ -81,6 +93,10 @@ export function readEventsConfig(read: Read, file: ConfigFile, problems: string[
 
   (file.endpoints ?? []).forEach((e, i) => {
     const field = `endpoints[${i}]`;
+    if (e.id === STATUS_CALLBACK_ENDPOINT) {
+      problems.push(`${field}.id "${e.id}" is reserved for messages' own status callbacks; choose another.`);
+      return;
+    }
     if (endpoints.some((other) => other.id === e.id)) {
       problems.push(
         e.id === DEFAULT_ENDPOINT_ID && url !== undefined
@@ -112,7 +128,17 @@ export function readEventsConfig(read: Read, file: ConfigFile, problems: string[
   if (!/^\d+$/.test(rawTimeout) || timeoutMs < 100 || timeoutMs > 60_000) {
     problems.push(`APP_WEBHOOK_TIMEOUT_MS must be a whole number from 100 to 60000, got "${rawTimeout}".`);
   }
-  return { endpoints, retryScheduleMs, timeoutMs };
+  const statusCallbacks: EndpointSettings | null =
+    shared.length === 0
+      ? null
+      : {
+          id: STATUS_CALLBACK_ENDPOINT,
+          url: '',
+          events: ['message.status', 'message.failed'],
+          secrets: shared,
+          concurrency: EVENT_DEFAULTS.statusCallbackConcurrency,
+        };
+  return { endpoints, statusCallbacks, retryScheduleMs, timeoutMs };
 }
 
 function isHttpUrl(value: string): boolean {

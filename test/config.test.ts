@@ -234,6 +234,7 @@ describe('event delivery configuration', () => {
   it('defaults to no endpoint and the documented retry schedule', () => {
     expect(loadConfig({}).events).toEqual({
       endpoints: [],
+      statusCallbacks: null,
       retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
       timeoutMs: 10_000,
     });
@@ -257,6 +258,11 @@ describe('event delivery configuration', () => {
       },
     ]);
     expect(events.retryScheduleMs).toEqual([100, 200, 1000, 120_000, 10_800_000, 86_400_000]);
+    // With a secret, messages' own status callbacks can be signed.
+    expect(events.statusCallbacks).toMatchObject({
+      id: 'status-callback',
+      events: ['message.status', 'message.failed'],
+    });
     expect(events.timeoutMs).toBe(2500);
     expect(loadConfig({ APP_WEBHOOK_RETRY_SCHEDULE: 'none' }).events.retryScheduleMs).toEqual([]);
   });

@@ -55,6 +55,12 @@ export const ERRORS = {
   },
   provider_unavailable: { status: 422, message: 'The provider is not configured for sending.' },
   from_required: { status: 422, message: 'No sender: pass "from" or configure one for the provider.' },
+  status_callback_unavailable: {
+    status: 422,
+    message:
+      'statusCallback needs APP_WEBHOOK_SECRET on the gateway: status callbacks are signed like every event (see ' +
+      'the README, Receiving events).',
+  },
   no_provider_available: {
     status: 503,
     message: 'No carrier is configured for sending (no credentials); see the README, Configuration.',

@@ -30,6 +30,12 @@ export interface EventPayload {
 export const DELIVERY_STATES = ['pending', 'delivered', 'dead'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
+/**
+ * The endpoint of messages' own status callbacks (`statusCallback` in the send API): each delivery goes to its
+ * message's URL. Exists when APP_WEBHOOK_SECRET is set (callbacks are signed like every event).
+ */
+export const STATUS_CALLBACK_ENDPOINT = 'status-callback';
+
 /** What an endpoint is as configuration says (SWITCHBOARD_CONFIG `endpoints`, or APP_WEBHOOK_URL). */
 export interface EndpointDefinition {
   id: string;
@@ -55,6 +61,8 @@ export interface PendingDelivery {
   eventId: string;
   messageId: string;
   endpointId: string;
+  /** Overrides the endpoint's URL (a message's statusCallback); null: the endpoint's. */
+  url: string | null;
   conversation: string;
   type: EventType;
   /** Attempts made so far. */

@@ -39,6 +39,8 @@ export interface OutboundOptions {
   routing: RoutingTable;
   limits: ReadonlyMap<ProviderId, SendLimits>;
   dispatcher: OutboxListener;
+  /** Whether messages' status callbacks can be delivered (they are signed: APP_WEBHOOK_SECRET). */
+  statusCallbacks: boolean;
 }
 
 /**
@@ -150,7 +152,10 @@ export class OutboundService {
     const mediaUrls = request.mediaUrls ?? [];
     if (body.length === 0 && mediaUrls.length === 0) throw new SwitchboardError('body_or_media_required');
     for (const url of mediaUrls) checkUrl(url, 'mediaUrls');
-    if (request.statusCallback !== undefined) checkUrl(request.statusCallback, 'statusCallback');
+    if (request.statusCallback !== undefined) {
+      if (!this.#o.statusCallbacks) throw new SwitchboardError('status_callback_unavailable');
+      checkUrl(request.statusCallback, 'statusCallback');
+    }
     const segments = body.length > 0 ? countSegments(body) : null;
     const limits = this.#o.limits.get(route.provider);
     if (limits) checkLimits(route.provider, limits, body, mediaUrls.length, segments?.segments ?? 0);

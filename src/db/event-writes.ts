@@ -10,6 +10,7 @@ import type {
   EventType,
   PendingDelivery,
 } from '../core/events.js';
+import { STATUS_CALLBACK_ENDPOINT } from '../core/events.js';
 import { firstIdAt } from './ids.js';
 import { toMessage, type MessageRow } from './rows.js';
 
@@ -65,10 +66,16 @@ function prepare(sqlite: Database.Database) {
       `INSERT INTO events (id, type, message_id, conversation, payload, created_at)
        VALUES (@id, @type, @messageId, @conversation, @payload, @createdAt)`,
     ),
-    insertDelivery: raw<{ eventId: string; endpointId: string; conversation: string; now: number }>(
-      `INSERT INTO event_deliveries (event_id, endpoint_id, conversation, state, attempts, next_attempt_at,
+    insertDelivery: raw<{
+      eventId: string;
+      endpointId: string;
+      url: string | null;
+      conversation: string;
+      now: number;
+    }>(
+      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
          created_at, updated_at)
-       VALUES (@eventId, @endpointId, @conversation, 'pending', 0, @now, @now, @now)`,
+       VALUES (@eventId, @endpointId, @url, @conversation, 'pending', 0, @now, @now, @now)`,
     ),
     endpoints: raw<Record<string, never>, EndpointRow>(
       `SELECT ${endpointColumns} FROM webhook_endpoints e ORDER BY e.rowid`,
@@ -88,8 +95,8 @@ function prepare(sqlite: Database.Database) {
        WHERE id = @id`,
     ),
     pendingAfter: raw<{ endpointId: string; afterId: number; limit: number }, PendingDelivery>(
-      `SELECT d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.conversation,
-         d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload
+      `SELECT d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.url,
+         d.conversation, d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload
        FROM event_deliveries d JOIN events e ON e.id = d.event_id
        WHERE d.state = 'pending' AND d.endpoint_id = @endpointId AND d.id > @afterId
        ORDER BY d.id LIMIT @limit`,
@@ -113,20 +120,27 @@ function prepare(sqlite: Database.Database) {
          updated_at = @now
        WHERE id = @id`,
     ),
-    event: raw<{ id: string }, { id: string; type: string; conversation: string }>(
-      'SELECT id, type, conversation FROM events WHERE id = @id',
+    event: raw<
+      { id: string },
+      { id: string; type: string; conversation: string; statusCallback: string | null }
+    >(
+      `SELECT e.id, e.type, e.conversation, m.status_callback AS statusCallback
+       FROM events e JOIN messages m ON m.id = e.message_id WHERE e.id = @id`,
     ),
     delivery: raw<{ id: number }, DeliveryRow>(
       `SELECT id, endpoint_id AS endpointId, state, attempts, next_attempt_at AS nextAttemptAt,
          created_at AS createdAt
        FROM event_deliveries WHERE id = @id`,
     ),
-    replay: raw<{ endpointId: string; sinceId: string; types: string; now: number }>(
-      `INSERT INTO event_deliveries (event_id, endpoint_id, conversation, state, attempts, next_attempt_at,
+    // For the status-callback endpoint (@callback = 1): only events of messages with a callback, to its URL.
+    replay: raw<{ endpointId: string; callback: number; sinceId: string; types: string; now: number }>(
+      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
          created_at, updated_at)
-       SELECT ev.id, @endpointId, ev.conversation, 'pending', 0, @now, @now, @now
-       FROM events ev
+       SELECT ev.id, @endpointId, CASE WHEN @callback = 1 THEN m.status_callback END, ev.conversation, 'pending',
+         0, @now, @now, @now
+       FROM events ev JOIN messages m ON m.id = ev.message_id
        WHERE ev.id >= @sinceId AND ev.type IN (SELECT value FROM json_each(@types))
+         AND (@callback = 0 OR m.status_callback IS NOT NULL)
          AND NOT EXISTS (SELECT 1 FROM event_deliveries d
                          WHERE d.event_id = ev.id AND d.endpoint_id = @endpointId
                            AND d.state IN ('pending', 'delivered'))
@@ -181,7 +195,9 @@ export class EventWrites {
     });
     for (const endpoint of this.#endpoints) {
       if (!endpoint.enabled || !endpoint.events.has(type)) continue;
-      s.insertDelivery.run({ eventId: id, endpointId: endpoint.id, conversation, now });
+      const url = endpoint.id === STATUS_CALLBACK_ENDPOINT ? message.statusCallback : null;
+      if (endpoint.id === STATUS_CALLBACK_ENDPOINT && url === null) continue;
+      s.insertDelivery.run({ eventId: id, endpointId: endpoint.id, url, conversation, now });
       this.#created += 1;
     }
   }
@@ -251,8 +267,17 @@ export class EventWrites {
       if (!endpoint) throw new SwitchboardError('endpoint_not_found');
       if (!endpoint.enabled) throw new SwitchboardError('endpoint_disabled');
       targets = [endpointId];
+      if (endpointId === STATUS_CALLBACK_ENDPOINT && event.statusCallback === null) {
+        throw new SwitchboardError(
+          'no_matching_endpoint',
+          'The message of this event has no statusCallback.',
+        );
+      }
     } else {
-      targets = this.#endpoints.filter((e) => e.enabled && e.events.has(event.type)).map((e) => e.id);
+      targets = this.#endpoints
+        .filter((e) => e.enabled && e.events.has(event.type))
+        .filter((e) => e.id !== STATUS_CALLBACK_ENDPOINT || event.statusCallback !== null)
+        .map((e) => e.id);
       if (targets.length === 0) throw new SwitchboardError('no_matching_endpoint');
     }
     const now = this.#now();
@@ -260,6 +285,7 @@ export class EventWrites {
       const { lastInsertRowid } = s.insertDelivery.run({
         eventId,
         endpointId: target,
+        url: target === STATUS_CALLBACK_ENDPOINT ? event.statusCallback : null,
         conversation: event.conversation,
         now,
       });
@@ -275,6 +301,7 @@ export class EventWrites {
     if (!endpoint.enabled) throw new SwitchboardError('endpoint_disabled');
     const { changes } = this.#s.replay.run({
       endpointId,
+      callback: endpointId === STATUS_CALLBACK_ENDPOINT ? 1 : 0,
       sinceId: firstIdAt(since),
       types: JSON.stringify([...endpoint.events]),
       now: this.#now(),

@@ -183,6 +183,8 @@ export const eventDeliveries = sqliteTable(
       .notNull()
       .references(() => events.id, { onDelete: 'cascade' }),
     endpointId: text('endpoint_id').notNull(),
+    // Where to post instead of the endpoint's URL: a message's own statusCallback (endpoint `status-callback`).
+    url: text('url'),
     // Copied from the event: the delivery order key.
     conversation: text('conversation').notNull(),
     // pending | delivered | dead

@@ -1,4 +1,10 @@
-import type { EventPayload, EventStore, PendingDelivery, DeliveryResult } from '../core/events.js';
+import {
+  STATUS_CALLBACK_ENDPOINT,
+  type DeliveryResult,
+  type EventPayload,
+  type EventStore,
+  type PendingDelivery,
+} from '../core/events.js';
 import type { InboundMessage, ReplyQueue } from '../core/inbound.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply } from '../core/provider.js';
@@ -326,7 +332,7 @@ export class EventDeliverer {
       delivery.payload,
       settings.secrets,
     );
-    const post = await postEvent(settings.url, headers, delivery.payload, {
+    const post = await postEvent(delivery.url ?? settings.url, headers, delivery.payload, {
       timeoutMs: this.#o.timeoutMs,
       signal: this.#halt.signal,
       readBody: readsReply,
@@ -373,6 +379,10 @@ export class EventDeliverer {
     const base = { deliveryId: delivery.id, nextAttemptAt: now, disable: null };
     if (post.statusCode !== null && post.statusCode >= 200 && post.statusCode < 300) {
       return { ...base, attempt: { ...attempt, outcome: 'delivered' } };
+    }
+    // A message's own callback URL that is gone ends that delivery; it says nothing of other messages' URLs.
+    if (post.statusCode === 410 && lane.settings.id === STATUS_CALLBACK_ENDPOINT) {
+      return { ...base, attempt: { ...attempt, outcome: 'dead' } };
     }
     if (post.statusCode === 410) {
       return {

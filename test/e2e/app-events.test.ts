@@ -336,3 +336,58 @@ describe('an app that is slow or down', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('a message’s own status callback', () => {
+  it('gets that message’s status events, signed, and no other message’s', async () => {
+    const { app, secret, gw } = await withApp();
+    const callbackApp = await startApp();
+    const tracked = await json(
+      await gw.send({ to: CUSTOMER, body: 'tracked', statusCallback: `${callbackApp.url}/cb?order=42` }),
+    );
+    const untracked = await json(await gw.send({ to: '+14155550177', body: 'untracked' }));
+    await gw.waitForStatus(tracked.id, 'delivered');
+    await gw.waitForStatus(untracked.id, 'delivered');
+    await callbackApp.waitFor(3);
+    await app.waitFor(6);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(callbackApp.requests.map((r) => r.path)).toEqual(['/cb?order=42', '/cb?order=42', '/cb?order=42']);
+    expect(callbackApp.verified(secret).map((e) => [e.data.id, e.data.status])).toEqual([
+      [tracked.id, 'sending'],
+      [tracked.id, 'sent'],
+      [tracked.id, 'delivered'],
+    ]);
+    // The app's endpoint still gets everything.
+    expect(new Set(app.payloads().map((e) => e.data.id))).toEqual(new Set([tracked.id, untracked.id]));
+    const endpoints = await json(await gw.api('/v1/endpoints'));
+    expect(endpoints.data.map((e: { id: string }) => e.id)).toEqual(['default', 'status-callback']);
+  });
+
+  it('ends a callback answered 410 without disabling other messages’ callbacks', async () => {
+    const { gw } = await withApp();
+    const callbackApp = await startApp();
+    callbackApp.answer((req) => (req.path === '/gone' ? { status: 410 } : { status: 200 }));
+    const gone = await json(
+      await gw.send({ to: CUSTOMER, body: 'a', statusCallback: `${callbackApp.url}/gone` }),
+    );
+    await gw.waitForStatus(gone.id, 'delivered');
+    const ok = await json(
+      await gw.send({ to: '+14155550177', body: 'b', statusCallback: `${callbackApp.url}/ok` }),
+    );
+    await gw.waitForStatus(ok.id, 'delivered');
+    await callbackApp.waitFor(3, 5000, '/ok');
+    // One attempt per event to the gone URL (no retries), and the endpoint stays enabled.
+    expect(callbackApp.requests.filter((r) => r.path === '/gone')).toHaveLength(3);
+    const { data } = await json(await gw.api('/v1/endpoints'));
+    expect(data.find((e: { id: string }) => e.id === 'status-callback')).toMatchObject({
+      enabled: true,
+      dead: 3,
+    });
+  });
+
+  it('is refused by the send API when no APP_WEBHOOK_SECRET could sign it', async () => {
+    gw = await startSendGateway();
+    const res = await gw.send({ to: CUSTOMER, body: 'x', statusCallback: 'https://app.example/cb' });
+    expect(res.status).toBe(422);
+    expect((await json(res)).error.code).toBe('status_callback_unavailable');
+  });
+});

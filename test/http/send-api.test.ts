@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newSecret } from '../helpers/app-server.js';
 import { API_KEY, json, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startSendGateway, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
 
@@ -15,7 +16,7 @@ async function outboundCount(): Promise<number> {
 
 describe('POST /v1/messages', () => {
   it('answers 202 with the queued message, normalized to E.164, with its segments and encoding', async () => {
-    gw = await startSendGateway();
+    gw = await startSendGateway({ env: { APP_WEBHOOK_SECRET: newSecret() } });
     const res = await gw.send({
       to: '+1 (415) 555-0123',
       body: 'Grüße ☀️',
@@ -48,7 +49,7 @@ describe('POST /v1/messages', () => {
   describe('refuses bad requests', () => {
     let shared: SendGateway;
     beforeAll(async () => {
-      shared = await startSendGateway();
+      shared = await startSendGateway({ env: { APP_WEBHOOK_SECRET: newSecret() } });
     });
     afterAll(async () => shared.close());
 

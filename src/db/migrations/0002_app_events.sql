@@ -14,6 +14,7 @@ CREATE TABLE `event_deliveries` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`event_id` text NOT NULL,
 	`endpoint_id` text NOT NULL,
+	`url` text,
 	`conversation` text NOT NULL,
 	`state` text NOT NULL,
 	`attempts` integer NOT NULL,
