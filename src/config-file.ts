@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { EVENT_TYPES } from './core/events.js';
 import { eventsFileFields } from './events-config.js';
 import { sendingFileFields } from './sending-config.js';
@@ -28,7 +28,10 @@ export function readConfigFile(path: string | undefined, problems: string[]): Co
   try {
     value = JSON.parse(text);
   } catch (err) {
-    problems.push(`SWITCHBOARD_CONFIG: ${path} is not valid JSON (${(err as Error).message}).`);
+    // Not the parser's message: it quotes the text around the error, which may be a secret.
+    const position = /at position (\d+)/.exec((err as Error).message)?.[1];
+    const where = position === undefined ? '' : ` (${lineAndColumn(text, Number(position))})`;
+    problems.push(`SWITCHBOARD_CONFIG: ${path} is not valid JSON${where}.`);
     return {};
   }
   const errors = [...Value.Errors(ConfigFileSchema, value)];
@@ -41,10 +44,32 @@ export function readConfigFile(path: string | undefined, problems: string[]): Co
     seen.add(field);
     problems.push(
       `SWITCHBOARD_CONFIG ${field}: ${explain(error.message, error.path, error.schema)}` +
-        (error.path.endsWith('/secret') ? '.' : `, got ${JSON.stringify(error.value) ?? 'nothing'}.`),
+        (echoable(error) ? `, got ${JSON.stringify(error.value) ?? 'nothing'}.` : '.'),
     );
   }
   return {};
+}
+
+/**
+ * Whether a bad value may be quoted back (the message goes to the log): not anything of an endpoint (a secret, a URL
+ * with a token), not a property the schema does not know (a misspelt "secret"), not an object or a long string.
+ */
+function echoable(error: ValueError): boolean {
+  if (error.path.startsWith('/endpoints') || error.type === ValueErrorType.ObjectAdditionalProperties)
+    return false;
+  const value: unknown = error.value;
+  return (
+    value === null ||
+    value === undefined ||
+    typeof value === 'number' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'string' && value.length <= 64 && !value.startsWith('whsec_'))
+  );
+}
+
+function lineAndColumn(text: string, position: number): string {
+  const before = text.slice(0, position).split('\n');
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
 }
 
 function fieldName(pointer: string): string {

@@ -72,7 +72,9 @@ export function readEventsConfig(read: Read, file: ConfigFile, problems: string[
   const endpoints: EndpointSettings[] = [];
   const url = read('APP_WEBHOOK_URL');
   if (url !== undefined) {
-    if (!isHttpUrl(url)) problems.push(`APP_WEBHOOK_URL must be an absolute http(s) URL, got "${url}".`);
+    // Not echoed: an endpoint's URL may carry a token.
+    const problem = urlProblem(url);
+    if (problem) problems.push(`APP_WEBHOOK_URL ${problem}.`);
     const events = readEventList(read('APP_WEBHOOK_EVENTS'), problems);
     if (shared.length === 0) {
       problems.push(
@@ -105,7 +107,8 @@ export function readEventsConfig(read: Read, file: ConfigFile, problems: string[
       );
       return;
     }
-    if (!isHttpUrl(e.url)) problems.push(`${field}.url must be an absolute http(s) URL.`);
+    const problem = urlProblem(e.url);
+    if (problem) problems.push(`${field}.url ${problem}.`);
     const own = e.secret === undefined ? [] : readSecrets(e.secret, `${field}.secret`, problems);
     if (e.secret === undefined && shared.length === 0) {
       problems.push(`${field} (${e.id}) has no secret: set APP_WEBHOOK_SECRET or ${field}.secret.`);
@@ -141,11 +144,20 @@ export function readEventsConfig(read: Read, file: ConfigFile, problems: string[
   return { endpoints, statusCallbacks, retryScheduleMs, timeoutMs };
 }
 
-function isHttpUrl(value: string): boolean {
+function urlProblem(value: string): string | null {
   const parsed = URL.canParse(value) ? new URL(value) : null;
-  return (
-    parsed !== null && (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.hostname !== ''
-  );
+  if (
+    parsed === null ||
+    (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') ||
+    parsed.hostname === ''
+  ) {
+    return 'must be an absolute http(s) URL';
+  }
+  // fetch refuses them, so every delivery would fail; and they would be stored with every attempt's error.
+  if (parsed.username !== '' || parsed.password !== '') {
+    return 'must not carry a user name or password (user:pass@); the signature authenticates the request';
+  }
+  return null;
 }
 
 function readEventList(raw: string | undefined, problems: string[]): EventType[] {

@@ -335,6 +335,27 @@ describe('event delivery configuration', () => {
     ).toEqual(['endpoints[1].id repeats "ok"; endpoint ids must be unique.']);
   });
 
+  it('never quotes a secret or an endpoint URL from a misspelt or malformed file', () => {
+    const leaked = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-cfg-'));
+    const files = {
+      misspelt: JSON.stringify({ endpoints: [{ id: 'a', url: 'https://a.example', secrets: leaked }] }),
+      topLevel: JSON.stringify({ endpoint: [{ id: 'a', url: 'https://a.example', secret: leaked }] }),
+      notJson: `{ "endpoints": [{ "id": "a", "secret": ${leaked} }] }`,
+      tokenUrl: JSON.stringify({ endpoints: [{ id: 'a', url: 'ftp://a.example/?token=hunter2' }] }),
+    };
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(join(dir, `${name}.json`), text);
+      const found = problems({ APP_WEBHOOK_SECRET: secret, SWITCHBOARD_CONFIG: join(dir, `${name}.json`) });
+      expect(found.length, name).toBeGreaterThan(0);
+      expect(found.join('\n'), name).not.toContain(leaked.slice(6, 20));
+      expect(found.join('\n'), name).not.toContain('hunter2');
+    }
+    expect(
+      problems({ APP_WEBHOOK_SECRET: secret, APP_WEBHOOK_URL: 'https://me:hunter2@app.example' }),
+    ).toEqual([expect.stringMatching(/^APP_WEBHOOK_URL must not carry a user name or password/)]);
+  });
+
   it('refuses an endpoint that could not be signed', () => {
     expect(problems({ APP_WEBHOOK_URL: 'https://app.example' })).toEqual([
       expect.stringMatching(/^APP_WEBHOOK_URL is set but APP_WEBHOOK_SECRET is not/),

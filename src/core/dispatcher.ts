@@ -459,7 +459,9 @@ export class Dispatcher {
   /** Loads a carrier's outbox rows after its cursor until its share of memory is full or the outbox has no more. */
   #refill(lane: Lane): void {
     if (lane.loading || this.#stopping) return;
-    lane.loading = (async () => {
+    // Full: nothing to load now (a load that ended synchronously would also clear `loading` before it is set).
+    if (this.#capacity - lane.jobs <= 0) return;
+    const loading = (async () => {
       try {
         while (!this.#stopping) {
           const room = this.#capacity - lane.jobs;
@@ -481,10 +483,13 @@ export class Dispatcher {
           this.#refill(lane);
         }, 1000);
         this.#retryTimers.add(timer);
-      } finally {
-        lane.loading = null;
       }
     })();
+    lane.loading = loading;
+    // Cleared once settled, and only if no later load has taken its place.
+    void loading.finally(() => {
+      if (lane.loading === loading) lane.loading = null;
+    });
   }
 
   /**

@@ -93,6 +93,11 @@ export interface DeliveryResult {
   nextAttemptAt: number;
   /** For `disabled`: the endpoint to disable, and why. */
   disable: { endpointId: string; reason: string } | null;
+  /**
+   * The app's reply went inline (TwiML): this reply idempotency key is taken with the record, so that no later
+   * post of the event queues a second reply. Null otherwise.
+   */
+  claimReply: string | null;
 }
 
 export interface EventFilter {

@@ -61,6 +61,12 @@ const MAX_REPLY_MEDIA = 10;
 
 const TIMED_OUT = Symbol('timed out');
 
+// Characters XML 1.0 does not allow, and UTF-16 surrogates without their pair. Matching control characters is the
+// point here, hence the rule turned off.
+// eslint-disable-next-line no-control-regex
+const XML_INVALID =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * receive(): select the carrier -> verify -> parse -> store (dedupe) -> process in fast or compute mode.
  *
@@ -127,8 +133,9 @@ export class InboundGateway {
       fresh[0]?.keyword !== 'stop';
     if (handler === undefined && inlineMode && this.#o.inline) {
       // The app answers over HTTP; past the deadline its reply, when it comes, is queued by the deliverer.
-      const reply = await this.#o.inline(fresh[0] as InboundMessage, this.#o.computeTimeoutMs);
-      return { provider: provider.id, outcome, reply: provider.webhookResponse(reply) };
+      const message = fresh[0] as InboundMessage;
+      const reply = await this.#o.inline(message, this.#o.computeTimeoutMs);
+      return { provider: provider.id, outcome, reply: this.#inlineResponse(provider, message, reply) };
     }
     if (fresh.length === 0 || handler === undefined) {
       return { provider: provider.id, outcome, reply: provider.webhookResponse() };
@@ -139,7 +146,7 @@ export class InboundGateway {
       const processing = this.#process(handler, message);
       const reply = await this.#withinDeadline(processing);
       if (reply !== TIMED_OUT)
-        return { provider: provider.id, outcome, reply: provider.webhookResponse(reply) };
+        return { provider: provider.id, outcome, reply: this.#inlineResponse(provider, message, reply) };
       // Past the deadline: acknowledge now; the answer, when it comes, goes out as a queued message.
       this.#o.log.warn(
         { provider: provider.id, messageId: message.id },
@@ -153,6 +160,23 @@ export class InboundGateway {
       this.#track(this.#process(handler, message).then((reply) => this.#queueReply(message, reply)));
     }
     return { provider: provider.id, outcome, reply: provider.webhookResponse() };
+  }
+
+  /**
+   * The carrier's answer carrying a reply. Should the carrier's writer refuse the reply after all (replyProblem
+   * is meant to catch that first), the carrier gets a plain acknowledgement and the reply is queued instead.
+   */
+  #inlineResponse(provider: Provider, message: InboundMessage, reply: Reply | undefined): HttpReply {
+    try {
+      return provider.webhookResponse(reply);
+    } catch (err) {
+      this.#o.log.error(
+        { err, messageId: message.id },
+        'the reply could not be written inline; queued instead',
+      );
+      this.#track(this.#queueReply(message, reply));
+      return provider.webhookResponse();
+    }
   }
 
   /** Resolves when all background processing started so far has finished (graceful shutdown, tests). */
@@ -247,12 +271,14 @@ export function replyProblem(reply: Reply): string | null {
   if (typeof body !== 'string') return 'reply.body is not a string';
   if (!Array.isArray(media)) return 'reply.mediaUrls is not an array';
   if (body.length === 0 && media.length === 0) return 'reply has neither body nor media';
+  // TwiML is XML: these cannot be written into it (the TwiML writer throws), and no carrier sends them.
+  if (XML_INVALID.test(body)) return 'reply.body holds a control character or a lone surrogate';
   if (body.length > MAX_REPLY_BODY)
     return `reply.body is ${body.length} characters; the limit is ${MAX_REPLY_BODY}`;
   if (media.length > MAX_REPLY_MEDIA)
     return `reply has ${media.length} media URLs; the limit is ${MAX_REPLY_MEDIA}`;
   for (const url of media) {
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url) || !URL.canParse(url)) {
+    if (typeof url !== 'string' || XML_INVALID.test(url) || !/^https?:\/\//.test(url) || !URL.canParse(url)) {
       return 'reply.mediaUrls holds an invalid http(s) URL';
     }
   }

@@ -136,6 +136,8 @@ export class OutboundService {
     ]);
     if (!result) return { outcome: 'refused', reason: 'no result' };
     if (!result.ok) {
+      // The key is taken by a reply that went inline (TwiML): this inbound message has had its answer.
+      if (result.error.code === 'idempotency_conflict') return { outcome: 'duplicate', reason: null };
       return {
         outcome: result.error.code === 'recipient_opted_out' ? 'opted_out' : 'refused',
         reason: result.error.message,
@@ -155,6 +157,13 @@ export class OutboundService {
     if (request.statusCallback !== undefined) {
       if (!this.#o.statusCallbacks) throw new SwitchboardError('status_callback_unavailable');
       checkUrl(request.statusCallback, 'statusCallback');
+      const { username, password } = new URL(request.statusCallback);
+      if (username !== '' || password !== '') {
+        throw new SwitchboardError(
+          'invalid_request',
+          'statusCallback must not carry a user name or password; the signature authenticates the request.',
+        );
+      }
     }
     const segments = body.length > 0 ? countSegments(body) : null;
     const limits = this.#o.limits.get(route.provider);

@@ -133,6 +133,13 @@ function prepare(sqlite: Database.Database) {
        FROM event_deliveries WHERE id = @id`,
     ),
     // For the status-callback endpoint (@callback = 1): only events of messages with a callback, to its URL.
+    // The reply key of the delivery's message, taken by an inline (TwiML) reply; see DeliveryResult.claimReply.
+    claimReply: raw<{ deliveryId: number; key: string; now: number }>(
+      `INSERT INTO idempotency_keys (key, request_hash, message_id, created_at)
+       SELECT @key, 'inline', e.message_id, @now
+       FROM event_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = @deliveryId
+       ON CONFLICT (key) DO NOTHING`,
+    ),
     replay: raw<{ endpointId: string; callback: number; sinceId: string; types: string; now: number }>(
       `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
          created_at, updated_at)
@@ -157,7 +164,8 @@ function prepare(sqlite: Database.Database) {
  * at-least-once: there is no moment at which a change is stored and its event is not.
  *
  * The endpoints' filters and enabled flags are cached here (every emit needs them); every change to them goes
- * through this class, so the cache cannot go stale.
+ * through this class, and the engine reloads the cache after any transaction that changed them, committed or
+ * rolled back.
  */
 export class EventWrites {
   readonly #s: ReturnType<typeof prepare>;
@@ -220,6 +228,11 @@ export class EventWrites {
     return this.listEndpoints();
   }
 
+  /** Reloads the cache from the database (after a transaction that changed endpoints, committed or not). */
+  refreshEndpoints(): void {
+    this.#cacheEndpoints(this.#s.endpoints.all({}));
+  }
+
   listEndpoints(): EndpointState[] {
     const rows = this.#s.endpoints.all({});
     this.#cacheEndpoints(rows);
@@ -254,6 +267,9 @@ export class EventWrites {
     const state =
       attempt.outcome === 'delivered' ? 'delivered' : attempt.outcome === 'dead' ? 'dead' : 'pending';
     s.updateDelivery.run({ id: result.deliveryId, state, nextAttemptAt: result.nextAttemptAt, now });
+    if (result.claimReply !== null) {
+      s.claimReply.run({ deliveryId: result.deliveryId, key: result.claimReply, now });
+    }
     if (result.disable) this.setEnabled(result.disable.endpointId, false, result.disable.reason);
   }
 

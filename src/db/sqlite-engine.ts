@@ -107,6 +107,21 @@ export class SqliteEngine {
    * A write's outcome is returned only after the commit, so it is durable when the caller sees it.
    */
   write(ops: WriteOp[]): Outcome[] {
+    const touchesEndpoints = ops.some(
+      (op) =>
+        op.op === 'syncEndpoints' ||
+        op.op === 'setEndpointEnabled' ||
+        (op.op === 'recordDelivery' && op.result.disable !== null),
+    );
+    try {
+      return this.#commit(ops);
+    } finally {
+      // The endpoints' cache was changed inside the transaction; if it rolled back, the cache must follow.
+      if (touchesEndpoints) this.#events.refreshEndpoints();
+    }
+  }
+
+  #commit(ops: WriteOp[]): Outcome[] {
     return commitGroup(
       this.#sqlite,
       ops.map((op) => () => {

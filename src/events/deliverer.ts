@@ -1,5 +1,6 @@
 import {
   STATUS_CALLBACK_ENDPOINT,
+  type DeliveryAttemptRecord,
   type DeliveryResult,
   type EventPayload,
   type EventStore,
@@ -7,6 +8,7 @@ import {
 } from '../core/events.js';
 import type { InboundMessage, ReplyQueue } from '../core/inbound.js';
 import type { Logger } from '../core/logger.js';
+import { idempotencyKeys } from '../core/outbound.js';
 import type { Reply } from '../core/provider.js';
 import type { EndpointSettings } from '../events-config.js';
 import { postEvent, type PostResult } from './post.js';
@@ -41,7 +43,7 @@ interface Delivery extends PendingDelivery {
   inFlight: boolean;
   timer: NodeJS.Timeout | null;
   /** A compute-mode request waiting for this delivery's answer, until its deadline. */
-  waiter: ((reply: Reply | undefined) => void) | null;
+  waiter: Waiter | null;
 }
 
 interface Lane {
@@ -55,8 +57,11 @@ interface Lane {
   conversations: Map<string, Delivery[]>;
   /** Conversations whose head is due and not in flight, in the order they became ready. */
   ready: Set<string>;
-  /** Conversations a compute-mode request waits on: started even when the endpoint is at its concurrency. */
-  urgent: Set<string>;
+  /**
+   * Conversations compute-mode requests wait on (how many): their heads start even when the endpoint is at its
+   * concurrency.
+   */
+  urgent: Map<string, number>;
   /** The reply endpoint's `message.received` deliveries, by message id (compute mode looks them up). */
   received: Map<string, Delivery>;
   held: number;
@@ -66,6 +71,13 @@ interface Lane {
   loading: Promise<void> | null;
   /** A load was asked for while one ran: run again, it may have missed rows. */
   missed: boolean;
+}
+
+interface Waiter {
+  /** Answers the request; the first call wins. */
+  settle(reply: Reply | undefined): void;
+  /** Stops the deadline: from now on the request waits for `settle` (the answer is being recorded). */
+  hold(): boolean;
 }
 
 const DEFAULT_CAPACITY = 10_000;
@@ -113,7 +125,7 @@ export class EventDeliverer {
         inFlight: 0,
         conversations: new Map(),
         ready: new Set(),
-        urgent: new Set(),
+        urgent: new Map(),
         received: new Map(),
         held: 0,
         cursor: 0,
@@ -140,8 +152,7 @@ export class EventDeliverer {
     if (!lane || lane.enabled === enabled) return;
     lane.enabled = enabled;
     if (!enabled) {
-      // Compute-mode requests waiting on it answer now rather than at their deadline.
-      for (const delivery of lane.received.values()) this.#answer(delivery, undefined);
+      this.#releaseWaiters(lane);
       return;
     }
     void this.#load(lane);
@@ -160,25 +171,37 @@ export class EventDeliverer {
     const deadline = this.#now() + timeoutMs;
     await this.#load(lane);
     const delivery = lane.received.get(message.id);
-    if (!delivery || delivery.waiter !== null || this.#stopping) return undefined;
+    // Looked at again after the load: the endpoint may have been disabled, or stopping begun, meanwhile.
+    if (!delivery || delivery.waiter !== null || !lane.enabled || this.#stopping) return undefined;
     const queue = lane.conversations.get(delivery.conversation) ?? [];
     const head = queue[0];
     // An earlier event of this conversation is waiting for a retry: order comes first, so no inline answer.
     const blocked = head !== delivery && head !== undefined && !head.inFlight && head.timer !== null;
     if (blocked || lane.pausedUntil > this.#now()) return undefined;
+    const { conversation } = delivery;
     return new Promise<Reply | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        if (delivery.waiter === settle) delivery.waiter = null;
-        lane.urgent.delete(delivery.conversation);
-        resolve(undefined);
-      }, deadline - this.#now());
-      const settle = (reply: Reply | undefined) => {
+      let done = false;
+      const finish = (reply: Reply | undefined) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
-        lane.urgent.delete(delivery.conversation);
+        if (delivery.waiter === waiter) delivery.waiter = null;
+        const waiting = (lane.urgent.get(conversation) ?? 1) - 1;
+        if (waiting > 0) lane.urgent.set(conversation, waiting);
+        else lane.urgent.delete(conversation);
         resolve(reply);
       };
-      delivery.waiter = settle;
-      lane.urgent.add(delivery.conversation);
+      const timer = setTimeout(() => finish(undefined), deadline - this.#now());
+      const waiter: Waiter = {
+        settle: finish,
+        hold: () => {
+          if (done) return false;
+          clearTimeout(timer);
+          return true;
+        },
+      };
+      delivery.waiter = waiter;
+      lane.urgent.set(conversation, (lane.urgent.get(conversation) ?? 0) + 1);
       this.#pump(lane);
     });
   }
@@ -231,7 +254,12 @@ export class EventDeliverer {
       lane.missed = true;
       return lane.loading;
     }
-    lane.loading = (async () => {
+    if (lane.held >= this.#capacity) {
+      // Full: the rest waits in the database, loaded as the queue drains (see #finish).
+      lane.spilled = true;
+      return Promise.resolve();
+    }
+    const loading = (async () => {
       try {
         do {
           lane.missed = false;
@@ -244,12 +272,16 @@ export class EventDeliverer {
           }
         } while (lane.missed && lane.held < this.#capacity && !this.#stopping);
       } catch (err) {
+        // Tried again by the next poll.
         this.#o.log.error({ err, endpointId: lane.settings.id }, 'loading event deliveries failed');
-      } finally {
-        lane.loading = null;
       }
     })();
-    return lane.loading;
+    lane.loading = loading;
+    // Cleared once settled (never before it is set, even if the load ends at once), unless replaced meanwhile.
+    void loading.finally(() => {
+      if (lane.loading === loading) lane.loading = null;
+    });
+    return loading;
   }
 
   #add(lane: Lane, row: PendingDelivery): void {
@@ -300,7 +332,7 @@ export class EventDeliverer {
       }
       return;
     }
-    for (const conversation of lane.urgent) {
+    for (const conversation of lane.urgent.keys()) {
       if (lane.ready.delete(conversation)) this.#start(lane, conversation);
     }
     while (lane.inFlight < lane.settings.concurrency && lane.ready.size > 0) {
@@ -339,52 +371,84 @@ export class EventDeliverer {
     });
     if (this.#halt.signal.aborted) {
       // Cut off by shutdown: not an answer from the app. It stays pending and is sent again after the restart.
-      this.#finish(lane, delivery, 'kept');
-      return;
-    }
-    let result = this.#judge(lane, delivery, post, startedAt);
-    if (result.attempt.outcome === 'delivered' && readsReply) {
-      const queued = await this.#reply(delivery, post);
-      if (!queued) {
-        result = {
-          ...result,
-          attempt: { ...result.attempt, outcome: 'retry', error: 'the reply could not be stored' },
-          nextAttemptAt: this.#now() + RECORD_RETRY_MS,
-        };
-      }
-    } else if (result.attempt.outcome !== 'delivered') {
       this.#answer(delivery, undefined);
-    }
-    try {
-      await this.#o.store.recordDelivery(result);
-    } catch (err) {
-      this.#o.log.error({ err, deliveryId: delivery.id }, 'recording an event delivery failed');
-      // Not recorded: the delivery is made again (at least once), its attempts as stored.
-      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MS;
       this.#finish(lane, delivery, 'kept');
       return;
     }
-    this.#apply(lane, delivery, result);
-  }
-
-  /** What an answer means for the delivery: done, another attempt (when), dead, or the endpoint is gone. */
-  #judge(lane: Lane, delivery: Delivery, post: PostResult, startedAt: number): DeliveryResult {
-    const now = this.#now();
     const attempt = {
       statusCode: post.statusCode,
       error: post.error,
       startedAt,
       durationMs: post.durationMs,
     };
-    const base = { deliveryId: delivery.id, nextAttemptAt: now, disable: null };
+    let result: DeliveryResult;
+    let inline: Reply | undefined;
     if (post.statusCode !== null && post.statusCode >= 200 && post.statusCode < 300) {
-      return { ...base, attempt: { ...attempt, outcome: 'delivered' } };
+      result = {
+        deliveryId: delivery.id,
+        attempt: { ...attempt, outcome: 'delivered' },
+        nextAttemptAt: 0,
+        disable: null,
+        claimReply: null,
+      };
+      if (readsReply) {
+        const handled = await this.#reply(delivery, post);
+        if (handled.kind === 'inline') {
+          inline = handled.reply;
+          // Recorded with the delivery: no later post of this event (a retry after a failed record, a crash, a
+          // redelivery) can queue a second reply.
+          result = { ...result, claimReply: idempotencyKeys.reply(delivery.messageId) };
+        } else if (handled.kind === 'failed') {
+          result = this.#failure(
+            lane,
+            delivery,
+            { ...attempt, error: 'the reply could not be stored' },
+            null,
+          );
+        }
+      }
+    } else {
+      result = this.#failure(lane, delivery, attempt, post);
     }
-    // A message's own callback URL that is gone ends that delivery; it says nothing of other messages' URLs.
-    if (post.statusCode === 410 && lane.settings.id === STATUS_CALLBACK_ENDPOINT) {
-      return { ...base, attempt: { ...attempt, outcome: 'dead' } };
+    try {
+      await this.#o.store.recordDelivery(result);
+    } catch (err) {
+      this.#o.log.error({ err, deliveryId: delivery.id }, 'recording an event delivery failed');
+      // Not recorded: the delivery is made again (at least once), its attempts as stored. An inline reply is not
+      // given (its claim was not stored): the next attempt's answer is queued instead.
+      this.#answer(delivery, undefined);
+      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MS;
+      this.#finish(lane, delivery, 'kept');
+      return;
     }
-    if (post.statusCode === 410) {
+    this.#answer(delivery, inline);
+    this.#apply(lane, delivery, result);
+  }
+
+  /**
+   * A failed attempt: another on the schedule (never sooner than a Retry-After), dead once the schedule is used
+   * up, or, on 410 Gone, the endpoint disabled. `post` null: the endpoint answered, but we failed.
+   */
+  #failure(
+    lane: Lane,
+    delivery: Delivery,
+    attempt: Omit<DeliveryAttemptRecord, 'outcome'>,
+    post: PostResult | null,
+  ): DeliveryResult {
+    const now = this.#now();
+    const base = { deliveryId: delivery.id, nextAttemptAt: now, disable: null, claimReply: null };
+    const status = post?.statusCode ?? null;
+    let asked = 0;
+    if (post?.retryAfterMs != null) {
+      asked = Math.min(post.retryAfterMs, MAX_RETRY_AFTER_MS);
+      // "Slow down" holds the whole endpoint, whether or not this delivery has attempts left.
+      if (status !== null && SLOW_DOWN.has(status))
+        lane.pausedUntil = Math.max(lane.pausedUntil, now + asked);
+    }
+    if (status === 410) {
+      // A message's own callback URL that is gone ends that delivery; it says nothing of other messages' URLs.
+      if (lane.settings.id === STATUS_CALLBACK_ENDPOINT)
+        return { ...base, attempt: { ...attempt, outcome: 'dead' } };
       return {
         ...base,
         attempt: { ...attempt, outcome: 'disabled' },
@@ -394,51 +458,50 @@ export class EventDeliverer {
     const schedule = this.#o.retryScheduleMs;
     const made = delivery.attempts + 1;
     if (made > schedule.length) return { ...base, attempt: { ...attempt, outcome: 'dead' } };
-    let wait = schedule[made - 1] as number;
-    if (post.retryAfterMs !== null) {
-      // Never sooner than the endpoint asked, nor sooner than the schedule.
-      const asked = Math.min(post.retryAfterMs, MAX_RETRY_AFTER_MS);
-      wait = Math.max(wait, asked);
-      if (post.statusCode !== null && SLOW_DOWN.has(post.statusCode)) {
-        lane.pausedUntil = Math.max(lane.pausedUntil, now + asked);
-      }
-    }
+    // Never sooner than the endpoint asked, nor sooner than the schedule.
+    const wait = Math.max(schedule[made - 1] as number, asked);
     return { ...base, attempt: { ...attempt, outcome: 'retry' }, nextAttemptAt: now + wait };
   }
 
   /**
-   * The reply endpoint answered `message.received`: its reply goes inline to a compute-mode request still waiting,
-   * or is queued as a message (before the delivery is recorded, so a crash in between repeats the delivery rather
-   * than lose the reply; the queue sends one reply per inbound message). False: it could not be queued.
+   * The reply endpoint answered `message.received`. Its reply goes inline to a compute-mode request still waiting
+   * (`inline`: the caller gives it once the delivery is recorded), or is queued as a message before the delivery
+   * is recorded, so a crash in between repeats the delivery rather than lose the reply (the queue sends one reply
+   * per inbound message). `failed`: it could not be queued.
    */
-  async #reply(delivery: Delivery, post: PostResult): Promise<boolean> {
+  async #reply(
+    delivery: Delivery,
+    post: PostResult,
+  ): Promise<{ kind: 'inline'; reply: Reply } | { kind: 'done' } | { kind: 'failed' }> {
     const reading = readAnswer(post);
     if (reading.kind === 'refused') {
       this.#o.log.warn({ messageId: delivery.messageId, reason: reading.reason }, 'app reply refused');
     }
-    const reply = reading.kind === 'reply' ? reading.reply : undefined;
-    if (delivery.waiter !== null) {
-      this.#answer(delivery, reply);
-      return true;
-    }
-    if (reply === undefined) return true;
+    if (reading.kind !== 'reply') return { kind: 'done' };
+    // Held: the request no longer times out; it waits for the record (a commit) and then gets the reply.
+    if (delivery.waiter?.hold()) return { kind: 'inline', reply: reading.reply };
     const message = (JSON.parse(delivery.payload) as EventPayload).data;
     try {
-      const { outcome, reason } = await this.#o.replies.queue.queueReply(message, reply);
+      const { outcome, reason } = await this.#o.replies.queue.queueReply(message, reading.reply);
       if (outcome === 'refused' || outcome === 'opted_out') {
         this.#o.log.warn({ messageId: message.id, outcome, reason }, 'app reply not sent');
       }
-      return true;
+      return { kind: 'done' };
     } catch (err) {
       this.#o.log.error({ err, messageId: message.id }, 'queuing an app reply failed');
-      return false;
+      return { kind: 'failed' };
     }
   }
 
   #answer(delivery: Delivery, reply: Reply | undefined): void {
     const waiter = delivery.waiter;
     delivery.waiter = null;
-    waiter?.(reply);
+    waiter?.settle(reply);
+  }
+
+  /** Compute-mode requests waiting on a disabled endpoint answer now rather than at their deadline. */
+  #releaseWaiters(lane: Lane): void {
+    for (const delivery of lane.received.values()) if (!delivery.inFlight) this.#answer(delivery, undefined);
   }
 
   #apply(lane: Lane, delivery: Delivery, result: DeliveryResult): void {
@@ -458,6 +521,7 @@ export class EventDeliverer {
     if (result.disable) {
       lane.enabled = false;
       this.#o.log.warn({ endpointId: lane.settings.id }, `endpoint disabled: ${result.disable.reason}`);
+      this.#releaseWaiters(lane);
     }
     this.#finish(lane, delivery, 'kept');
   }

@@ -43,8 +43,34 @@ export async function postEvent(
     ...fields,
     durationMs: Math.round(performance.now() - started),
   });
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = AbortSignal.any([timeout, options.signal]);
+  // One controller per request, linked to the long-lived shutdown signal only while it runs: AbortSignal.any()
+  // on that signal keeps a reference per request for the life of the process (Node 20).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  const onHalt = () => controller.abort();
+  if (options.signal.aborted) controller.abort();
+  else options.signal.addEventListener('abort', onHalt, { once: true });
+  try {
+    return await exchange(url, headers, body, options, controller.signal, result, () => timedOut);
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener('abort', onHalt);
+  }
+}
+
+async function exchange(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  options: { timeoutMs: number; readBody: boolean },
+  signal: AbortSignal,
+  result: (fields: Partial<PostResult>) => PostResult,
+  timedOut: () => boolean,
+): Promise<PostResult> {
   let response: Response;
   try {
     response = await fetch(url, {
@@ -55,7 +81,7 @@ export async function postEvent(
       signal,
     });
   } catch (err) {
-    return result({ error: describeFailure(err, timeout.aborted, options) });
+    return result({ error: describeFailure(err, timedOut(), options) });
   }
   const statusCode = response.status;
   if (statusCode < 200 || statusCode >= 300) {

@@ -112,18 +112,22 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         attempt: attempt('retry', 500),
         nextAttemptAt: 42,
         disable: null,
+        claimReply: null,
       });
       await store.recordDelivery({
         deliveryId: b!.id,
         attempt: attempt('delivered', 200),
         nextAttemptAt: 0,
         disable: null,
+        // An inline reply: the message's reply key is taken with the record.
+        claimReply: 'reply:test',
       });
       await store.recordDelivery({
         deliveryId: c!.id,
         attempt: attempt('dead', 500),
         nextAttemptAt: 0,
         disable: null,
+        claimReply: null,
       });
       expect((await pendingOf('all')).map((d) => [d.id, d.attempts, d.nextAttemptAt])).toEqual([
         [a!.id, 1, 42],
@@ -141,12 +145,16 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         attempt: attempt('disabled', 410),
         nextAttemptAt: 50,
         disable: { endpointId: 'all', reason: 'gone' },
+        claimReply: null,
       });
       expect((await store.listEndpoints()).find((e) => e.id === 'all')).toMatchObject({
         enabled: false,
         disabledReason: 'gone',
         pending: 1,
       });
+      // The claimed key now refuses a queued reply for that message (answered inline already).
+      const [again] = await store.enqueue([outbound({ idempotencyKey: 'reply:test', requestHash: 'real' })]);
+      expect(again).toMatchObject({ outcome: 'conflict', messageId: b!.messageId });
       // Only events with a delivery in that state to that endpoint.
       const dead = await store.listEvents({ endpointId: 'all', state: 'dead' }, { limit: 10 });
       expect(dead.data.map((e) => e.id)).toEqual([c!.eventId]);

@@ -337,6 +337,22 @@ describe('an app that is slow or down', () => {
   });
 });
 
+describe('backlog beyond memory', () => {
+  it('holds only its share of deliveries in memory and loads the rest as they go', async () => {
+    const app = await startApp();
+    const secret = newSecret();
+    app.answer(() => ({ status: 200, delayMs: 100 }));
+    gw = await startSendGateway({
+      env: { APP_WEBHOOK_URL: `${app.url}/events`, APP_WEBHOOK_SECRET: secret },
+      deps: { deliveryCapacity: 2 },
+    });
+    const senders = Array.from({ length: 8 }, (_, i) => `+1415555020${i}`);
+    for (const from of senders) await inbound(gw, from, `from ${from}`);
+    await app.waitFor(8, 10_000);
+    expect(new Set(app.verified(secret).map((e) => e.data.from))).toEqual(new Set(senders));
+  });
+});
+
 describe('a message’s own status callback', () => {
   it('gets that message’s status events, signed, and no other message’s', async () => {
     const { app, secret, gw } = await withApp();
@@ -382,6 +398,13 @@ describe('a message’s own status callback', () => {
       enabled: true,
       dead: 3,
     });
+  });
+
+  it('refuses a callback URL with credentials in it', async () => {
+    const { gw } = await withApp();
+    const res = await gw.send({ to: CUSTOMER, body: 'x', statusCallback: 'https://user:pw@app.example/cb' });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.code).toBe('invalid_request');
   });
 
   it('is refused by the send API when no APP_WEBHOOK_SECRET could sign it', async () => {

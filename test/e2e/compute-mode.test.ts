@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { newSecret, TestApp, type AppAnswer, type AppRequest } from '../helpers/app-server.js';
 import { twilioInbound, unique } from '../helpers/carriers.js';
-import { json } from '../helpers/gateway.js';
+import { API_KEY, json } from '../helpers/gateway.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { startSendGateway, type SendGateway } from '../helpers/send-gateway.js';
 
@@ -130,7 +130,9 @@ describe('compute mode over HTTP', () => {
   });
 
   it('falls back when the app is down, and delivers once it is up', async () => {
-    const { gw, app: first } = await start(() => ({ status: 200 }), { APP_WEBHOOK_RETRY_SCHEDULE: '300ms' });
+    const { gw, app: first } = await start(() => ({ status: 200 }), {
+      APP_WEBHOOK_RETRY_SCHEDULE: '300ms,1s,2s',
+    });
     const port = new URL(first.url).port;
     await first.close();
     const { status, twiml, ms } = await twilioMessage(gw);
@@ -186,6 +188,33 @@ describe('compute mode over HTTP', () => {
     await until(() => logs.lines.some((l) => l.msg === 'app reply not sent'));
     expect(logs.lines.find((l) => l.msg === 'app reply not sent')).toMatchObject({ outcome: 'opted_out' });
     expect(await outbound(gw)).toHaveLength(0);
+  });
+
+  it('refuses a reply with a character TwiML cannot carry, without failing the webhook', async () => {
+    const { gw, logs } = await start(() => ({ body: { reply: { body: 'bell \u0007 rings' } } }));
+    const { status, twiml } = await twilioMessage(gw);
+    expect(status).toBe(200);
+    expect(twiml).toContain('<Response/>');
+    expect(logs.lines.find((l) => l.msg === 'app reply refused')).toMatchObject({
+      reason: expect.stringMatching(/control character/),
+    });
+  });
+
+  it('does not send an inline reply a second time when the event is redelivered', async () => {
+    const { gw, app } = await start(() => ({ body: { reply: { body: 'only once' } } }));
+    const { twiml } = await twilioMessage(gw);
+    expect(twiml).toContain('only once');
+    const id = app.payloads()[0]!.id;
+    const res = await fetch(`${gw.base}/v1/events/${id}/redeliver`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(res.status).toBe(202);
+    await app.waitFor(2);
+    await new Promise((r) => setTimeout(r, 300));
+    // The app answered the redelivery with its reply again: already given inline, so not sent as a message.
+    expect(await outbound(gw)).toHaveLength(0);
+    expect(gw.sim.messages()).toHaveLength(0);
   });
 
   it('a plain "OK" answer is no reply and logs nothing', async () => {

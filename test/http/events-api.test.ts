@@ -133,6 +133,8 @@ describe('events API', () => {
     ).toEqual([
       ['main', true, `${app.url}/main`],
       ['audit', false, `${other.url}/audit`],
+      // Messages' own callbacks (APP_WEBHOOK_SECRET is set): each delivery goes to its message's URL.
+      ['status-callback', true, ''],
     ]);
     // Redelivery to a disabled endpoint is refused; enabling it and replaying sends what it missed.
     const id = app.payloads()[0]!.id;
