@@ -63,8 +63,8 @@ const TIMED_OUT = Symbol('timed out');
 
 // Characters XML 1.0 does not allow, and UTF-16 surrogates without their pair. Matching control characters is the
 // point here, hence the rule turned off.
-// eslint-disable-next-line no-control-regex
 const XML_INVALID =
+  // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
