@@ -7,7 +7,9 @@
  *
  * Other knobs: BENCH_WARMUP (seconds, default 3), BENCH_SCENARIOS (comma list of baseline,twilio,telnyx),
  * BENCH_SERVER_NODE_ARGS (extra `node` flags for the gateway only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
- * BENCH_TMPDIR (where the temporary databases go; default the OS temp dir).
+ * BENCH_TMPDIR (where the temporary databases go; default the OS temp dir), BENCH_APP_EVENTS=true (the gateway
+ * also delivers every message as a signed event to an app on loopback, in this process, answering 204: the cost of
+ * events, and how many were delivered while the load ran).
  *
  * Scenarios, each against its own fresh server child process on 127.0.0.1, 50 connections:
  *   1. baseline: bench/baseline-server.ts, loaded with the same signed Twilio requests as scenario 2;
@@ -29,6 +31,7 @@ import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AppSink } from './app-sink.js';
 import { CONNECTIONS, Ledger, runLoad, type LoadResult } from './load.js';
 import {
   makeCredentials,
@@ -75,6 +78,7 @@ interface Settings {
   scenarios: ScenarioName[];
   gatewayNodeArgs: string[];
   tmpRoot: string;
+  appEvents: boolean;
 }
 
 interface ScenarioResult {
@@ -120,6 +124,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     scenarios: ALL_SCENARIOS.filter((s) => scenarios.includes(s)),
     gatewayNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
     tmpRoot: env.BENCH_TMPDIR?.trim() || tmpdir(),
+    appEvents: env.BENCH_APP_EVENTS === 'true',
   };
 }
 
@@ -154,6 +159,10 @@ async function runScenario(
 
   let dbPath: string | null = null;
   let server: ServerProcess;
+  const sink = settings.appEvents && name !== 'baseline' ? await AppSink.start(HOST) : null;
+  const eventsEnv: Record<string, string> = sink
+    ? { APP_WEBHOOK_URL: sink.url(HOST), APP_WEBHOOK_SECRET: sink.secret }
+    : {};
   if (name === 'baseline') {
     server = await ServerProcess.start({
       name: 'baseline server',
@@ -170,7 +179,7 @@ async function runScenario(
     server = await ServerProcess.start({
       name: 'gateway',
       args: [...settings.gatewayNodeArgs, GATEWAY_ENTRY],
-      env: gatewayEnv(port, dbPath, credentials),
+      env: { ...gatewayEnv(port, dbPath, credentials), ...eventsEnv },
       cwd: ROOT,
       port,
       startTimeoutMs: START_TIMEOUT_MS,
@@ -214,8 +223,16 @@ async function runScenario(
     const serverCpuStart = server.cpuSeconds();
     const clientCpuStart = process.cpuUsage();
     const wallStart = performance.now();
+    const eventsBefore = sink?.received ?? 0;
     measured = await runLoad({ url, durationSec: settings.durationSec, feed, ledger });
     const wallSec = (performance.now() - wallStart) / 1000;
+    if (sink) {
+      const delivered = sink.received - eventsBefore;
+      log(
+        `   events delivered to the app during the measured run: ${delivered} ` +
+          `(${fmtRate(delivered / wallSec)}/s; ${measured.count2xx} messages acknowledged)`,
+      );
+    }
     const serverCpuEnd = server.cpuSeconds();
     const clientCpu = process.cpuUsage(clientCpuStart);
     serverCpuPct =
@@ -227,6 +244,10 @@ async function runScenario(
     peakRssBytes = server.peakRssBytes();
   } finally {
     stop = await server.stop(STOP_GRACE_MS);
+    if (sink) {
+      log(`   events received by the app in all: ${sink.received} (the rest wait in the database)`);
+      await sink.close();
+    }
   }
   if (!stop.graceful || stop.code !== 0) {
     log(

@@ -64,6 +64,8 @@ interface Lane {
   urgent: Map<string, number>;
   /** The reply endpoint's `message.received` deliveries, by message id (compute mode looks them up). */
   received: Map<string, Delivery>;
+  /** Compute-mode requests whose delivery is not loaded yet, by message id: attached as it is loaded. */
+  expecting: Map<string, (delivery: Delivery) => void>;
   held: number;
   /** The highest delivery id loaded; rows after it may wait in the database. */
   cursor: number;
@@ -82,8 +84,9 @@ interface Waiter {
 
 const DEFAULT_CAPACITY = 10_000;
 const LOAD_BATCH = 500;
-/** An attempt whose record could not be committed is made again after this. */
-const RECORD_RETRY_MS = 5_000;
+/** A record that could not be committed is written again after this, doubling up to the maximum. */
+const RECORD_RETRY_MS = 500;
+const RECORD_RETRY_MAX_MS = 30_000;
 /** The longest Retry-After honoured (the schedule's own waits can be longer). */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 /** Answers that mean "slow down": with a Retry-After, the whole endpoint waits. */
@@ -107,6 +110,8 @@ export class EventDeliverer {
   readonly #now: () => number;
   readonly #capacity: number;
   readonly #attempts = new Set<Promise<void>>();
+  /** Records being written (see #persist). */
+  readonly #records = new Set<Promise<void>>();
   /** Aborted when the grace on stop runs out: cuts off requests still waiting for an answer. */
   readonly #halt = new AbortController();
   #poll: NodeJS.Timeout | null = null;
@@ -127,6 +132,7 @@ export class EventDeliverer {
         ready: new Set(),
         urgent: new Map(),
         received: new Map(),
+        expecting: new Map(),
         held: 0,
         cursor: 0,
         spilled: false,
@@ -165,33 +171,26 @@ export class EventDeliverer {
    * in time; then delivery goes on as usual (retries included) and a reply that comes later is queued as a
    * message. Never rejects.
    */
-  async deliverNow(message: InboundMessage, timeoutMs: number): Promise<Reply | undefined> {
+  deliverNow(message: InboundMessage, timeoutMs: number): Promise<Reply | undefined> {
     const lane = this.#replyLane();
-    if (!lane || !lane.enabled || this.#stopping) return undefined;
-    const deadline = this.#now() + timeoutMs;
-    await this.#load(lane);
-    const delivery = lane.received.get(message.id);
-    // Looked at again after the load: the endpoint may have been disabled, or stopping begun, meanwhile.
-    if (!delivery || delivery.waiter !== null || !lane.enabled || this.#stopping) return undefined;
-    const queue = lane.conversations.get(delivery.conversation) ?? [];
-    const head = queue[0];
-    // An earlier event of this conversation is waiting for a retry: order comes first, so no inline answer.
-    const blocked = head !== delivery && head !== undefined && !head.inFlight && head.timer !== null;
-    if (blocked || lane.pausedUntil > this.#now()) return undefined;
-    const { conversation } = delivery;
+    if (!lane || !lane.enabled || this.#stopping) return Promise.resolve(undefined);
+    // Inbound: the conversation is the sender (as EventWrites.emit has it).
+    const conversation = message.from;
     return new Promise<Reply | undefined>((resolve) => {
       let done = false;
+      let attached: Delivery | null = null;
       const finish = (reply: Reply | undefined) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        if (delivery.waiter === waiter) delivery.waiter = null;
+        if (lane.expecting.get(message.id) === attach) lane.expecting.delete(message.id);
+        if (attached?.waiter === waiter) attached.waiter = null;
         const waiting = (lane.urgent.get(conversation) ?? 1) - 1;
         if (waiting > 0) lane.urgent.set(conversation, waiting);
         else lane.urgent.delete(conversation);
         resolve(reply);
       };
-      const timer = setTimeout(() => finish(undefined), deadline - this.#now());
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
       const waiter: Waiter = {
         settle: finish,
         hold: () => {
@@ -200,9 +199,34 @@ export class EventDeliverer {
           return true;
         },
       };
-      delivery.waiter = waiter;
+      const attach = (delivery: Delivery) => {
+        const head = lane.conversations.get(delivery.conversation)?.[0];
+        // An earlier event of this conversation is waiting for a retry: order comes first, so no inline answer.
+        const blocked = head !== delivery && head !== undefined && !head.inFlight && head.timer !== null;
+        if (done || delivery.waiter !== null || blocked || !lane.enabled || lane.pausedUntil > this.#now()) {
+          finish(undefined);
+          return;
+        }
+        delivery.waiter = waiter;
+        attached = delivery;
+        this.#pump(lane);
+      };
       lane.urgent.set(conversation, (lane.urgent.get(conversation) ?? 0) + 1);
-      this.#pump(lane);
+      const known = lane.received.get(message.id);
+      if (known) {
+        attach(known);
+        return;
+      }
+      // Registered before the load, so that whichever load brings the delivery in attaches this request before
+      // the delivery can start (a poll's load may be under way already).
+      lane.expecting.set(message.id, attach);
+      void this.#load(lane).then(() => {
+        if (done || attached !== null) return;
+        lane.expecting.delete(message.id);
+        const delivery = lane.received.get(message.id);
+        if (delivery) attach(delivery);
+        else finish(undefined); // not loaded (the endpoint's backlog is beyond memory): asynchronous delivery
+      });
     });
   }
 
@@ -234,7 +258,9 @@ export class EventDeliverer {
       }
     }
     const grace = setTimeout(() => this.#halt.abort(new Error('stopping')), graceMs);
-    while (this.#attempts.size > 0) await Promise.allSettled([...this.#attempts]);
+    while (this.#attempts.size > 0 || this.#records.size > 0) {
+      await Promise.allSettled([...this.#attempts, ...this.#records]);
+    }
     clearTimeout(grace);
   }
 
@@ -288,15 +314,17 @@ export class EventDeliverer {
     lane.cursor = Math.max(lane.cursor, row.id);
     const delivery: Delivery = { ...row, inFlight: false, timer: null, waiter: null };
     lane.held += 1;
+    const attach = lane.expecting.get(row.messageId);
     if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
       lane.received.set(row.messageId, delivery);
     }
     const queue = lane.conversations.get(row.conversation);
-    if (queue) {
-      queue.push(delivery);
-      return;
+    if (queue) queue.push(delivery);
+    else lane.conversations.set(row.conversation, [delivery]);
+    if (attach && row.type === 'message.received') {
+      lane.expecting.delete(row.messageId);
+      attach(delivery);
     }
-    lane.conversations.set(row.conversation, [delivery]);
     this.#scheduleHead(lane, row.conversation);
   }
 
@@ -410,12 +438,20 @@ export class EventDeliverer {
     } else {
       result = this.#failure(lane, delivery, attempt, post);
     }
+    if (inline === undefined) {
+      // A compute-mode request does not wait for a retry: the carrier is answered now, the reply comes later.
+      this.#answer(delivery, undefined);
+      // The conversation moves on as soon as the endpoint has answered; the record follows (see #persist).
+      this.#apply(lane, delivery, result);
+      this.#persist(result);
+      return;
+    }
+    // An inline reply is given only once its claim is recorded (see DeliveryResult.claimReply).
     try {
       await this.#o.store.recordDelivery(result);
     } catch (err) {
       this.#o.log.error({ err, deliveryId: delivery.id }, 'recording an event delivery failed');
-      // Not recorded: the delivery is made again (at least once), its attempts as stored. An inline reply is not
-      // given (its claim was not stored): the next attempt's answer is queued instead.
+      // Not recorded: no inline reply, and the delivery is made again; that answer's reply is queued instead.
       this.#answer(delivery, undefined);
       delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MS;
       this.#finish(lane, delivery, 'kept');
@@ -423,6 +459,29 @@ export class EventDeliverer {
     }
     this.#answer(delivery, inline);
     this.#apply(lane, delivery, result);
+  }
+
+  /**
+   * Commits an attempt's record in the background, written again with backoff until it is (the app has its answer;
+   * the event is not sent again for a failed write). Records are committed in the order they are asked for, so a
+   * conversation's next delivery is never recorded before the one before it. Should the process stop first, the
+   * delivery is still pending in the database and is made again after the restart (at least once).
+   */
+  #persist(result: DeliveryResult): void {
+    const write = (async () => {
+      for (let wait = RECORD_RETRY_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+        try {
+          await this.#o.store.recordDelivery(result);
+          return;
+        } catch (err) {
+          this.#o.log.error({ err, deliveryId: result.deliveryId }, 'recording an event delivery failed');
+          if (this.#stopping) return;
+          await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        }
+      }
+    })();
+    this.#records.add(write);
+    void write.finally(() => this.#records.delete(write));
   }
 
   /**

@@ -65,6 +65,22 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       ]);
     });
 
+    it('stores no event that no endpoint (enabled or not) takes', async () => {
+      await store.syncEndpoints([
+        { id: 'inbox', url: 'https://app.example/in', events: ['message.received'] },
+      ]);
+      await store.setEndpointEnabled('inbox', false, 'paused');
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      await store.ingest([{ event: status('SMnobody', 'sent'), optOut: null }]);
+      // The disabled endpoint takes message.received: kept for a replay. Nobody takes message.status.
+      expect((await store.listEvents({}, { limit: 10 })).data.map((e) => e.type)).toEqual([
+        'message.received',
+      ]);
+      await store.syncEndpoints([]);
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      expect((await store.listEvents({}, { limit: 10 })).data).toHaveLength(1);
+    });
+
     it('makes a failure message.failed', async () => {
       const [q] = await store.enqueue([outbound()]);
       const id = q!.outcome === 'stored' ? q!.message.id : '';
