@@ -5,7 +5,7 @@ import { DELIVERY_STATES, EVENT_TYPES } from '../core/events.js';
 import type { Store } from '../core/store.js';
 import type { EventDeliverer } from '../events/deliverer.js';
 import { bearerAuth } from './auth.js';
-import { literalUnion } from './schema.js';
+import { IdParams, literalUnion, pageQueryFields, parseSince } from './schema.js';
 
 const ListQuery = Type.Object(
   {
@@ -13,16 +13,11 @@ const ListQuery = Type.Object(
     messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     endpointId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     state: Type.Optional(literalUnion(DELIVERY_STATES)),
-    since: Type.Optional(Type.String({ format: 'date-time' })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    ...pageQueryFields,
   },
   { additionalProperties: false },
 );
 type ListQuery = Static<typeof ListQuery>;
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-type IdParams = Static<typeof IdParams>;
 
 const RedeliverBody = Type.Union([
   Type.Object(
@@ -43,13 +38,6 @@ const ReplayQuery = Type.Object(
   { additionalProperties: false },
 );
 type ReplayQuery = Static<typeof ReplayQuery>;
-
-function parseSince(value: string): number {
-  const since = Date.parse(value);
-  if (Number.isNaN(since))
-    throw new SwitchboardError('invalid_request', 'since must be an ISO 8601 date-time.');
-  return since;
-}
 
 /**
  * The events API: what Switchboard told (or is telling) the apps, each delivery with its attempts; redelivery and

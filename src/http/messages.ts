@@ -6,7 +6,7 @@ import { normalizeAddress } from '../core/phone.js';
 import type { OutboundService } from '../core/outbound.js';
 import type { Store } from '../core/store.js';
 import { bearerAuth } from './auth.js';
-import { literalUnion } from './schema.js';
+import { IdParams, literalUnion, pageQueryFields, parseSince } from './schema.js';
 import { sendRoutes } from './send.js';
 
 const ListQuery = Type.Object(
@@ -17,16 +17,11 @@ const ListQuery = Type.Object(
     channel: Type.Optional(literalUnion(['sms', 'mms', 'whatsapp'] as const)),
     from: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     to: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    since: Type.Optional(Type.String({ format: 'date-time' })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    ...pageQueryFields,
   },
   { additionalProperties: false },
 );
 type ListQuery = Static<typeof ListQuery>;
-
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-type IdParams = Static<typeof IdParams>;
 
 /**
  * An unencoded `+` in a query string decodes to a space (`?from=+1415...` arrives as " 1415..."). That mistake is
@@ -50,12 +45,6 @@ export const messageRoutes: FastifyPluginAsync<{
     { schema: { querystring: ListQuery } },
     async (request) => {
       const q = request.query;
-      let since: number | undefined;
-      if (q.since !== undefined) {
-        since = Date.parse(q.since);
-        if (Number.isNaN(since))
-          throw new SwitchboardError('invalid_request', 'since must be an ISO 8601 date-time.');
-      }
       return store.listMessages(
         {
           direction: q.direction,
@@ -64,7 +53,7 @@ export const messageRoutes: FastifyPluginAsync<{
           channel: q.channel,
           from: q.from === undefined ? undefined : queryNumber(q.from),
           to: q.to === undefined ? undefined : queryNumber(q.to),
-          since,
+          since: q.since === undefined ? undefined : parseSince(q.since),
         },
         { cursor: q.cursor, limit: q.limit },
       );

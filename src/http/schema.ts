@@ -1,8 +1,27 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { SwitchboardError } from '../core/errors.js';
 
 /** A string enum as JSON Schema (`enum`, which ajv checks and OpenAPI shows) typed as the union of its values. */
 export const literalUnion = <T extends readonly string[]>(values: T) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
+
+/** The query fields every list shares: newest first, from `since`, a page of `limit` after `cursor`. */
+export const pageQueryFields = {
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+};
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type IdParams = Static<typeof IdParams>;
+
+/** A `since` the schema let through (`date-time`) as milliseconds. */
+export function parseSince(value: string): number {
+  const since = Date.parse(value);
+  if (Number.isNaN(since))
+    throw new SwitchboardError('invalid_request', 'since must be an ISO 8601 date-time.');
+  return since;
+}
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardError } from '../../src/core/errors.js';
 import type { EventStore } from '../../src/core/events.js';
 import type { Store } from '../../src/core/store.js';
+import { until } from '../helpers/wait.js';
 import { inbound, outbound, status } from './store-contract.js';
 
 const hasCode = (code: string) => (err: unknown) => err instanceof SwitchboardError && err.code === code;
@@ -250,12 +251,4 @@ function attemptRecord() {
     startedAt: Date.now(),
     durationMs: 5,
   };
-}
-
-async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('not in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }

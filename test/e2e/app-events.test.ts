@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import type { EventDetail } from '../../src/core/events.js';
+import { eventually } from '../helpers/wait.js';
 import { newSecret, TestApp } from '../helpers/app-server.js';
 import { twilioInbound, unique } from '../helpers/carriers.js';
 import { json } from '../helpers/gateway.js';
@@ -234,7 +235,7 @@ describe('retries, order and endpoint answers', () => {
     app.answer(() => ({ status: 410 }));
     await inbound(gw, CUSTOMER, 'before');
     await app.waitFor(1);
-    const disabled = await until(async () => {
+    const disabled = await eventually(async () => {
       const { data } = await json(await gw.api('/v1/endpoints'));
       return data[0].enabled === false ? data[0] : null;
     });
@@ -266,16 +267,6 @@ describe('retries, order and endpoint answers', () => {
   });
 });
 
-async function until<T>(check: () => Promise<T | null>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('an app that is slow or down', () => {
   it('records a timeout and a refused connection as failed attempts, then delivers', async () => {
     const { app, gw } = await withApp({ APP_WEBHOOK_TIMEOUT_MS: '200' });
@@ -292,7 +283,7 @@ describe('an app that is slow or down', () => {
 
     await app.close();
     await inbound(gw, CUSTOMER, 'down');
-    const down = await until(async () => {
+    const down = await eventually(async () => {
       const { data } = await json(await gw.api('/v1/events?type=message.received&limit=1'));
       const event = (await json(await gw.api(`/v1/events/${data[0].id}`))) as EventDetail;
       return event.deliveries[0]?.state === 'dead' ? event : null;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.js';
 import { newSecret, TestApp, type AppAnswer, type AppRequest } from '../helpers/app-server.js';
 import { twilioInbound, unique } from '../helpers/carriers.js';
 import { API_KEY, json } from '../helpers/gateway.js';
@@ -245,11 +246,3 @@ describe('fast mode over HTTP', () => {
     expect(events.data).toHaveLength(1);
   });
 });
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('not in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
