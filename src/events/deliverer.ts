@@ -96,9 +96,10 @@ const SLOW_DOWN = new Set([429, 502, 503, 504]);
  * Delivers stored events to the apps' endpoints: signed (Standard Webhooks), at least once, in order per
  * conversation, retried on the configured schedule.
  *
- * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order, and
- * each attempt is recorded before the next delivery of its conversation is sent. A crash repeats at most the
- * attempts in flight.
+ * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order;
+ * each attempt's record is committed in the order the attempts ended (see #persist), so after a crash the database
+ * never shows a conversation's later event delivered and an earlier one not. A crash repeats the attempts in
+ * flight and those whose records were not yet committed.
  *
  * Order: a conversation (the other party's number) has at most one delivery in flight per endpoint, and its next
  * is sent only after the one before is delivered or dead. A delivery waiting for a retry holds up its conversation
