@@ -170,10 +170,7 @@ export class InboundGateway {
     try {
       return provider.webhookResponse(reply);
     } catch (err) {
-      this.#o.log.error(
-        { err, messageId: message.id },
-        'the reply could not be written inline; queued instead',
-      );
+      this.#o.log.error({ err, messageId: message.id }, 'the reply could not be written inline; queuing it');
       this.#track(this.#queueReply(message, reply));
       return provider.webhookResponse();
     }

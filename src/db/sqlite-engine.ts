@@ -117,7 +117,15 @@ export class SqliteEngine {
       return this.#commit(ops);
     } finally {
       // The endpoints' cache was changed inside the transaction; if it rolled back, the cache must follow.
-      if (touchesEndpoints) this.#events.refreshEndpoints();
+      if (touchesEndpoints) this.#refreshEndpoints();
+    }
+  }
+
+  #refreshEndpoints(): void {
+    try {
+      this.#events.refreshEndpoints();
+    } catch {
+      // The database cannot be read either: the write's own outcome says so; the next such write reloads it.
     }
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   STATUS_CALLBACK_ENDPOINT,
   type DeliveryAttemptRecord,
@@ -40,7 +41,10 @@ export interface DelivererOptions {
 }
 
 interface Delivery extends PendingDelivery {
+  /** An attempt is under way (posting, or its record being written): the conversation waits. */
   inFlight: boolean;
+  /** The attempt holds one of the endpoint's `concurrency` slots (until the endpoint has answered). */
+  slot: boolean;
   timer: NodeJS.Timeout | null;
   /** A compute-mode request waiting for this delivery's answer, until its deadline. */
   waiter: Waiter | null;
@@ -73,6 +77,8 @@ interface Lane {
   loading: Promise<void> | null;
   /** A load was asked for while one ran: run again, it may have missed rows. */
   missed: boolean;
+  /** The last record could not be written: no new attempts until one is (see #record). */
+  recordsFailing: boolean;
 }
 
 interface Waiter {
@@ -96,10 +102,10 @@ const SLOW_DOWN = new Set([429, 502, 503, 504]);
  * Delivers stored events to the apps' endpoints: signed (Standard Webhooks), at least once, in order per
  * conversation, retried on the configured schedule.
  *
- * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order;
- * each attempt's record is committed in the order the attempts ended (see #persist), so after a crash the database
- * never shows a conversation's later event delivered and an earlier one not. A crash repeats the attempts in
- * flight and those whose records were not yet committed.
+ * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order, and
+ * a conversation's next delivery is sent only once the record of the one before is committed. A crash repeats at
+ * most the attempts in flight. The endpoint's concurrency slot, though, is freed as soon as it answers, so other
+ * conversations do not wait for that commit.
  *
  * Order: a conversation (the other party's number) has at most one delivery in flight per endpoint, and its next
  * is sent only after the one before is delivered or dead. A delivery waiting for a retry holds up its conversation
@@ -111,8 +117,8 @@ export class EventDeliverer {
   readonly #now: () => number;
   readonly #capacity: number;
   readonly #attempts = new Set<Promise<void>>();
-  /** Records being written (see #persist). */
-  readonly #records = new Set<Promise<void>>();
+  /** Backoff waits of records (see #record), cut short when stopping begins. */
+  readonly #wakers = new Set<() => void>();
   /** Aborted when the grace on stop runs out: cuts off requests still waiting for an answer. */
   readonly #halt = new AbortController();
   #poll: NodeJS.Timeout | null = null;
@@ -120,6 +126,8 @@ export class EventDeliverer {
 
   constructor(options: DelivererOptions) {
     this.#o = options;
+    // Every request in flight listens to it (post.ts), far more than Node's default warning threshold of 10.
+    setMaxListeners(0, this.#halt.signal);
     this.#now = options.now ?? Date.now;
     this.#capacity = options.capacity ?? DEFAULT_CAPACITY;
     for (const settings of options.endpoints) {
@@ -139,6 +147,7 @@ export class EventDeliverer {
         spilled: false,
         loading: null,
         missed: false,
+        recordsFailing: false,
       });
     }
   }
@@ -254,14 +263,14 @@ export class EventDeliverer {
       for (const queue of lane.conversations.values()) {
         for (const delivery of queue) {
           if (delivery.timer) clearTimeout(delivery.timer);
-          this.#answer(delivery, undefined);
+          // One in flight answers its waiter itself (a held one with the inline reply, once recorded).
+          if (!delivery.inFlight) this.#answer(delivery, undefined);
         }
       }
     }
+    for (const wake of [...this.#wakers]) wake();
     const grace = setTimeout(() => this.#halt.abort(new Error('stopping')), graceMs);
-    while (this.#attempts.size > 0 || this.#records.size > 0) {
-      await Promise.allSettled([...this.#attempts, ...this.#records]);
-    }
+    while (this.#attempts.size > 0) await Promise.allSettled([...this.#attempts]);
     clearTimeout(grace);
   }
 
@@ -313,7 +322,7 @@ export class EventDeliverer {
 
   #add(lane: Lane, row: PendingDelivery): void {
     lane.cursor = Math.max(lane.cursor, row.id);
-    const delivery: Delivery = { ...row, inFlight: false, timer: null, waiter: null };
+    const delivery: Delivery = { ...row, inFlight: false, slot: false, timer: null, waiter: null };
     lane.held += 1;
     const attach = lane.expecting.get(row.messageId);
     if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
@@ -349,7 +358,7 @@ export class EventDeliverer {
 
   /** Starts ready heads: those a compute request waits on first (past the concurrency), then the rest in turn. */
   #pump(lane: Lane): void {
-    if (!lane.enabled || this.#stopping) return;
+    if (!lane.enabled || lane.recordsFailing || this.#stopping) return;
     const now = this.#now();
     if (lane.pausedUntil > now) {
       if (lane.pauseTimer === null) {
@@ -375,9 +384,14 @@ export class EventDeliverer {
     const delivery = lane.conversations.get(conversation)?.[0];
     if (!delivery || delivery.inFlight) return;
     delivery.inFlight = true;
+    delivery.slot = true;
     lane.inFlight += 1;
     const attempt = this.#attempt(lane, delivery).catch((err: unknown) => {
+      // A bug, not an answer: the delivery stays at its conversation's head and is tried again later.
       this.#o.log.error({ err, deliveryId: delivery.id }, 'event delivery failed unexpectedly');
+      this.#answer(delivery, undefined);
+      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MAX_MS;
+      if (delivery.inFlight) this.#finish(lane, delivery, 'kept');
     });
     this.#attempts.add(attempt);
     void attempt.finally(() => this.#attempts.delete(attempt));
@@ -439,50 +453,77 @@ export class EventDeliverer {
     } else {
       result = this.#failure(lane, delivery, attempt, post);
     }
+    // The endpoint's slot is free once it has answered: other conversations go on while this record commits.
+    this.#releaseSlot(lane, delivery);
     if (inline === undefined) {
       // A compute-mode request does not wait for a retry: the carrier is answered now, the reply comes later.
       this.#answer(delivery, undefined);
-      // The conversation moves on as soon as the endpoint has answered; the record follows (see #persist).
-      this.#apply(lane, delivery, result);
-      this.#persist(result);
-      return;
     }
-    // An inline reply is given only once its claim is recorded (see DeliveryResult.claimReply).
-    try {
-      await this.#o.store.recordDelivery(result);
-    } catch (err) {
-      this.#o.log.error({ err, deliveryId: delivery.id }, 'recording an event delivery failed');
-      // Not recorded: no inline reply, and the delivery is made again; that answer's reply is queued instead.
+    // With an inline reply, Twilio is waiting: one try, no backoff.
+    let recorded = await this.#record(lane, result, inline !== undefined);
+    if (!recorded && inline !== undefined && !this.#stopping) {
+      // The claim could not be written: no inline answer. The reply in hand is queued instead (its key is free),
+      // and the delivery is recorded without the claim.
       this.#answer(delivery, undefined);
-      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MS;
+      const queued = await this.#queue(delivery, inline);
+      result = queued
+        ? { ...result, claimReply: null }
+        : this.#failure(lane, delivery, { ...attempt, error: 'the reply could not be stored' }, null);
+      inline = undefined;
+      recorded = await this.#record(lane, result);
+    }
+    if (!recorded) {
+      // Stopping before the record could be written: the delivery is still pending in the database and is made
+      // again after the restart (at least once).
+      this.#answer(delivery, undefined);
       this.#finish(lane, delivery, 'kept');
       return;
     }
+    // Only now does the conversation move on: its next event is never sent before this one's record is durable.
     this.#answer(delivery, inline);
     this.#apply(lane, delivery, result);
   }
 
   /**
-   * Commits an attempt's record in the background, written again with backoff until it is (the app has its answer;
-   * the event is not sent again for a failed write). Records are committed in the order they are asked for, so a
-   * conversation's next delivery is never recorded before the one before it. Should the process stop first, the
-   * delivery is still pending in the database and is made again after the restart (at least once).
+   * Writes an attempt's record; written again with backoff until it is (the app has its answer: the event is not
+   * posted again for a failed write). While an endpoint's records fail, it starts no new attempts (see #pump), so
+   * what waits for a record is bounded by its concurrency. False: stopping came first, or `once` and it failed.
    */
-  #persist(result: DeliveryResult): void {
-    const write = (async () => {
-      for (let wait = RECORD_RETRY_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
-        try {
-          await this.#o.store.recordDelivery(result);
-          return;
-        } catch (err) {
-          this.#o.log.error({ err, deliveryId: result.deliveryId }, 'recording an event delivery failed');
-          if (this.#stopping) return;
-          await new Promise((resolve) => setTimeout(resolve, wait).unref());
+  async #record(lane: Lane, result: DeliveryResult, once = false): Promise<boolean> {
+    for (let wait = RECORD_RETRY_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        await this.#o.store.recordDelivery(result);
+        if (lane.recordsFailing) {
+          lane.recordsFailing = false;
+          this.#pump(lane);
         }
+        return true;
+      } catch (err) {
+        if (!lane.recordsFailing) {
+          this.#o.log.error(
+            { err, endpointId: lane.settings.id },
+            'recording event deliveries fails; no new attempts until it works again',
+          );
+        }
+        lane.recordsFailing = true;
+        if (once || this.#stopping) return false;
+        await this.#sleep(wait);
+        if (this.#stopping) return false;
       }
-    })();
-    this.#records.add(write);
-    void write.finally(() => this.#records.delete(write));
+    }
+  }
+
+  /** Waits `ms`, or less if stopping begins. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
   }
 
   /**
@@ -501,9 +542,11 @@ export class EventDeliverer {
     let asked = 0;
     if (post?.retryAfterMs != null) {
       asked = Math.min(post.retryAfterMs, MAX_RETRY_AFTER_MS);
-      // "Slow down" holds the whole endpoint, whether or not this delivery has attempts left.
-      if (status !== null && SLOW_DOWN.has(status))
+      // "Slow down" holds the whole endpoint, whether or not this delivery has attempts left; not the status
+      // callbacks, whose URLs are as many as the messages (one of them must not hold up the others).
+      if (status !== null && SLOW_DOWN.has(status) && lane.settings.id !== STATUS_CALLBACK_ENDPOINT) {
         lane.pausedUntil = Math.max(lane.pausedUntil, now + asked);
+      }
     }
     if (status === 410) {
       // A message's own callback URL that is gone ends that delivery; it says nothing of other messages' URLs.
@@ -540,16 +583,21 @@ export class EventDeliverer {
     if (reading.kind !== 'reply') return { kind: 'done' };
     // Held: the request no longer times out; it waits for the record (a commit) and then gets the reply.
     if (delivery.waiter?.hold()) return { kind: 'inline', reply: reading.reply };
+    return (await this.#queue(delivery, reading.reply)) ? { kind: 'done' } : { kind: 'failed' };
+  }
+
+  /** Queues a reply to the delivery's inbound message as an outbound message. False: the store failed. */
+  async #queue(delivery: Delivery, reply: Reply): Promise<boolean> {
     const message = (JSON.parse(delivery.payload) as EventPayload).data;
     try {
-      const { outcome, reason } = await this.#o.replies.queue.queueReply(message, reading.reply);
+      const { outcome, reason } = await this.#o.replies.queue.queueReply(message, reply);
       if (outcome === 'refused' || outcome === 'opted_out') {
         this.#o.log.warn({ messageId: message.id, outcome, reason }, 'app reply not sent');
       }
-      return { kind: 'done' };
+      return true;
     } catch (err) {
       this.#o.log.error({ err, messageId: message.id }, 'queuing an app reply failed');
-      return { kind: 'failed' };
+      return false;
     }
   }
 
@@ -586,10 +634,17 @@ export class EventDeliverer {
     this.#finish(lane, delivery, 'kept');
   }
 
+  #releaseSlot(lane: Lane, delivery: Delivery): void {
+    if (!delivery.slot) return;
+    delivery.slot = false;
+    lane.inFlight -= 1;
+    this.#pump(lane);
+  }
+
   /** The attempt is over: the delivery leaves its conversation (`done`) or stays at its head (`kept`). */
   #finish(lane: Lane, delivery: Delivery, fate: 'done' | 'kept'): void {
     delivery.inFlight = false;
-    lane.inFlight -= 1;
+    this.#releaseSlot(lane, delivery);
     if (fate === 'done') {
       const queue = lane.conversations.get(delivery.conversation);
       queue?.shift();

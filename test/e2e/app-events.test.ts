@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import type { EventDetail } from '../../src/core/events.js';
@@ -403,5 +404,64 @@ describe('a message’s own status callback', () => {
     const res = await gw.send({ to: CUSTOMER, body: 'x', statusCallback: 'https://app.example/cb' });
     expect(res.status).toBe(422);
     expect((await json(res)).error.code).toBe('status_callback_unavailable');
+  });
+});
+
+describe('when records cannot be written', () => {
+  it('writes the records again, never posting an event twice, and goes on once they can be written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-events-'));
+    const db = join(dir, 'switchboard.db');
+    const app = await startApp();
+    app.answer(() => ({ status: 200, delayMs: 400 }));
+    const secret = newSecret();
+    gw = await startSendGateway({
+      env: { DATABASE_URL: db, APP_WEBHOOK_URL: `${app.url}/events`, APP_WEBHOOK_SECRET: secret },
+    });
+    const senders = Array.from({ length: 12 }, (_, i) => `+1415555030${String(i).padStart(2, '0')}`);
+    await Promise.all(senders.map((from) => inbound(gw!, from, `from ${from}`)));
+    await app.waitFor(8); // the endpoint's concurrency
+    // Another process takes the database's write lock: every write now fails (after busy_timeout), reads work.
+    const locker = new Database(db);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      // Long enough for the records to fail (busy_timeout 5 s) and be tried again.
+      await new Promise((r) => setTimeout(r, 6500));
+      expect(new Set(app.requests.map((r) => r.headers['webhook-id'])).size).toBe(app.requests.length);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    await app.waitFor(12, 10_000);
+    await eventually(async () => {
+      const { data } = await json(await gw!.api('/v1/events?state=pending'));
+      return data.length === 0 ? true : null;
+    }, 15_000);
+    // All recorded as delivered, and each posted once: the records were written again, not the events re-posted.
+    const ids = app.requests.map((r) => r.headers['webhook-id']);
+    expect(new Set(ids).size).toBe(12);
+    expect(ids).toHaveLength(12);
+    await gw.close();
+    gw = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+});
+
+describe('status callbacks that ask to slow down', () => {
+  it('hold only their own message, not other messages’ callbacks', async () => {
+    const { gw } = await withApp();
+    const callbackApp = await startApp();
+    callbackApp.answer((req) =>
+      req.path === '/slow' ? { status: 429, headers: { 'retry-after': '60' } } : { status: 200 },
+    );
+    const slow = await json(
+      await gw.send({ to: CUSTOMER, body: 'a', statusCallback: `${callbackApp.url}/slow` }),
+    );
+    await callbackApp.waitFor(1, 5000, '/slow');
+    const ok = await json(
+      await gw.send({ to: '+14155550177', body: 'b', statusCallback: `${callbackApp.url}/ok` }),
+    );
+    await gw.waitForStatus(ok.id, 'delivered');
+    await callbackApp.waitFor(3, 5000, '/ok');
+    expect(slow.id).not.toBe(ok.id);
   });
 });
