@@ -9,7 +9,8 @@
  * BENCH_SERVER_NODE_ARGS (extra `node` flags for the gateway only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
  * BENCH_TMPDIR (where the temporary databases go; default the OS temp dir), BENCH_APP_EVENTS=true (the gateway
  * also delivers every message as a signed event to an app on loopback, in this process, answering 204: the cost of
- * events, and how many were delivered while the load ran).
+ * events, and how many were delivered while the load ran), BENCH_CONVERSATIONS (how many senders write in; default
+ * 4; events reach an app in order, one at a time, per sender).
  *
  * Scenarios, each against its own fresh server child process on 127.0.0.1, 50 connections:
  *   1. baseline: bench/baseline-server.ts, loaded with the same signed Twilio requests as scenario 2;
@@ -35,6 +36,7 @@ import { AppSink } from './app-sink.js';
 import { CONNECTIONS, Ledger, runLoad, type LoadResult } from './load.js';
 import {
   makeCredentials,
+  senders,
   RequestFeed,
   telnyxFactory,
   twilioFactory,
@@ -79,6 +81,7 @@ interface Settings {
   gatewayNodeArgs: string[];
   tmpRoot: string;
   appEvents: boolean;
+  conversations: number;
 }
 
 interface ScenarioResult {
@@ -125,7 +128,17 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     gatewayNodeArgs: (env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
     tmpRoot: env.BENCH_TMPDIR?.trim() || tmpdir(),
     appEvents: env.BENCH_APP_EVENTS === 'true',
+    conversations: conversations(env.BENCH_CONVERSATIONS),
   };
+}
+
+function conversations(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 4;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 10_000) {
+    throw new Error(`BENCH_CONVERSATIONS must be a whole number from 1 to 10000, got "${raw}".`);
+  }
+  return value;
 }
 
 /** The gateway's environment: only what it is configured by, nothing inherited (no stray PROCESSING_MODE...). */
@@ -153,7 +166,9 @@ async function runScenario(
   const url = `http://${HOST}:${port}/webhooks`;
   // The baseline gets Twilio requests signed exactly as for the gateway (it does not check them).
   const factory: RequestFactory =
-    name === 'telnyx' ? telnyxFactory(credentials) : twilioFactory(credentials, url);
+    name === 'telnyx'
+      ? telnyxFactory(credentials, senders(settings.conversations))
+      : twilioFactory(credentials, url, senders(settings.conversations));
   const feed = new RequestFeed(factory);
   const ledger = new Ledger();
 

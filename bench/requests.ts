@@ -55,6 +55,22 @@ const BODIES = [
   'Thanks',
 ] as const;
 
+type Sender = { number: string; city: string; state: string; zip: string };
+
+/**
+ * `count` senders: the four above, then made-up numbers. Each sender is a conversation, and events reach an app in
+ * order per conversation (one at a time), so BENCH_CONVERSATIONS shapes what BENCH_APP_EVENTS measures.
+ */
+export function senders(count: number): readonly Sender[] {
+  const extra = Array.from({ length: Math.max(0, count - SENDERS.length) }, (_, i) => ({
+    number: `+1415556${String(i).padStart(4, '0')}`,
+    city: 'SAN FRANCISCO',
+    state: 'CA',
+    zip: '94105',
+  }));
+  return [...SENDERS.slice(0, count), ...extra];
+}
+
 /** Picks deterministically from a list by a counter, so every run sends the same mix. */
 function pick<T>(list: readonly T[], n: number): T {
   return list[n % list.length] as T;
@@ -65,7 +81,11 @@ function pick<T>(list: readonly T[], n: number): T {
  * own getExpectedTwilioSignature over `url`, which must be the URL the gateway reconstructs (PUBLIC_BASE_URL +
  * path), or every request would be a 403.
  */
-export function twilioFactory(credentials: Credentials, url: string): RequestFactory {
+export function twilioFactory(
+  credentials: Credentials,
+  url: string,
+  from: readonly Sender[] = SENDERS,
+): RequestFactory {
   const messagingServiceSid = `MG${randomBytes(16).toString('hex')}`;
   let n = 0;
   return {
@@ -73,7 +93,7 @@ export function twilioFactory(credentials: Credentials, url: string): RequestFac
     make(): SignedRequest {
       n++;
       const sid = `SM${randomBytes(16).toString('hex')}`;
-      const sender = pick(SENDERS, n);
+      const sender = pick(from, n);
       const params: Record<string, string> = {
         ToCountry: 'US',
         ToState: 'CA',
@@ -123,7 +143,7 @@ const TELNYX_MAX_AGE_MS = 120_000;
  * Telnyx `message.received` webhooks shaped like the documented example (see /work/shared/PROVIDERS.md), with a
  * unique event id (data.id) and message id (data.payload.id), signed with Ed25519 over `<timestamp>|<body>`.
  */
-export function telnyxFactory(credentials: Credentials): RequestFactory {
+export function telnyxFactory(credentials: Credentials, from: readonly Sender[] = SENDERS): RequestFactory {
   const messagingProfileId = randomUUID();
   const organizationId = randomUUID();
   let n = 0;
@@ -131,7 +151,7 @@ export function telnyxFactory(credentials: Credentials): RequestFactory {
     provider: 'telnyx',
     make(): SignedRequest {
       n++;
-      const sender = pick(SENDERS, n);
+      const sender = pick(from, n);
       const messageId = randomUUID();
       const now = new Date();
       const iso = now.toISOString();
