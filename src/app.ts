@@ -173,10 +173,21 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   });
 
   const endpoints = [...events.endpoints, ...(events.statusCallbacks ? [events.statusCallbacks] : [])];
-  const endpointStates = await store.syncEndpoints(
-    endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
-  );
-  const replyEndpoint = events.endpoints.find((e) => e.events.includes('message.received'))?.id ?? null;
+  let endpointStates;
+  try {
+    endpointStates = await store.syncEndpoints(
+      endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
+    );
+  } catch (err) {
+    if (ownsStore) await store.close();
+    await sandbox?.simulator.close();
+    throw err;
+  }
+  // An in-process handler answers messages itself; then no endpoint's answer is read as a reply (two replies).
+  const replyEndpoint =
+    deps.onInbound !== undefined
+      ? null
+      : (events.endpoints.find((e) => e.events.includes('message.received'))?.id ?? null);
   const deliverer = new EventDeliverer({
     store,
     endpoints,

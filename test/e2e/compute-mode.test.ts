@@ -230,6 +230,23 @@ describe('compute mode over HTTP', () => {
   });
 });
 
+describe('an in-process handler and an app endpoint together', () => {
+  it('sends the handler’s reply only; the endpoint still gets the event', async () => {
+    app = await TestApp.start();
+    app.answer(() => ({ body: { reply: { body: 'from the app' } } }));
+    gw = await startSendGateway({
+      env: { APP_WEBHOOK_URL: `${app.url}/hook`, APP_WEBHOOK_SECRET: newSecret() },
+      deps: { onInbound: () => ({ body: 'from the handler' }) },
+    });
+    await twilioMessage(gw);
+    await app.waitFor(1);
+    const [sent] = await gw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({ body: 'from the handler' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(gw.sim.messages()).toHaveLength(1);
+  });
+});
+
 describe('fast mode over HTTP', () => {
   it('acknowledges at once and sends the app’s reply as a message', async () => {
     const { gw } = await start(() => ({ body: { reply: { body: 'fast reply' } } }), {
