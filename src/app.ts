@@ -15,6 +15,7 @@ import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
 import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
+import { registerOpenApi } from './http/openapi.js';
 import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
 import { webhookRoutes } from './http/webhooks.js';
@@ -230,6 +231,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   registerRequestLog(app);
   registerGracefulClose(app);
   registerErrorHandling(app);
+  await registerOpenApi(app);
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });
   await app.register(messageRoutes, { store, outbound, apiKeys: config.apiKeys });

@@ -5,6 +5,15 @@ import { DELIVERY_STATES, EVENT_TYPES } from '../core/events.js';
 import type { Store } from '../core/store.js';
 import type { EventDeliverer } from '../events/deliverer.js';
 import { bearerAuth } from './auth.js';
+import {
+  apiErrors,
+  bearer,
+  DeliveryInfoSchema,
+  EndpointStateSchema,
+  EventDetailSchema,
+  EventSummarySchema,
+  pageOf,
+} from './response-schemas.js';
 import { IdParams, literalUnion, pageQueryFields, parseSince } from './schema.js';
 
 const ListQuery = Type.Object(
@@ -50,25 +59,36 @@ export const eventRoutes: FastifyPluginAsync<{
 }> = async (app, { store, deliverer, apiKeys }) => {
   app.addHook('onRequest', bearerAuth(apiKeys));
 
-  app.get<{ Querystring: ListQuery }>(
-    '/v1/events',
-    { schema: { querystring: ListQuery } },
-    async (request) => {
-      const q = request.query;
-      return store.listEvents(
-        {
-          type: q.type,
-          messageId: q.messageId,
-          endpointId: q.endpointId,
-          state: q.state,
-          since: q.since === undefined ? undefined : parseSince(q.since),
-        },
-        { cursor: q.cursor, limit: q.limit },
-      );
-    },
-  );
+  const list = {
+    tags: ['events'],
+    summary: 'List events, newest first',
+    description: 'With `endpointId` and/or `state`: only events with such a delivery (e.g. dead ones).',
+    security: bearer,
+    querystring: ListQuery,
+    response: { 200: pageOf(EventSummarySchema), ...apiErrors },
+  };
+  app.get<{ Querystring: ListQuery }>('/v1/events', { schema: list }, async (request) => {
+    const q = request.query;
+    return store.listEvents(
+      {
+        type: q.type,
+        messageId: q.messageId,
+        endpointId: q.endpointId,
+        state: q.state,
+        since: q.since === undefined ? undefined : parseSince(q.since),
+      },
+      { cursor: q.cursor, limit: q.limit },
+    );
+  });
 
-  app.get<{ Params: IdParams }>('/v1/events/:id', { schema: { params: IdParams } }, async (request) => {
+  const one = {
+    tags: ['events'],
+    summary: 'An event: its payload as sent, and every delivery with its attempts',
+    security: bearer,
+    params: IdParams,
+    response: { 200: EventDetailSchema, ...apiErrors },
+  };
+  app.get<{ Params: IdParams }>('/v1/events/:id', { schema: one }, async (request) => {
     const event = await store.getEvent(request.params.id);
     if (!event) throw new SwitchboardError('event_not_found');
     return event;
@@ -76,7 +96,17 @@ export const eventRoutes: FastifyPluginAsync<{
 
   app.post<{ Params: IdParams; Body: RedeliverBody }>(
     '/v1/events/:id/redeliver',
-    { schema: { params: IdParams, body: RedeliverBody } },
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Deliver an event again',
+        description: 'To every enabled endpoint that takes it, or to `endpointId`. Same `webhook-id`.',
+        security: bearer,
+        params: IdParams,
+        body: RedeliverBody,
+        response: { 202: Type.Object({ deliveries: Type.Array(DeliveryInfoSchema) }), ...apiErrors },
+      },
+    },
     async (request, reply) => {
       const deliveries = await store.redeliver(request.params.id, request.body?.endpointId ?? null);
       if (deliveries === null) throw new SwitchboardError('event_not_found');
@@ -84,12 +114,27 @@ export const eventRoutes: FastifyPluginAsync<{
     },
   );
 
-  app.get('/v1/endpoints', async () => ({ data: await store.listEndpoints() }));
+  const endpoints = {
+    tags: ['endpoints'],
+    summary: "The apps' endpoints, enabled or not, with their backlog",
+    security: bearer,
+    response: { 200: Type.Object({ data: Type.Array(EndpointStateSchema) }), ...apiErrors },
+  };
+  app.get('/v1/endpoints', { schema: endpoints }, async () => ({ data: await store.listEndpoints() }));
 
   for (const action of ['enable', 'disable'] as const) {
     app.post<{ Params: IdParams }>(
       `/v1/endpoints/:id/${action}`,
-      { schema: { params: IdParams, body: NoBody } },
+      {
+        schema: {
+          tags: ['endpoints'],
+          summary: action === 'enable' ? 'Enable an endpoint' : 'Disable an endpoint',
+          security: bearer,
+          params: IdParams,
+          body: NoBody,
+          response: { 200: EndpointStateSchema, ...apiErrors },
+        },
+      },
       async (request) => {
         const enabled = action === 'enable';
         const endpoint = await store.setEndpointEnabled(
@@ -106,7 +151,21 @@ export const eventRoutes: FastifyPluginAsync<{
 
   app.post<{ Params: IdParams; Querystring: ReplayQuery }>(
     '/v1/endpoints/:id/replay',
-    { schema: { params: IdParams, querystring: ReplayQuery, body: NoBody } },
+    {
+      schema: {
+        tags: ['endpoints'],
+        summary: 'Send an endpoint everything it missed since a time',
+        description: 'Events since `since` it takes and has neither received nor waiting.',
+        security: bearer,
+        params: IdParams,
+        querystring: ReplayQuery,
+        body: NoBody,
+        response: {
+          202: Type.Object({ endpointId: Type.String(), replayed: Type.Integer() }),
+          ...apiErrors,
+        },
+      },
+    },
     async (request, reply) => {
       const replayed = await store.replay(request.params.id, parseSince(request.query.since));
       return reply.code(202).send({ endpointId: request.params.id, replayed });

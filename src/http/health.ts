@@ -1,11 +1,18 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { SwitchboardError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
+import { ErrorSchema } from './response-schemas.js';
 
 /** Liveness and readiness, with no API key: load balancers and orchestrators call them. */
 export const healthRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
+  const status = (summary: string, value: string) => ({
+    tags: ['health'],
+    summary,
+    response: { 200: Type.Object({ status: Type.Literal(value) }), '5xx': ErrorSchema },
+  });
+  app.get('/healthz', { schema: status('The process is up', 'ok') }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: status('The database is reachable', 'ready') }, async () => {
     try {
       await store.ping();
     } catch (err) {

@@ -6,7 +6,8 @@ import { normalizeAddress } from '../core/phone.js';
 import type { OutboundService } from '../core/outbound.js';
 import type { Store } from '../core/store.js';
 import { bearerAuth } from './auth.js';
-import { IdParams, literalUnion, pageQueryFields, parseSince } from './schema.js';
+import { apiErrors, bearer, MessageWithHistorySchema, pageOf } from './response-schemas.js';
+import { IdParams, literalUnion, MessageSchema, pageQueryFields, parseSince } from './schema.js';
 import { sendRoutes } from './send.js';
 
 const ListQuery = Type.Object(
@@ -42,7 +43,15 @@ export const messageRoutes: FastifyPluginAsync<{
 
   app.get<{ Querystring: ListQuery }>(
     '/v1/messages',
-    { schema: { querystring: ListQuery } },
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'List messages, newest first',
+        security: bearer,
+        querystring: ListQuery,
+        response: { 200: pageOf(MessageSchema), ...apiErrors },
+      },
+    },
     async (request) => {
       const q = request.query;
       return store.listMessages(
@@ -60,7 +69,14 @@ export const messageRoutes: FastifyPluginAsync<{
     },
   );
 
-  app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: { params: IdParams } }, async (request) => {
+  const oneMessage = {
+    tags: ['messages'],
+    summary: 'A message with its status history and send attempts',
+    security: bearer,
+    params: IdParams,
+    response: { 200: MessageWithHistorySchema, ...apiErrors },
+  };
+  app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: oneMessage }, async (request) => {
     const message = await store.getMessage(request.params.id);
     if (!message) throw new SwitchboardError('message_not_found');
     return message;

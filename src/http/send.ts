@@ -11,6 +11,7 @@ import {
   type SendRequest,
 } from '../core/outbound.js';
 import { errorBody } from './errors.js';
+import { apiErrors, bearer, ErrorSchema } from './response-schemas.js';
 import { MessageSchema } from './schema.js';
 
 // Without `format: 'uri'`: TypeBox's compiler (used for batch items) has no formats; the OutboundService parses
@@ -46,11 +47,37 @@ const BatchBody = Type.Object(
 type BatchBody = Static<typeof BatchBody>;
 const checkItem = TypeCompiler.Compile(BatchItem);
 
+const BatchResult = Type.Object({
+  accepted: Type.Integer(),
+  rejected: Type.Integer(),
+  data: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      status: Type.Integer(),
+      replayed: Type.Optional(Type.Boolean()),
+      message: Type.Optional(MessageSchema),
+      error: Type.Optional(ErrorSchema.properties.error),
+    }),
+  ),
+});
+
 /** POST /v1/messages and /v1/messages/batch (registered inside the authenticated /v1 plugin). */
 export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = async (app, { outbound }) => {
   app.post<{ Body: SendBody; Headers: SendHeaders }>(
     '/v1/messages',
-    { schema: { body: SendBody, headers: SendHeaders, response: { 202: MessageSchema } } },
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'Send a message',
+        description:
+          'Validates, routes and stores the message with its outbox row, then answers 202 (status `queued`); a ' +
+          'carrier sends it after. An `Idempotency-Key` makes a retried request return the first message.',
+        security: bearer,
+        body: SendBody,
+        headers: SendHeaders,
+        response: { 202: MessageSchema, ...apiErrors },
+      },
+    },
     async (request, reply) => {
       const key = request.headers['idempotency-key'] ?? null;
       const result = await stored(() => outbound.send(toRequest(request.body), key));
@@ -62,7 +89,19 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
   app.post<{ Body: BatchBody; Headers: SendHeaders }>(
     '/v1/messages/batch',
     // 1000 messages of up to 1600 characters (in JSON escapes up to six bytes each) do not fit Fastify's 1 MiB.
-    { schema: { body: BatchBody, headers: SendHeaders }, bodyLimit: 16 * 1024 * 1024 },
+    {
+      schema: {
+        tags: ['messages'],
+        summary: 'Send up to 1000 messages',
+        description:
+          'Each item is answered on its own (202, or its error): HTTP 202 when all were accepted, 207 otherwise.',
+        security: bearer,
+        body: BatchBody,
+        headers: SendHeaders,
+        response: { 202: BatchResult, 207: BatchResult, ...apiErrors },
+      },
+      bodyLimit: 16 * 1024 * 1024,
+    },
     async (request, reply) => {
       const headerKey = request.headers['idempotency-key'] ?? null;
       const occurrences = new Map<string, number>();

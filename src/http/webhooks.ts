@@ -56,27 +56,37 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
     return reply.code(result.reply.statusCode).type(result.reply.contentType).send(result.reply.body);
   };
 
-  app.post('/webhooks', (request, reply) => handle(request, reply));
-  app.post<{ Params: { provider: string } }>('/webhooks/:provider', (request, reply) => {
-    const { provider } = request.params;
-    if (!isProviderId(provider)) {
-      throw new SwitchboardError(
-        'not_found',
-        `No carrier "${provider}"; use one of: ${PROVIDER_IDS.join(', ')}.`,
-      );
-    }
-    return handle(request, reply, provider);
+  // Documentation only: the body is parsed after the signature is checked, not by a schema.
+  const doc = (summary: string) => ({
+    tags: ['webhooks'],
+    summary,
+    description:
+      'Twilio (form-encoded, X-Twilio-Signature) or Telnyx (JSON, Ed25519 telnyx-signature-ed25519). Answered ' +
+      'as each carrier expects (TwiML for Twilio, JSON for Telnyx) once stored; 403 when the signature fails.',
   });
+  app.post('/webhooks', { schema: doc('Any carrier: detected from headers, then body') }, (request, reply) =>
+    handle(request, reply),
+  );
+  app.post<{ Params: { provider: string } }>(
+    '/webhooks/:provider',
+    { schema: doc('One carrier, named in the path') },
+    (request, reply) => {
+      const { provider } = request.params;
+      if (!isProviderId(provider)) {
+        throw new SwitchboardError(
+          'not_found',
+          `No carrier "${provider}"; use one of: ${PROVIDER_IDS.join(', ')}.`,
+        );
+      }
+      return handle(request, reply, provider);
+    },
+  );
 
   const notAllowed = async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header('allow', 'POST');
     throw new SwitchboardError('method_not_allowed', 'Webhooks are POSTed.');
   };
-  app.route({ method: [...OTHER_METHODS], url: '/webhooks', handler: notAllowed, exposeHeadRoute: false });
-  app.route({
-    method: [...OTHER_METHODS],
-    url: '/webhooks/:provider',
-    handler: notAllowed,
-    exposeHeadRoute: false,
-  });
+  const hidden = { schema: { hide: true }, handler: notAllowed, exposeHeadRoute: false };
+  app.route({ method: [...OTHER_METHODS], url: '/webhooks', ...hidden });
+  app.route({ method: [...OTHER_METHODS], url: '/webhooks/:provider', ...hidden });
 };
