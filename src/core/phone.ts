@@ -46,10 +46,23 @@ export function maskPhone(value: string): string {
 // A phone-number-like run: an optional plus (maybe percent-encoded), then 7 to 15 digits, which may be separated by
 // spaces, dots, dashes or parentheses, plain or percent-encoded (`%2B1%20415%20555%200123`).
 const SEPARATOR = String.raw`(?:[\s.()-]|%20|%2D|%28|%29)*`;
-const PHONE_LIKE = new RegExp(String.raw`(?:\+|%2B)?\d(?:${SEPARATOR}\d){6,14}`, 'gi');
+// Not glued to letters or digits: a run inside an id (`01a1fea1-26f0-7374-842f`) is not a number.
+const PHONE_LIKE = new RegExp(
+  String.raw`(?<![0-9A-Za-z])(?:\+|%2B)?\d(?:${SEPARATOR}\d){6,14}(?![0-9A-Za-z])`,
+  'gi',
+);
+// Ids (UUIDs) are kept whole: their all-digit groups, joined by dashes, would look like a number.
+const UUID_OR_REST = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
 
-/** Masks every phone-number-like run in free text (URLs, messages) before it is logged. */
+/** Masks every phone-number-like run in free text (URLs, messages) before it is logged; ids are left alone. */
 export function maskPhonesIn(text: string): string {
+  return text
+    .split(UUID_OR_REST)
+    .map((part, i) => (i % 2 === 1 ? part : maskRuns(part)))
+    .join('');
+}
+
+function maskRuns(text: string): string {
   return text.replace(PHONE_LIKE, (match) => {
     const plus = match.startsWith('+') ? '+' : match.slice(0, 3).toUpperCase() === '%2B' ? '%2B' : '';
     const digits = match.slice(plus.length).replace(/%[0-9A-F]{2}|\D/gi, '');

@@ -37,10 +37,8 @@ const BY_STATUS: Record<number, ErrorCode> = {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isSwitchboardError(err)) {
-      request.log.info(
-        { code: err.code, reason: typeof err.cause === 'string' ? err.cause : undefined },
-        'rejected',
-      );
+      // On the request's one line (why a signature failed, say), not a line of its own.
+      logFact(request, { code: err.code, reason: typeof err.cause === 'string' ? err.cause : undefined });
       return reply.code(err.statusCode).send(errorBody(err.code, err.message));
     }
     if (err.validation) {

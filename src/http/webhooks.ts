@@ -35,6 +35,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
     (_req, body, done) => done(null, body),
   );
 
+  // A refused webhook's line says so (its code comes from the error handler).
+  app.addHook('onError', async (request) => logFact(request, { outcome: 'rejected' }));
+
   const handle = async (request: FastifyRequest, reply: FastifyReply, hint?: ProviderId) => {
     const body = request.body;
     if (!Buffer.isBuffer(body) || body.length === 0) {

@@ -38,5 +38,16 @@ describe('masking', () => {
       expect(masked).toContain('****');
     }
     expect(maskPhonesIn('/v1/messages?limit=50&since=2026')).toBe('/v1/messages?limit=50&since=2026');
+    // Ids stay readable: their digit groups are not numbers.
+    for (const path of [
+      '/v1/messages/01a1fea1-26f0-7374-842f-5a7df0871629',
+      '/v1/events/01a1fea1-2600-7374-8420-123456789012',
+      '/v1/messages/SM0123456789abcdef0123456789abcdef',
+    ]) {
+      expect(maskPhonesIn(path)).toBe(path);
+    }
+    expect(maskPhonesIn('/v1/events?messageId=01a1fea1-2600-7374-8420-123456789012&to=%2B14155550234')).toBe(
+      '/v1/events?messageId=01a1fea1-2600-7374-8420-123456789012&to=%2B1415****234',
+    );
   });
 });
