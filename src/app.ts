@@ -15,7 +15,9 @@ import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
 import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
+import { metricsRoutes } from './http/metrics-route.js';
 import { registerOpenApi } from './http/openapi.js';
+import { Metrics } from './metrics.js';
 import { loggerOptions } from './http/logging.js';
 import { messageRoutes } from './http/messages.js';
 import { webhookRoutes } from './http/webhooks.js';
@@ -155,6 +157,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     senders: identities,
     failover: config.sending.failover,
   };
+  const metrics = new Metrics();
   const dispatcher = new Dispatcher({
     store,
     senders,
@@ -162,6 +165,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     routing,
     retry: config.sending.retry,
     log: app.log,
+    observe: metrics.sendDecision,
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
   const { events } = config;
@@ -196,6 +200,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     timeoutMs: events.timeoutMs,
     replies: { endpointId: replyEndpoint, queue: outbound },
     log: app.log,
+    observe: metrics.eventDelivery,
     ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
   });
   for (const state of endpointStates) {
@@ -212,6 +217,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
         'ask for a reply, so inbound messages are only stored and acknowledged.',
     );
   }
+  metrics.watch(dispatcher, deliverer);
   app.decorate('gateway', { dispatcher, deliverer, simulator: sandbox?.simulator ?? null });
 
   const inbound = new InboundGateway({
@@ -226,6 +232,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     mode: config.processingMode,
     computeTimeoutMs: config.computeTimeoutMs,
     log: app.log,
+    observeStatus: metrics.statusReport,
   });
 
   registerRequestLog(app);
@@ -233,9 +240,10 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   registerErrorHandling(app);
   await registerOpenApi(app);
   await app.register(healthRoutes, { store });
-  await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl });
+  await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl, metrics });
   await app.register(messageRoutes, { store, outbound, apiKeys: config.apiKeys });
   await app.register(eventRoutes, { store, deliverer, apiKeys: config.apiKeys });
+  await app.register(metricsRoutes, { metrics, apiKeys: config.apiKeys });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and
   // messages left in the outbox by a previous run go out from here.

@@ -34,6 +34,8 @@ export interface DispatcherOptions {
   capacity?: number;
   now?: () => number;
   random?: () => number;
+  /** Told of every decision once it is recorded, with what the store applied (metrics). */
+  observe?: (applied: SendOutcome['kind'], attempt: AttemptRecord) => void;
 }
 
 export interface LaneStats {
@@ -416,6 +418,7 @@ export class Dispatcher {
       this.#retryTimers.add(timer);
       return;
     }
+    this.#o.observe?.(applied, outcome.attempt);
     if (applied === 'retry') {
       job.recheck = true;
       job.item = {

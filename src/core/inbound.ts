@@ -1,7 +1,7 @@
 import { detectKeyword, optOutChange, type Keyword } from './compliance.js';
 import { SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Channel, ProviderId } from './message.js';
+import type { Channel, ProviderId, Status } from './message.js';
 import type { HttpReply, InboundMessageEvent, Provider, ProviderDetector, Reply } from './provider.js';
 import type { Store } from './store.js';
 import type { RawWebhook } from './webhook.js';
@@ -46,6 +46,8 @@ export interface InboundOptions {
   mode: ProcessingMode;
   computeTimeoutMs: number;
   log: Logger;
+  /** Told of every carrier status report stored (metrics: the delivery ratio). */
+  observeStatus?: (provider: ProviderId, status: Status) => void;
 }
 
 export interface InboundOutcome {
@@ -81,8 +83,14 @@ export class InboundGateway {
     this.#o = options;
   }
 
-  async receive(req: RawWebhook, hint?: ProviderId): Promise<InboundOutcome> {
+  /** @param onProvider told which carrier the webhook is taken for, before it is verified (logs, metrics). */
+  async receive(
+    req: RawWebhook,
+    hint?: ProviderId,
+    onProvider?: (provider: ProviderId) => void,
+  ): Promise<InboundOutcome> {
     const provider = this.#select(req, hint);
+    onProvider?.(provider.id);
     const verification = await provider.verify(req);
     if (!verification.ok) {
       throw new SwitchboardError(verification.code, undefined, { cause: verification.reason });
@@ -114,7 +122,9 @@ export class InboundGateway {
       if (result?.outcome !== 'stored') return;
       if (event.kind === 'inbound_message') {
         fresh.push(toInboundMessage(event, result.messageId, keywords[i] ?? null));
-      } else if (event.status === null) {
+      } else if (event.status !== null) {
+        this.#o.observeStatus?.(event.provider, event.status);
+      } else {
         // Kept in the history with the carrier's word; logged so the status table can learn it.
         this.#o.log.warn(
           { provider: event.provider, providerStatus: event.providerStatus, messageId: result.messageId },

@@ -37,6 +37,8 @@ export interface DelivererOptions {
   capacity?: number;
   /** How often the database is checked for deliveries nobody announced. @default 1000 */
   pollMs?: number;
+  /** Told of every attempt once it is recorded (metrics). */
+  observe?: (endpointId: string, outcome: DeliveryAttemptRecord['outcome']) => void;
   now?: () => number;
 }
 
@@ -614,6 +616,7 @@ export class EventDeliverer {
 
   #apply(lane: Lane, delivery: Delivery, result: DeliveryResult): void {
     const { outcome } = result.attempt;
+    this.#o.observe?.(lane.settings.id, outcome);
     if (outcome === 'delivered' || outcome === 'dead') {
       if (outcome === 'dead') {
         this.#o.log.warn(

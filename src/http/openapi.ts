@@ -34,6 +34,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'endpoints', description: "Apps' endpoints: list, enable, disable, replay." },
         { name: 'webhooks', description: 'Where carriers post (signed by the carrier).' },
         { name: 'health', description: 'Liveness and readiness.' },
+        { name: 'operations', description: 'For the people who run it.' },
       ],
     },
   });

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics.js';
 import { SwitchboardError } from '../core/errors.js';
 import type { InboundGateway } from '../core/inbound.js';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from '../core/message.js';
@@ -16,6 +17,7 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as co
 export interface WebhookRoutesOptions {
   inbound: InboundGateway;
   publicBaseUrl: string | null;
+  metrics: Metrics;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface WebhookRoutesOptions {
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
   app,
-  { inbound, publicBaseUrl },
+  { inbound, publicBaseUrl, metrics },
 ) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -37,6 +39,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
 
   // A refused webhook's line says so (its code comes from the error handler).
   app.addHook('onError', async (request) => logFact(request, { outcome: 'rejected' }));
+  app.addHook('onResponse', async (request) => metrics.webhook(request.logFacts));
 
   const handle = async (request: FastifyRequest, reply: FastifyReply, hint?: ProviderId) => {
     const body = request.body;
@@ -54,7 +57,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
       contentType,
       receivedAt: Date.now(),
     });
-    const result = await inbound.receive(raw, hint);
+    const result = await inbound.receive(raw, hint, (provider) => logFact(request, { provider }));
     logFact(request, { provider: result.provider, outcome: result.outcome });
     return reply.code(result.reply.statusCode).type(result.reply.contentType).send(result.reply.body);
   };

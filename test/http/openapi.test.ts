@@ -21,6 +21,7 @@ describe('API documentation', () => {
     expect(operations.sort()).toEqual(
       [
         'GET /healthz',
+        'GET /metrics',
         'GET /readyz',
         'POST /webhooks',
         'POST /webhooks/{provider}',
