@@ -25,7 +25,7 @@ interface EndpointRow {
   dead: number;
 }
 
-interface DeliveryRow {
+export interface DeliveryRow {
   id: number;
   endpointId: string;
   state: string;
@@ -370,4 +370,3 @@ export function toDeliveryInfo(row: DeliveryRow, attemptLog: DeliveryInfo['attem
   };
 }
 
-export type { DeliveryRow };
