@@ -369,4 +369,3 @@ export function toDeliveryInfo(row: DeliveryRow, attemptLog: DeliveryInfo['attem
     attemptLog,
   };
 }
-
