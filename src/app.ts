@@ -10,16 +10,17 @@ import type { SendLimits } from './core/sending.js';
 import type { Store } from './core/store.js';
 import { SqliteStore } from './db/sqlite.js';
 import { EventDeliverer } from './events/deliverer.js';
-import { eventRoutes } from './http/events.js';
+import { Activity } from './dashboard/activity.js';
+import { apiRoutes } from './http/api.js';
+import { ApiKeys } from './http/api-keys.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
 import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
 import { healthRoutes } from './http/health.js';
-import { metricsRoutes } from './http/metrics-route.js';
 import { registerOpenApi } from './http/openapi.js';
 import { Metrics } from './metrics.js';
 import { loggerOptions } from './http/logging.js';
-import { messageRoutes } from './http/messages.js';
 import { webhookRoutes } from './http/webhooks.js';
 import { buildProviders } from './providers/index.js';
 import { buildSenders } from './providers/senders.js';
@@ -114,9 +115,6 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
         'can set, so a Twilio signature made for another of your URLs would be accepted here. Set PUBLIC_BASE_URL.',
     );
   }
-  if (config.apiKeys.length === 0) {
-    app.log.warn('SWITCHBOARD_API_KEYS is not set: the /v1 API answers 401 until a key is configured.');
-  }
 
   // Where carriers post status callbacks: the public URL, or in the sandbox this server's own address.
   const statusCallbackUrl = (): string | null => {
@@ -158,6 +156,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     failover: config.sending.failover,
   };
   const metrics = new Metrics();
+  const activity = new Activity();
   const dispatcher = new Dispatcher({
     store,
     senders,
@@ -165,7 +164,10 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     routing,
     retry: config.sending.retry,
     log: app.log,
-    observe: metrics.sendDecision,
+    observe: (applied, attempt) => {
+      metrics.sendDecision(applied, attempt);
+      activity.sendDecision(applied, attempt);
+    },
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
   const { events } = config;
@@ -179,14 +181,22 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
 
   const endpoints = [...events.endpoints, ...(events.statusCallbacks ? [events.statusCallbacks] : [])];
   let endpointStates;
+  const keys = new ApiKeys({ envKeys: config.apiKeys, store, log: app.log });
   try {
     endpointStates = await store.syncEndpoints(
       endpoints.map(({ id, url, events: types }) => ({ id, url, events: types })),
     );
+    await keys.start();
   } catch (err) {
     if (ownsStore) await store.close();
     await sandbox?.simulator.close();
     throw err;
+  }
+  if (!keys.configured()) {
+    app.log.warn(
+      'No API key exists: the /v1 API answers 401 until one does. Create one with `switchboard keys create ' +
+        '--name NAME --scopes send,read` (or set SWITCHBOARD_API_KEYS).',
+    );
   }
   // An in-process handler answers messages itself; then no endpoint's answer is read as a reply (two replies).
   const replyEndpoint =
@@ -200,7 +210,10 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     timeoutMs: events.timeoutMs,
     replies: { endpointId: replyEndpoint, queue: outbound },
     log: app.log,
-    observe: metrics.eventDelivery,
+    observe: (endpointId, outcome) => {
+      metrics.eventDelivery(endpointId, outcome);
+      activity.eventDelivery(endpointId, outcome);
+    },
     ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
   });
   for (const state of endpointStates) {
@@ -232,7 +245,10 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     mode: config.processingMode,
     computeTimeoutMs: config.computeTimeoutMs,
     log: app.log,
-    observeStatus: metrics.statusReport,
+    observe: (event, messageId) => {
+      metrics.stored(event);
+      activity.stored(event, messageId);
+    },
   });
 
   registerRequestLog(app);
@@ -241,9 +257,23 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   await registerOpenApi(app);
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl, metrics });
-  await app.register(messageRoutes, { store, outbound, apiKeys: config.apiKeys });
-  await app.register(eventRoutes, { store, deliverer, apiKeys: config.apiKeys });
-  await app.register(metricsRoutes, { metrics, apiKeys: config.apiKeys });
+  app.decorateRequest('apiKey', null);
+  await app.register(apiRoutes, {
+    store,
+    outbound,
+    deliverer,
+    metrics,
+    keys,
+    rateLimitPerMinute: config.apiRateLimitPerMinute,
+  });
+  await app.register(dashboardRoutes, {
+    store,
+    keys,
+    activity,
+    dispatcher,
+    deliverer,
+    secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
+  });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and
   // messages left in the outbox by a previous run go out from here.
@@ -253,6 +283,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     deliverer.start(new Map(endpointStates.map((e) => [e.id, e.enabled])));
   });
   app.addHook('onClose', async () => {
+    keys.stop();
     await inbound.idle();
     // Before the dispatcher: a delivery's answer may queue a reply for it to send.
     await deliverer.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);

@@ -32,7 +32,10 @@ export interface Config {
   twilio: TwilioConfig | null;
   /** Null: Telnyx is disabled. */
   telnyx: TelnyxConfig | null;
+  /** SWITCHBOARD_API_KEYS: keys with every scope, beside the database's keys (`switchboard keys`). */
   apiKeys: string[];
+  /** Requests per minute per API key (a key may have its own); 0: no limit. */
+  apiRateLimitPerMinute: number;
   logLevel: LogLevel;
   /** Accept webhooks without checking signatures. For local experiments only; logged loudly at start. */
   unsafeSkipWebhookVerification: boolean;
@@ -67,6 +70,7 @@ export const DEFAULTS = {
   PROCESSING_MODE: 'fast',
   COMPUTE_TIMEOUT_MS: '10000',
   LOG_LEVEL: 'info',
+  API_RATE_LIMIT_PER_MINUTE: '6000',
 } as const;
 
 /**
@@ -169,6 +173,15 @@ export function loadConfig(env: Env = process.env): Config {
     }
   });
 
+  const apiRateLimitPerMinute = parseInteger(
+    read('API_RATE_LIMIT_PER_MINUTE') ?? DEFAULTS.API_RATE_LIMIT_PER_MINUTE,
+    'API_RATE_LIMIT_PER_MINUTE',
+    0,
+    10_000_000,
+    problems,
+    ' (0: no limit)',
+  );
+
   const logLevel = read('LOG_LEVEL') ?? DEFAULTS.LOG_LEVEL;
   const levels: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(logLevel as LogLevel)) {
@@ -191,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     twilio,
     telnyx,
     apiKeys,
+    apiRateLimitPerMinute,
     logLevel: logLevel as LogLevel,
     unsafeSkipWebhookVerification: unsafe === 'true',
     sandbox,

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Dispatcher } from './core/dispatcher.js';
 import type { DeliveryAttemptRecord } from './core/events.js';
-import type { ProviderId, Status } from './core/message.js';
+import type { ProviderId } from './core/message.js';
+import type { NormalizedEvent } from './core/provider.js';
 import type { AttemptRecord, SendOutcome } from './core/store.js';
 import type { EventDeliverer } from './events/deliverer.js';
 
@@ -151,12 +152,14 @@ export class Metrics {
   };
 
   /**
-   * InboundGateway `observeStatus`: a carrier's report; final ones count towards the delivery ratio (`read`, which
+   * InboundGateway `observe`: a carrier's final status reports count towards the delivery ratio (`read`, which
    * follows `delivered`, is not counted again).
    */
-  statusReport = (provider: ProviderId, status: Status): void => {
+  stored = (event: NormalizedEvent): void => {
+    if (event.kind !== 'status') return;
+    const { status } = event;
     if (status === 'delivered' || status === 'undelivered' || status === 'failed')
-      this.#final(provider, status);
+      this.#final(event.provider, status);
   };
 
   /** EventDeliverer `observe`. */

@@ -32,8 +32,13 @@ export const ERRORS = {
   api_keys_not_configured: {
     status: 401,
     message:
-      'The API is locked because no API key is configured. Set SWITCHBOARD_API_KEYS to a comma-separated list of ' +
-      'keys (at least 16 characters each) and restart.',
+      'The API is locked because no API key exists. Create one with `switchboard keys create --name NAME --scopes ' +
+      'send,read` (or set SWITCHBOARD_API_KEYS) and retry.',
+  },
+  insufficient_scope: { status: 403, message: 'This API key does not have the scope this route needs.' },
+  rate_limited: {
+    status: 429,
+    message: 'Too many requests for this API key; retry after Retry-After seconds.',
   },
   invalid_request: { status: 400, message: 'The request is invalid.' },
   invalid_cursor: { status: 400, message: 'The pagination cursor is invalid.' },

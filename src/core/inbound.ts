@@ -1,8 +1,15 @@
 import { detectKeyword, optOutChange, type Keyword } from './compliance.js';
 import { SwitchboardError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Channel, ProviderId, Status } from './message.js';
-import type { HttpReply, InboundMessageEvent, Provider, ProviderDetector, Reply } from './provider.js';
+import type { Channel, ProviderId } from './message.js';
+import type {
+  HttpReply,
+  InboundMessageEvent,
+  NormalizedEvent,
+  Provider,
+  ProviderDetector,
+  Reply,
+} from './provider.js';
 import type { Store } from './store.js';
 import type { RawWebhook } from './webhook.js';
 
@@ -46,8 +53,8 @@ export interface InboundOptions {
   mode: ProcessingMode;
   computeTimeoutMs: number;
   log: Logger;
-  /** Told of every carrier status report stored (metrics: the delivery ratio). */
-  observeStatus?: (provider: ProviderId, status: Status) => void;
+  /** Told of every new event stored, message or status report (metrics, the dashboard's activity). */
+  observe?: (event: NormalizedEvent, messageId: string) => void;
 }
 
 export interface InboundOutcome {
@@ -120,11 +127,10 @@ export class InboundGateway {
     events.forEach((event, i) => {
       const result = results[i];
       if (result?.outcome !== 'stored') return;
+      this.#o.observe?.(event, result.messageId);
       if (event.kind === 'inbound_message') {
         fresh.push(toInboundMessage(event, result.messageId, keywords[i] ?? null));
-      } else if (event.status !== null) {
-        this.#o.observeStatus?.(event.provider, event.status);
-      } else {
+      } else if (event.status === null) {
         // Kept in the history with the carrier's word; logged so the status table can learn it.
         this.#o.log.warn(
           { provider: event.provider, providerStatus: event.providerStatus, messageId: result.messageId },

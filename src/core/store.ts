@@ -8,6 +8,7 @@ import type {
   ProviderId,
   Status,
 } from './message.js';
+import type { ApiKeyStore } from './api-keys.js';
 import type { EventStore } from './events.js';
 import type { NormalizedEvent } from './provider.js';
 import type { FailureClass } from './sending.js';
@@ -131,7 +132,7 @@ export interface Page<T> {
  *
  * Asynchronous throughout so that a server database can implement it; the SQLite implementation is in src/db.
  */
-export interface Store extends EventStore {
+export interface Store extends EventStore, ApiKeyStore {
   /** Stores the events of one webhook atomically: all of them or none. */
   ingest(items: IngestItem[]): Promise<IngestResult[]>;
   /**

@@ -222,3 +222,18 @@ export const deliveryAttempts = sqliteTable(
   },
   (t) => [index('delivery_attempts_delivery').on(t.deliveryId)],
 );
+
+/**
+ * API keys made with `switchboard keys create`: only a SHA-256 of the key is kept. A revoked key stays (with
+ * `revoked_at`) so that `keys list` can tell what happened to it.
+ */
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  hash: text('hash').notNull(),
+  // JSON array of scopes.
+  scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+  rateLimitPerMinute: integer('rate_limit_per_minute'),
+  createdAt: integer('created_at').notNull(),
+  revokedAt: integer('revoked_at'),
+});

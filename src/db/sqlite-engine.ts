@@ -33,6 +33,8 @@ import type {
   Page,
   SendOutcome,
 } from '../core/store.js';
+import type { ApiKeyRecord } from '../core/api-keys.js';
+import { ApiKeyRows } from './api-key-rows.js';
 import { EventQueries } from './event-queries.js';
 import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
@@ -54,7 +56,9 @@ export type WriteOp =
   | { op: 'redeliver'; eventId: string; endpointId: string | null }
   | { op: 'replay'; endpointId: string; since: number }
   | { op: 'syncEndpoints'; endpoints: EndpointDefinition[] }
-  | { op: 'setEndpointEnabled'; id: string; enabled: boolean; reason: string | null };
+  | { op: 'setEndpointEnabled'; id: string; enabled: boolean; reason: string | null }
+  | { op: 'createApiKey'; record: ApiKeyRecord }
+  | { op: 'revokeApiKey'; id: string; at: number };
 
 export type PragmaName = 'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store';
 
@@ -71,6 +75,7 @@ export class SqliteEngine {
   readonly #sending: SendPipelineWrites;
   readonly #events: EventWrites;
   readonly #eventQueries: EventQueries;
+  readonly #apiKeys: ApiKeyRows;
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
@@ -95,6 +100,7 @@ export class SqliteEngine {
     this.#statements = prepareStatements(this.#db, this.#sqlite);
     this.#events = new EventWrites(this.#sqlite, now);
     this.#eventQueries = new EventQueries(this.#db);
+    this.#apiKeys = new ApiKeyRows(this.#db);
     this.#sending = new SendPipelineWrites(this.#statements, this.#events, now);
   }
 
@@ -150,6 +156,10 @@ export class SqliteEngine {
             return this.#events.syncEndpoints(op.endpoints);
           case 'setEndpointEnabled':
             return this.#events.setEnabled(op.id, op.enabled, op.reason);
+          case 'createApiKey':
+            return this.#apiKeys.create(op.record);
+          case 'revokeApiKey':
+            return this.#apiKeys.revoke(op.id, op.at);
         }
       }),
     );
@@ -366,6 +376,10 @@ export class SqliteEngine {
 
   listEndpoints(): EndpointState[] {
     return this.#events.listEndpoints();
+  }
+
+  listApiKeys(): ApiKeyRecord[] {
+    return this.#apiKeys.list();
   }
 
   listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Page<EventSummary> {

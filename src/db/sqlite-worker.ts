@@ -109,6 +109,8 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
       return engine.loadDeliveries(req.endpointId, req.afterId, req.limit);
     case 'listEndpoints':
       return engine.listEndpoints();
+    case 'listApiKeys':
+      return engine.listApiKeys();
     case 'listEvents':
       return engine.listEvents(req.filter, req.page);
     case 'getEvent':

@@ -1,3 +1,4 @@
+import type { ApiKeyRecord } from '../core/api-keys.js';
 import { Worker } from 'node:worker_threads';
 import type { Message, MessageWithEvents, ProviderId } from '../core/message.js';
 import type {
@@ -185,6 +186,18 @@ export class SqliteStore implements Store {
 
   replay(endpointId: string, since: number): Promise<number> {
     return this.#write({ op: 'replay', endpointId, since }) as Promise<number>;
+  }
+
+  async createApiKey(record: ApiKeyRecord): Promise<void> {
+    await this.#write({ op: 'createApiKey', record });
+  }
+
+  revokeApiKey(id: string, at: number): Promise<ApiKeyRecord | null> {
+    return this.#write({ op: 'revokeApiKey', id, at }) as Promise<ApiKeyRecord | null>;
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#request({ op: 'listApiKeys' }) as Promise<ApiKeyRecord[]>;
   }
 
   onDeliveries(listener: () => void): void {

@@ -14,6 +14,7 @@ export type Request =
   | { id: number; op: 'loadOutbox'; provider: ProviderId; afterId: string | null; limit: number }
   | { id: number; op: 'loadDeliveries'; endpointId: string; afterId: number; limit: number }
   | { id: number; op: 'listEndpoints' }
+  | { id: number; op: 'listApiKeys' }
   | { id: number; op: 'listEvents'; filter: EventFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'getEvent'; eventId: string }
   | { id: number; op: 'pragma'; name: PragmaName }

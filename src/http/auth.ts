@@ -1,24 +1,75 @@
-import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { Scope } from '../core/api-keys.js';
 import { SwitchboardError } from '../core/errors.js';
 
-// One-shot crypto.hash: a third cheaper than createHash() on the per-request path.
-const digest = (value: string) => hash('sha256', value, 'buffer');
+export type { Scope };
+
+/** Who presented a valid API key. */
+export interface ApiKeyIdentity {
+  /** `env-N` for the Nth SWITCHBOARD_API_KEYS entry; otherwise the id of a key made with `switchboard keys`. */
+  id: string;
+  name: string;
+  scopes: readonly Scope[];
+  /** Requests per minute for this key; null: the server's default (API_RATE_LIMIT_PER_MINUTE). */
+  rateLimitPerMinute: number | null;
+}
+
+export interface KeyVerifier {
+  /** The active key a presented token belongs to; null for an unknown or revoked key. */
+  verify(token: string): Promise<ApiKeyIdentity | null>;
+  /** The key with this id while it is active (a dashboard session checks its key on every request). */
+  active(id: string): Promise<ApiKeyIdentity | null>;
+  /** False while no key exists at all: the API then answers `api_keys_not_configured`, not `unauthorized`. */
+  configured(): boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key the request authenticated with (set by apiAuth). */
+    apiKey: ApiKeyIdentity | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; a route under apiAuth without one needs `admin` (fail closed). */
+    scope?: Scope;
+  }
+}
+
+export function hasScope(identity: ApiKeyIdentity, scope: Scope): boolean {
+  return identity.scopes.includes('admin') || identity.scopes.includes(scope);
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const match = request.headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match ? (match[1] as string) : null;
+}
+
+/** Throws `insufficient_scope` unless the key has the scope. */
+export function checkScope(identity: ApiKeyIdentity, scope: Scope): void {
+  if (!hasScope(identity, scope)) {
+    throw new SwitchboardError(
+      'insufficient_scope',
+      `This API key (${identity.id}) has the scopes ${identity.scopes.join(', ')}; this route needs "${scope}".`,
+    );
+  }
+}
 
 /**
- * Bearer API keys. Keys are compared as SHA-256 digests with timingSafeEqual: equal-length inputs whatever the
- * key's length, and every configured key is compared (no early exit), so timing tells nothing about a key.
+ * onRequest hook for the API: a bearer key that is valid and has the route's scope (`config.scope`), else 401 or
+ * 403. Sets `request.apiKey`, which the per-key rate limit then uses.
  */
-export function bearerAuth(apiKeys: readonly string[]): (request: FastifyRequest) => Promise<void> {
-  const digests = apiKeys.map(digest);
+export function apiAuth(keys: KeyVerifier): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
-    if (digests.length === 0) throw new SwitchboardError('api_keys_not_configured');
-    const header = request.headers.authorization;
-    const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
-    if (!match) throw new SwitchboardError('unauthorized');
-    const presented = digest(match[1] as string);
-    let ok = false;
-    for (const d of digests) ok = timingSafeEqual(d, presented) || ok;
-    if (!ok) throw new SwitchboardError('unauthorized', 'The API key is not valid.');
+    const token = bearerToken(request);
+    if (token === null) {
+      throw new SwitchboardError(keys.configured() ? 'unauthorized' : 'api_keys_not_configured');
+    }
+    const identity = await keys.verify(token);
+    if (identity === null) {
+      if (!keys.configured()) throw new SwitchboardError('api_keys_not_configured');
+      throw new SwitchboardError('unauthorized', 'The API key is not valid (unknown or revoked).');
+    }
+    request.apiKey = identity;
+    checkScope(identity, request.routeOptions.config.scope ?? 'admin');
   };
 }

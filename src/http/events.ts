@@ -4,7 +4,6 @@ import { SwitchboardError } from '../core/errors.js';
 import { DELIVERY_STATES, EVENT_TYPES } from '../core/events.js';
 import type { Store } from '../core/store.js';
 import type { EventDeliverer } from '../events/deliverer.js';
-import { bearerAuth } from './auth.js';
 import {
   apiErrors,
   bearer,
@@ -50,14 +49,14 @@ type ReplayQuery = Static<typeof ReplayQuery>;
 
 /**
  * The events API: what Switchboard told (or is telling) the apps, each delivery with its attempts; redelivery and
- * replay; the endpoints, enabled and disabled at run time. Behind bearer API keys.
+ * replay; the endpoints, enabled and disabled at run time. Reads need the `read` scope, changes `admin`.
  */
-export const eventRoutes: FastifyPluginAsync<{
-  store: Store;
-  deliverer: EventDeliverer;
-  apiKeys: readonly string[];
-}> = async (app, { store, deliverer, apiKeys }) => {
-  app.addHook('onRequest', bearerAuth(apiKeys));
+export const eventRoutes: FastifyPluginAsync<{ store: Store; deliverer: EventDeliverer }> = async (
+  app,
+  { store, deliverer },
+) => {
+  const read = { scope: 'read' } as const;
+  const admin = { scope: 'admin' } as const;
 
   const list = {
     tags: ['events'],
@@ -67,7 +66,7 @@ export const eventRoutes: FastifyPluginAsync<{
     querystring: ListQuery,
     response: { 200: pageOf(EventSummarySchema), ...apiErrors },
   };
-  app.get<{ Querystring: ListQuery }>('/v1/events', { schema: list }, async (request) => {
+  app.get<{ Querystring: ListQuery }>('/v1/events', { schema: list, config: read }, async (request) => {
     const q = request.query;
     return store.listEvents(
       {
@@ -88,7 +87,7 @@ export const eventRoutes: FastifyPluginAsync<{
     params: IdParams,
     response: { 200: EventDetailSchema, ...apiErrors },
   };
-  app.get<{ Params: IdParams }>('/v1/events/:id', { schema: one }, async (request) => {
+  app.get<{ Params: IdParams }>('/v1/events/:id', { schema: one, config: read }, async (request) => {
     const event = await store.getEvent(request.params.id);
     if (!event) throw new SwitchboardError('event_not_found');
     return event;
@@ -106,6 +105,7 @@ export const eventRoutes: FastifyPluginAsync<{
         body: RedeliverBody,
         response: { 202: Type.Object({ deliveries: Type.Array(DeliveryInfoSchema) }), ...apiErrors },
       },
+      config: admin,
     },
     async (request, reply) => {
       const deliveries = await store.redeliver(request.params.id, request.body?.endpointId ?? null);
@@ -120,7 +120,9 @@ export const eventRoutes: FastifyPluginAsync<{
     security: bearer,
     response: { 200: Type.Object({ data: Type.Array(EndpointStateSchema) }), ...apiErrors },
   };
-  app.get('/v1/endpoints', { schema: endpoints }, async () => ({ data: await store.listEndpoints() }));
+  app.get('/v1/endpoints', { schema: endpoints, config: read }, async () => ({
+    data: await store.listEndpoints(),
+  }));
 
   for (const action of ['enable', 'disable'] as const) {
     app.post<{ Params: IdParams }>(
@@ -134,6 +136,7 @@ export const eventRoutes: FastifyPluginAsync<{
           body: NoBody,
           response: { 200: EndpointStateSchema, ...apiErrors },
         },
+        config: admin,
       },
       async (request) => {
         const enabled = action === 'enable';
@@ -165,6 +168,7 @@ export const eventRoutes: FastifyPluginAsync<{
           ...apiErrors,
         },
       },
+      config: admin,
     },
     async (request, reply) => {
       const replayed = await store.replay(request.params.id, parseSince(request.query.since));

@@ -5,7 +5,6 @@ import { PROVIDER_IDS, STATUSES } from '../core/message.js';
 import { normalizeAddress } from '../core/phone.js';
 import type { OutboundService } from '../core/outbound.js';
 import type { Store } from '../core/store.js';
-import { bearerAuth } from './auth.js';
 import { apiErrors, bearer, MessageWithHistorySchema, pageOf } from './response-schemas.js';
 import { IdParams, literalUnion, MessageSchema, pageQueryFields, parseSince } from './schema.js';
 import { sendRoutes } from './send.js';
@@ -32,13 +31,12 @@ function queryNumber(value: string): string {
   return normalizeAddress(/^ \d/.test(value) ? `+${value.slice(1)}` : value);
 }
 
-/** The /v1 messages API (read and send), behind bearer API keys. */
-export const messageRoutes: FastifyPluginAsync<{
-  store: Store;
-  outbound: OutboundService;
-  apiKeys: readonly string[];
-}> = async (app, { store, outbound, apiKeys }) => {
-  app.addHook('onRequest', bearerAuth(apiKeys));
+/** The /v1 messages API: reading needs the `read` scope, sending (send.ts) `send`. */
+export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: OutboundService }> = async (
+  app,
+  { store, outbound },
+) => {
+  const read = { scope: 'read' } as const;
   await app.register(sendRoutes, { outbound });
 
   app.get<{ Querystring: ListQuery }>(
@@ -51,6 +49,7 @@ export const messageRoutes: FastifyPluginAsync<{
         querystring: ListQuery,
         response: { 200: pageOf(MessageSchema), ...apiErrors },
       },
+      config: read,
     },
     async (request) => {
       const q = request.query;
@@ -76,7 +75,7 @@ export const messageRoutes: FastifyPluginAsync<{
     params: IdParams,
     response: { 200: MessageWithHistorySchema, ...apiErrors },
   };
-  app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: oneMessage }, async (request) => {
+  app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: oneMessage, config: read }, async (request) => {
     const message = await store.getMessage(request.params.id);
     if (!message) throw new SwitchboardError('message_not_found');
     return message;

@@ -77,6 +77,7 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
         headers: SendHeaders,
         response: { 202: MessageSchema, ...apiErrors },
       },
+      config: { scope: 'send' },
     },
     async (request, reply) => {
       const key = request.headers['idempotency-key'] ?? null;
@@ -101,6 +102,7 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
         response: { 202: BatchResult, 207: BatchResult, ...apiErrors },
       },
       bodyLimit: 16 * 1024 * 1024,
+      config: { scope: 'send' },
     },
     async (request, reply) => {
       const headerKey = request.headers['idempotency-key'] ?? null;
