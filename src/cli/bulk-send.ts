@@ -1,0 +1,264 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { isTerminal, type Message, type Status } from '../core/message.js';
+import { describeError, retryAfterMs, type ApiClient } from './client.js';
+import { CliError } from './command.js';
+import { Progress } from './progress.js';
+
+const COLUMNS = ['to', 'body', 'from', 'provider', 'media_urls'] as const;
+type Column = (typeof COLUMNS)[number];
+/** Network errors and 5xx answers: the batch is sent again (its idempotency keys make that safe). */
+const MAX_TRANSIENT_RETRIES = 5;
+const POLL_MS = 1_000;
+
+export interface CsvSendOptions {
+  results: string;
+  batchSize: number;
+  /** Follow accepted messages to a final status before writing the results. */
+  wait: boolean;
+  waitTimeoutMs: number;
+}
+
+/** One CSV row and what became of it. */
+interface Row {
+  /** 1-based data row (the header is row 0). */
+  row: number;
+  fields: Partial<Record<Column, string>>;
+  messageId: string | null;
+  provider: string;
+  status: Status | 'refused' | '';
+  errorCode: string;
+  errorMessage: string;
+}
+
+interface BatchItemResult {
+  index: number;
+  status: number;
+  message?: Message;
+  error?: { code: string; message: string };
+}
+
+/** `switchboard send --csv`: see the command's usage in send.ts. */
+export async function sendCsv(client: ApiClient, file: string, options: CsvSendOptions): Promise<number> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
+  }
+  const rows = readRows(text, file);
+  // The same file sent twice is the same messages: an interrupted run can simply be started again.
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  const startedAt = new Date(Date.now() - 1_000).toISOString();
+
+  const submitting = new Progress('queued ', rows.length);
+  let submitted = 0;
+  for (let i = 0; i < rows.length; i += options.batchSize) {
+    const batch = rows.slice(i, i + options.batchSize);
+    const results = await submitBatch(client, batch, digest, (note) => submitting.update(submitted, note));
+    results.forEach((result) => {
+      const row = batch[result.index] as Row;
+      if (result.status === 202 && result.message) {
+        row.messageId = result.message.id;
+        row.provider = result.message.provider;
+        row.status = result.message.status;
+      } else {
+        row.status = 'refused';
+        row.errorCode = result.error?.code ?? `http_${result.status}`;
+        row.errorMessage = result.error?.message ?? '';
+      }
+    });
+    submitted += batch.length;
+    submitting.update(submitted, tally(rows));
+  }
+  submitting.done();
+
+  if (options.wait) await follow(client, rows, startedAt, options.waitTimeoutMs);
+
+  writeFileSync(
+    options.results,
+    stringify(
+      rows.map((r) => [
+        r.row,
+        r.fields.to,
+        r.messageId ?? '',
+        r.provider,
+        r.status,
+        r.errorCode,
+        r.errorMessage,
+      ]),
+      {
+        header: true,
+        columns: ['row', 'to', 'message_id', 'provider', 'status', 'error_code', 'error_message'],
+      },
+    ),
+  );
+  process.stdout.write(summary(rows, file, options.results));
+  const bad = rows.some((r) => r.status === 'refused' || r.status === 'failed' || r.status === 'undelivered');
+  return bad ? 1 : 0;
+}
+
+function readRows(text: string, file: string): Row[] {
+  let records: Record<string, string>[];
+  try {
+    records = parseCsv(text, {
+      columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+      bom: true,
+      skip_empty_lines: true,
+      trim: true,
+    });
+  } catch (err) {
+    throw new CliError(`${file} is not valid CSV: ${(err as Error).message}`);
+  }
+  if (records.length === 0) throw new CliError(`${file} has no rows under its header.`);
+  const header = Object.keys(records[0] as object);
+  const unknown = header.filter((h) => !(COLUMNS as readonly string[]).includes(h));
+  if (unknown.length > 0 || !header.includes('to')) {
+    throw new CliError(
+      `${file}: the header must name a "to" column and may name ${COLUMNS.slice(1).join(', ')}` +
+        (unknown.length > 0 ? `; unknown: ${unknown.join(', ')}.` : '.'),
+    );
+  }
+  return records.map((record, i) => ({
+    row: i + 1,
+    fields: record,
+    messageId: null,
+    provider: '',
+    status: '',
+    errorCode: '',
+    errorMessage: '',
+  }));
+}
+
+function toRequest(row: Row, digest: string) {
+  const f = row.fields;
+  const media = f.media_urls?.split(/\s+/).filter((u) => u !== '');
+  return {
+    to: f.to ?? '',
+    ...(f.body && { body: f.body }),
+    ...(f.from && { from: f.from }),
+    ...(f.provider && { provider: f.provider }),
+    ...(media && media.length > 0 && { mediaUrls: media }),
+    idempotencyKey: `csv-${digest}-${row.row}`,
+  };
+}
+
+/** Sends one batch until the gateway answers it: a 429 is waited out, a network error or 5xx retried. */
+async function submitBatch(
+  client: ApiClient,
+  batch: Row[],
+  digest: string,
+  note: (detail: string) => void,
+): Promise<BatchItemResult[]> {
+  const body = { messages: batch.map((row) => toRequest(row, digest)) };
+  let transient = 0;
+  for (;;) {
+    let response;
+    try {
+      response = await client.request<{ data: BatchItemResult[] }>('POST', '/v1/messages/batch', body);
+    } catch (err) {
+      if (++transient > MAX_TRANSIENT_RETRIES) throw err;
+      note(`gateway unreachable, retrying`);
+      await sleep(1_000 * transient);
+      continue;
+    }
+    if (response.status === 202 || response.status === 207) {
+      // Spend what is left of the key's rate limit, then wait for its window rather than collect 429s.
+      if (response.headers.get('x-ratelimit-remaining') === '0') {
+        const resetSeconds = Number(response.headers.get('x-ratelimit-reset'));
+        if (Number.isFinite(resetSeconds) && resetSeconds > 0) {
+          note(`rate limit reached, waiting ${resetSeconds} s`);
+          await sleep(resetSeconds * 1000);
+        }
+      }
+      return response.body.data;
+    }
+    if (response.status === 429) {
+      const wait = retryAfterMs(response.headers);
+      note(`rate limited, waiting ${Math.ceil(wait / 1000)} s`);
+      await sleep(wait);
+      continue;
+    }
+    if (response.status >= 500 && ++transient <= MAX_TRANSIENT_RETRIES) {
+      note(`gateway answered ${response.status}, retrying`);
+      await sleep(1_000 * transient);
+      continue;
+    }
+    // 401, 403, 400 for the whole batch: nothing in it will go, and the next batch would fare the same.
+    throw new CliError(
+      `The gateway refused the batch starting at row ${batch[0]?.row}: ${describeError(response)}`,
+    );
+  }
+}
+
+/** Polls the gateway's message list until every accepted row has a final status, or the time is up. */
+async function follow(client: ApiClient, rows: Row[], since: string, timeoutMs: number): Promise<void> {
+  const byId = new Map(rows.filter((r) => r.messageId !== null).map((r) => [r.messageId as string, r]));
+  const open = () => [...byId.values()].filter((r) => !isTerminal(r.status as Status)).length;
+  const progress = new Progress('final  ', byId.size);
+  const deadline = Date.now() + timeoutMs;
+  progress.update(byId.size - open(), tally(rows));
+  while (open() > 0 && Date.now() < deadline) {
+    await sleep(POLL_MS);
+    let cursor: string | null = null;
+    for (;;) {
+      const query = new URLSearchParams({ direction: 'outbound', since, limit: '200' });
+      if (cursor !== null) query.set('cursor', cursor);
+      const response = await client.request<{ data: Message[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/messages?${query}`,
+      );
+      if (response.status === 429) {
+        await sleep(retryAfterMs(response.headers));
+        continue;
+      }
+      if (response.status !== 200)
+        throw new CliError(`Following statuses failed: ${describeError(response)}`);
+      for (const message of response.body.data) {
+        const row = byId.get(message.id);
+        if (row === undefined) continue;
+        row.status = message.status;
+        row.provider = message.provider;
+        row.errorCode = message.errorCode ?? '';
+        row.errorMessage = message.errorMessage ?? '';
+      }
+      cursor = response.body.nextCursor;
+      if (cursor === null) break;
+    }
+    progress.update(byId.size - open(), tally(rows));
+  }
+  progress.done();
+  if (open() > 0) {
+    process.stderr.write(
+      `${open()} message(s) had no final status after ${timeoutMs / 1000} s; their status so far is in the results.\n`,
+    );
+  }
+}
+
+/** `delivered 10, sent 3, refused 1` */
+function tally(rows: Row[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rows) if (r.status !== '') counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  return [...counts].map(([status, n]) => `${status} ${n}`).join(', ');
+}
+
+function summary(rows: Row[], file: string, results: string): string {
+  const refused = rows.filter((r) => r.status === 'refused');
+  const failed = rows.filter((r) => r.status === 'failed' || r.status === 'undelivered');
+  const byCode = (list: Row[]) => {
+    const codes = new Map<string, number>();
+    for (const r of list) codes.set(r.errorCode || 'unknown', (codes.get(r.errorCode || 'unknown') ?? 0) + 1);
+    return [...codes].map(([code, n]) => `${code} x${n}`).join(', ');
+  };
+  const lines = [
+    `${rows.length} row(s) from ${file}: ${rows.length - refused.length} accepted, ${refused.length} refused.`,
+    `Statuses: ${tally(rows)}.`,
+    ...(refused.length > 0 ? [`Refused: ${byCode(refused)}.`] : []),
+    ...(failed.length > 0 ? [`Failed: ${byCode(failed)}.`] : []),
+    `Results: ${results}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

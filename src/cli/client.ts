@@ -1,0 +1,89 @@
+import { CliError } from './command.js';
+
+/** Where a running gateway is and the key to use: --url/--key, else SWITCHBOARD_URL/SWITCHBOARD_API_KEY. */
+export interface ClientOptions {
+  url?: string;
+  key?: string;
+}
+
+export const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+export interface ApiResponse<T> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** The gateway's API over HTTP, as an app would use it. Errors come back as `{ error: { code, message } }`. */
+export class ApiClient {
+  readonly base: string;
+  readonly #key: string;
+
+  constructor(options: ClientOptions, env: NodeJS.ProcessEnv = process.env) {
+    const url = options.url ?? env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.PORT ?? '3000'}`;
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+      throw new CliError(`The gateway URL must be an http(s) URL, got "${url}".`, 2);
+    }
+    const key = options.key ?? env.SWITCHBOARD_API_KEY;
+    if (!key) {
+      throw new CliError(
+        'No API key: set SWITCHBOARD_API_KEY or pass --key (create one with: switchboard keys create).',
+        2,
+      );
+    }
+    this.base = url.replace(/\/+$/, '');
+    this.#key = key;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    let response;
+    try {
+      response = await fetch(`${this.base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#key}`,
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new CliError(
+        `Cannot reach the gateway at ${this.base} (${cause}). Is it running (switchboard serve)?`,
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // Not JSON (a proxy's error page, say): kept as text.
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T } satisfies ApiResponse<T>;
+  }
+
+  /** A request that must succeed (2xx); otherwise the gateway's error, as the operator should read it. */
+  async expect<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.request<T>(method, path, body);
+    if (response.status >= 200 && response.status < 300) return response.body;
+    throw new CliError(describeError(response));
+  }
+}
+
+/** `code: message (HTTP status)` from the gateway's error body. */
+export function describeError(response: ApiResponse<unknown>): string {
+  const error = (response.body as { error?: { code?: string; message?: string } } | null)?.error;
+  return error?.code
+    ? `${error.code}: ${error.message ?? ''} (HTTP ${response.status})`
+    : `HTTP ${response.status}: ${String(response.body).slice(0, 200)}`;
+}
+
+/** Seconds to wait after a 429, from Retry-After (default 1). */
+export function retryAfterMs(headers: Headers): number {
+  const seconds = Number(headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
+}

@@ -1,0 +1,185 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { DEFAULTS, loadConfig, type Config } from '../config.js';
+import { ConfigError } from '../core/errors.js';
+import { inspectDatabase } from '../db/inspect.js';
+import { parse, type Command } from './command.js';
+
+const USAGE = `Usage: switchboard doctor
+
+Checks what 'switchboard serve' would run with (the environment, SWITCHBOARD_CONFIG) without starting it:
+every configuration problem, PUBLIC_BASE_URL, the database (reachable, writable, migrations), API keys and
+webhook verification. Prints one line per check; exit code 1 if anything must be fixed.`;
+
+type Level = 'ok' | 'warn' | 'fail';
+interface Finding {
+  level: Level;
+  text: string;
+}
+
+const MARK: Record<Level, string> = { ok: '[ ok ]', warn: '[warn]', fail: '[FAIL]' };
+
+export const doctor: Command = async (argv) => {
+  if (parse(argv, {}, USAGE) === null) return 0;
+  const findings = diagnose(process.env);
+  process.stdout.write(`${findings.map((f) => `${MARK[f.level]} ${f.text}`).join('\n')}\n`);
+  const failures = findings.filter((f) => f.level === 'fail').length;
+  const warnings = findings.filter((f) => f.level === 'warn').length;
+  process.stdout.write(
+    failures === 0
+      ? `\nNo problems${warnings > 0 ? ` (${warnings} warning${warnings > 1 ? 's' : ''})` : ''}.\n`
+      : `\n${failures} problem${failures > 1 ? 's' : ''} to fix${warnings > 0 ? `, ${warnings} warning(s)` : ''}.\n`,
+  );
+  return failures > 0 ? 1 : 0;
+};
+
+/** Every check, in the order an operator fixes things: configuration, public URL, database, keys. */
+export function diagnose(env: NodeJS.ProcessEnv): Finding[] {
+  const findings: Finding[] = [];
+  let config: Config | null = null;
+  try {
+    config = loadConfig(env);
+    findings.push({ level: 'ok', text: 'configuration: every variable is valid' });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) findings.push({ level: 'fail', text: problem });
+  }
+  findings.push(...publicUrl(env, config));
+  if (config?.sandbox) {
+    findings.push({
+      level: 'warn',
+      text: 'no carrier credentials: the gateway runs the sandbox (simulated carriers); nothing reaches a phone',
+    });
+  }
+  if (config?.unsafeSkipWebhookVerification) {
+    findings.push({
+      level: 'fail',
+      text: 'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: anyone who can reach the gateway can inject messages',
+    });
+  }
+  const databaseUrl = config?.databaseUrl ?? env.DATABASE_URL?.trim() ?? DEFAULTS.DATABASE_URL;
+  const database = checkDatabase(databaseUrl);
+  findings.push(...database.findings);
+  findings.push(apiKeys(config, database.activeKeys));
+  return findings;
+}
+
+function publicUrl(env: NodeJS.ProcessEnv, config: Config | null): Finding[] {
+  const raw = env.PUBLIC_BASE_URL?.trim();
+  if (!raw) {
+    return config !== null && !config.sandbox
+      ? [
+          {
+            level: 'warn',
+            text:
+              'PUBLIC_BASE_URL is not set: Twilio signatures are checked against a URL rebuilt from request ' +
+              'headers, and sends carry no status callback URL',
+          },
+        ]
+      : [];
+  }
+  if (!URL.canParse(raw)) return []; // loadConfig reported it
+  const url = new URL(raw);
+  if (url.protocol === 'https:') return [{ level: 'ok', text: `PUBLIC_BASE_URL is https (${url.origin})` }];
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  return [
+    {
+      level: local ? 'warn' : 'fail',
+      text:
+        `PUBLIC_BASE_URL is not https (${url.origin}): carriers would post message content in the clear, and ` +
+        `Twilio signs the https URL it calls${local ? ' (fine on loopback for local testing only)' : ''}`,
+    },
+  ];
+}
+
+function checkDatabase(path: string): { findings: Finding[]; activeKeys: number | null } {
+  if (path === ':memory:') {
+    return {
+      findings: [
+        { level: 'warn', text: 'DATABASE_URL is :memory:: every message is lost when the process ends' },
+      ],
+      activeKeys: null,
+    };
+  }
+  const parent = nearestExisting(dirname(path));
+  if (!statSync(parent).isDirectory()) {
+    return {
+      findings: [
+        { level: 'fail', text: `database ${path} is unreachable: ${parent} is a file, not a directory` },
+      ],
+      activeKeys: null,
+    };
+  }
+  let report;
+  try {
+    report = inspectDatabase(path);
+  } catch (err) {
+    return {
+      findings: [{ level: 'fail', text: `database ${path} is unreachable: ${(err as Error).message}` }],
+      activeKeys: null,
+    };
+  }
+  if (!report.exists) {
+    return {
+      findings: [
+        {
+          level: 'warn',
+          text: `database ${path} does not exist yet; 'switchboard migrate' (or the first start) creates it`,
+        },
+      ],
+      activeKeys: 0,
+    };
+  }
+  const findings: Finding[] = [];
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    // WAL mode writes -wal and -shm files beside the database.
+    accessSync(dirname(path), constants.W_OK);
+  } catch {
+    findings.push({
+      level: 'fail',
+      text: `database ${path} (or its directory) is not writable by this user`,
+    });
+  }
+  findings.push(
+    report.pending.length === 0
+      ? { level: 'ok', text: `database ${path}: reachable, ${report.applied.length} migrations applied` }
+      : {
+          level: 'warn',
+          text: `database ${path}: ${report.pending.length} migration(s) pending (${report.pending.join(', ')}); 'switchboard migrate' applies them`,
+        },
+  );
+  return { findings, activeKeys: report.applied.some((t) => t.includes('api_keys')) ? countKeys(path) : 0 };
+}
+
+function countKeys(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get() as { n: number })
+      .n;
+  } finally {
+    db.close();
+  }
+}
+
+function apiKeys(config: Config | null, activeKeys: number | null): Finding {
+  const envKeys = config?.apiKeys.length ?? 0;
+  const total = envKeys + (activeKeys ?? 0);
+  if (total > 0) {
+    return {
+      level: 'ok',
+      text: `API keys: ${activeKeys ?? 0} in the database${envKeys > 0 ? `, ${envKeys} in SWITCHBOARD_API_KEYS` : ''}`,
+    };
+  }
+  return {
+    level: 'fail',
+    text: "no API key: the API answers 401 to everyone; create one with 'switchboard keys create --name NAME --scopes send,read'",
+  };
+}
+
+function nearestExisting(dir: string): string {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  return d;
+}

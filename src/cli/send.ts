@@ -1,0 +1,86 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTerminal, type Message } from '../core/message.js';
+import { sendCsv } from './bulk-send.js';
+import { ApiClient, CLIENT_OPTIONS, describeError, retryAfterMs } from './client.js';
+import { CliError, parse, positiveInteger, type Command } from './command.js';
+
+const USAGE = `Usage:
+  switchboard send --to NUMBER [--body TEXT] [--media URL]... [--from NUMBER] [--provider twilio|telnyx] [--wait]
+  switchboard send --csv FILE [--results FILE] [--batch-size 100] [--no-wait] [--wait-timeout 300]
+
+One message: prints its id, provider and status; --wait follows it to a final status.
+
+--csv: one message per row. The header names the columns: to (required), body, from, provider, media_urls
+(space-separated). Rows go in batches (POST /v1/messages/batch); a 429 from the gateway's per-key rate
+limit is waited out (Retry-After) and the batch sent again, and carriers' own rates are kept by the gateway's
+send queues. Each row carries an idempotency key made of the file's digest and the row number, so running the
+same file again does not send anything twice. A progress bar shows rows queued, then final statuses; at the
+end a summary, and a CSV of results (default FILE.results.csv): row, to, message_id, provider, status,
+error_code, error_message. Exit code 1 if any row was refused or failed.
+
+Talks to a running gateway with a key that has the send scope (and read, to follow statuses):
+--url URL (SWITCHBOARD_URL), --key KEY (SWITCHBOARD_API_KEY).`;
+
+export const send: Command = async (argv) => {
+  const args = parse(
+    argv,
+    {
+      ...CLIENT_OPTIONS,
+      to: { type: 'string' },
+      body: { type: 'string' },
+      media: { type: 'string', multiple: true },
+      from: { type: 'string' },
+      provider: { type: 'string' },
+      wait: { type: 'boolean' },
+      csv: { type: 'string' },
+      results: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'no-wait': { type: 'boolean' },
+      'wait-timeout': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (args === null) return 0;
+  const v = args.values;
+  const client = new ApiClient({ url: v.url, key: v.key });
+  if (v.csv !== undefined) {
+    for (const single of ['to', 'body', 'media', 'from', 'provider'] as const) {
+      if (v[single] !== undefined)
+        throw new CliError(`--${single} is a column of the CSV file with --csv.`, 2);
+    }
+    return sendCsv(client, v.csv, {
+      results: v.results ?? `${v.csv.replace(/\.csv$/i, '')}.results.csv`,
+      batchSize: Math.min(1000, positiveInteger(v['batch-size'], 'batch-size', 100)),
+      wait: v['no-wait'] !== true,
+      waitTimeoutMs: positiveInteger(v['wait-timeout'], 'wait-timeout', 300) * 1000,
+    });
+  }
+  if (v.to === undefined) throw new CliError(`send needs --to (or --csv FILE).\n\n${USAGE}`, 2);
+  const request = {
+    to: v.to,
+    ...(v.body !== undefined && { body: v.body }),
+    ...(v.media !== undefined && { mediaUrls: v.media }),
+    ...(v.from !== undefined && { from: v.from }),
+    ...(v.provider !== undefined && { provider: v.provider }),
+  };
+  let response = await client.request<Message>('POST', '/v1/messages', request);
+  while (response.status === 429) {
+    await sleep(retryAfterMs(response.headers));
+    response = await client.request<Message>('POST', '/v1/messages', request);
+  }
+  if (response.status !== 202) throw new CliError(describeError(response));
+  let message = response.body;
+  process.stdout.write(`${message.id}  ${message.provider}  ${message.status}\n`);
+  if (!v.wait) return 0;
+  const deadline = Date.now() + positiveInteger(v['wait-timeout'], 'wait-timeout', 60) * 1000;
+  while (!isTerminal(message.status) && Date.now() < deadline) {
+    await sleep(500);
+    const next = await client.expect<Message>('GET', `/v1/messages/${message.id}`);
+    if (next.status !== message.status)
+      process.stdout.write(`${message.id}  ${next.provider}  ${next.status}\n`);
+    message = next;
+  }
+  if (message.errorCode !== null)
+    process.stdout.write(`error ${message.errorCode}: ${message.errorMessage ?? ''}\n`);
+  return message.status === 'failed' || message.status === 'undelivered' ? 1 : 0;
+};

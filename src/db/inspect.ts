@@ -1,0 +1,63 @@
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+const JOURNAL = new URL('./migrations/meta/_journal.json', import.meta.url);
+
+export interface DatabaseReport {
+  path: string;
+  exists: boolean;
+  /** Migrations applied, by tag. */
+  applied: string[];
+  /** Migrations not applied yet (the gateway and `switchboard migrate` apply them). */
+  pending: string[];
+}
+
+/** The migrations this build ships, oldest first. */
+export function knownMigrations(): { tag: string; when: number }[] {
+  const journal = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
+  return journal.entries;
+}
+
+/**
+ * Looks at a database without changing it (read-only, no migration), for `switchboard doctor` and `migrate`.
+ * Throws, with SQLite's reason, when the file exists but cannot be read as a database; a missing file is
+ * reported, with a check that its folder can be created or written.
+ */
+export function inspectDatabase(path: string): DatabaseReport {
+  const migrations = knownMigrations();
+  if (path === ':memory:') return { path, exists: false, applied: [], pending: migrations.map((m) => m.tag) };
+  if (!existsSync(path)) {
+    let dir = dirname(path);
+    while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new Error(`${path} does not exist and cannot be created: ${dir} is not writable.`);
+    }
+    return { path, exists: false, applied: [], pending: migrations.map((m) => m.tag) };
+  }
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('schema_version');
+    const hasTable = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
+      .get();
+    // Drizzle's migrator applies every migration newer than the last one recorded.
+    const last = hasTable
+      ? ((
+          db.prepare('SELECT max(created_at) AS last FROM __drizzle_migrations').get() as {
+            last: number | null;
+          }
+        ).last ?? 0)
+      : 0;
+    return {
+      path,
+      exists: true,
+      applied: migrations.filter((m) => m.when <= last).map((m) => m.tag),
+      pending: migrations.filter((m) => m.when > last).map((m) => m.tag),
+    };
+  } finally {
+    db.close();
+  }
+}
