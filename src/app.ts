@@ -42,6 +42,8 @@ export interface AppDeps {
   outboxCapacity?: number;
   /** Event deliveries each app endpoint holds in memory (EventDeliverer `capacity`). @default 10000 */
   deliveryCapacity?: number;
+  /** The API rate limit's window (API_RATE_LIMIT_PER_MINUTE counts per minute). @default 60000 */
+  rateLimitWindowMs?: number;
 }
 
 /** The gateway plus what tests and the sandbox need to reach. */
@@ -265,6 +267,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     metrics,
     keys,
     rateLimitPerMinute: config.apiRateLimitPerMinute,
+    ...(deps.rateLimitWindowMs !== undefined && { rateLimitWindowMs: deps.rateLimitWindowMs }),
   });
   await app.register(dashboardRoutes, {
     store,

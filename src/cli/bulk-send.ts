@@ -58,7 +58,7 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
   let submitted = 0;
   for (let i = 0; i < rows.length; i += options.batchSize) {
     const batch = rows.slice(i, i + options.batchSize);
-    const results = await submitBatch(client, batch, digest, (note) => submitting.update(submitted, note));
+    const results = await submitBatch(client, batch, digest, (note) => submitting.note(submitted, note));
     results.forEach((result) => {
       const row = batch[result.index] as Row;
       if (result.status === 202 && result.message) {

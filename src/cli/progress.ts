@@ -37,6 +37,12 @@ export class Progress {
     this.#lastLine = line;
   }
 
+  /** Something the operator should see even off a terminal (waiting for a rate limit, say). */
+  note(done: number, detail: string): void {
+    if (this.#tty) this.update(done, detail);
+    else this.#stream.write(`${this.label} ${done}/${this.total}  ${detail}\n`);
+  }
+
   /** Leaves the last line on screen. */
   done(): void {
     if (this.#tty && this.#lastLine !== '') this.#stream.write('\n');

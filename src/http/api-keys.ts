@@ -8,8 +8,6 @@ const digest = (value: string) => hash('sha256', value, 'buffer');
 
 /** How often the keys are read again, so a key revoked by the CLI (another process) stops working. */
 const DEFAULT_REFRESH_MS = 2_000;
-/** An unknown key id reads the keys again (a key just created), at most this often. */
-const MIN_RELOAD_MS = 1_000;
 
 interface Known {
   digest: Buffer;
@@ -22,7 +20,6 @@ export interface ApiKeysOptions {
   store: ApiKeyStore;
   log: Logger;
   refreshMs?: number;
-  now?: () => number;
 }
 
 /**
@@ -38,7 +35,8 @@ export interface ApiKeysOptions {
 export class ApiKeys implements KeyVerifier {
   readonly #env: Known[];
   #stored = new Map<string, Known>();
-  #loadedAt = Number.NEGATIVE_INFINITY;
+  /** When the read that gave #stored started (performance.now()). */
+  #readAt = Number.NEGATIVE_INFINITY;
   #loading: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   readonly #o: ApiKeysOptions;
@@ -85,8 +83,15 @@ export class ApiKeys implements KeyVerifier {
       return match;
     }
     let known = this.#stored.get(id);
-    if (known === undefined && this.#now() - this.#loadedAt >= MIN_RELOAD_MS) {
-      await this.#reload().catch(() => undefined);
+    if (known === undefined) {
+      // Perhaps created a moment ago (`switchboard keys create`): read the keys as they are now. Concurrent
+      // requests share one read, so a flood of made-up ids costs one small query at a time.
+      const asked = performance.now();
+      try {
+        while (this.#readAt < asked) await this.#reload();
+      } catch {
+        // The keys read last stay in force.
+      }
       known = this.#stored.get(id);
     }
     return known !== undefined && timingSafeEqual(known.digest, presented) ? known.identity : null;
@@ -97,22 +102,19 @@ export class ApiKeys implements KeyVerifier {
   }
 
   #reload(): Promise<void> {
+    const startedAt = performance.now();
     this.#loading ??= this.#o.store
       .listApiKeys()
       .then((records) => {
         this.#stored = new Map(
           records.filter((r) => r.revokedAt === null).map((r) => [r.id, toKnown(r)] as const),
         );
-        this.#loadedAt = this.#now();
+        this.#readAt = startedAt;
       })
       .finally(() => {
         this.#loading = null;
       });
     return this.#loading;
-  }
-
-  #now(): number {
-    return (this.#o.now ?? Date.now)();
   }
 }
 

@@ -16,8 +16,10 @@ export interface ApiOptions {
   deliverer: EventDeliverer;
   metrics: Metrics;
   keys: KeyVerifier;
-  /** Requests per minute per API key unless the key has its own limit; 0: no limit. */
+  /** Requests per window per API key unless the key has its own limit; 0: no limit. */
   rateLimitPerMinute: number;
+  /** The limit's window. @default 60000 (tests shorten it) */
+  rateLimitWindowMs?: number;
 }
 
 /**
@@ -29,7 +31,7 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, options) =>
   app.addHook('onRequest', apiAuth(options.keys));
   await app.register(rateLimit, {
     global: true,
-    timeWindow: 60_000,
+    timeWindow: options.rateLimitWindowMs ?? 60_000,
     // Authentication runs first, so every request that gets here has a key.
     keyGenerator: (request) => `key:${request.apiKey?.id ?? request.ip}`,
     max: (request) => request.apiKey?.rateLimitPerMinute ?? options.rateLimitPerMinute,
@@ -37,7 +39,8 @@ export const apiRoutes: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     errorResponseBuilder: (request, context) =>
       new SwitchboardError(
         'rate_limited',
-        `API key ${request.apiKey?.id ?? ''} is limited to ${context.max} requests per minute; retry in ` +
+        `API key ${request.apiKey?.id ?? ''} is limited to ${context.max} requests per ` +
+          `${options.rateLimitWindowMs === undefined ? 'minute' : `${options.rateLimitWindowMs} ms`}; retry in ` +
           `${context.after}.`,
       ),
   });

@@ -1,0 +1,338 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { TWILIO_SID, TWILIO_TOKEN } from '../helpers/carriers.js';
+import { freePort, startSendGateway, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
+import { waitReady } from '../helpers/process.js';
+import { until } from '../helpers/wait.js';
+
+const dir = () => mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+/** A configuration `serve` would accept: Twilio receiving, a database file, an API key. */
+const healthy = (database: string) => ({
+  TWILIO_ACCOUNT_SID: TWILIO_SID,
+  TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+  PUBLIC_BASE_URL: 'https://sms.example.com',
+  DATABASE_URL: database,
+  SWITCHBOARD_API_KEYS: 'an-api-key-of-24-chars!!',
+});
+
+describe('switchboard doctor', () => {
+  it('passes a healthy configuration with exit code 0', async () => {
+    const database = join(dir(), 'ok.db');
+    expect((await runCli(['migrate'], healthy(database))).code).toBe(0);
+    const { code, stdout } = await runCli(['doctor'], healthy(database));
+    expect(stdout).toContain('[ ok ] configuration: every variable is valid');
+    expect(stdout).toContain('[ ok ] PUBLIC_BASE_URL is https (https://sms.example.com)');
+    expect(stdout).toMatch(/\[ ok \] database .*ok\.db: reachable, \d+ migrations applied/);
+    expect(stdout).toContain('[ ok ] API keys: 0 in the database, 1 in SWITCHBOARD_API_KEYS');
+    expect(stdout).not.toContain('[FAIL]');
+    expect(code).toBe(0);
+  });
+
+  it('says precisely what is wrong, every problem at once, with exit code 1', async () => {
+    const base = dir();
+    const notADatabase = join(base, 'garbage.db');
+    writeFileSync(
+      notADatabase,
+      'this is not an SQLite file, just text that is long enough to look at'.repeat(20),
+    );
+    const config = join(base, 'switchboard.json');
+    // Telnyx only receives here (no TELNYX_API_KEY), so a route to it can never send.
+    writeFileSync(config, JSON.stringify({ routes: [{ toPrefix: '+44', provider: 'telnyx' }] }));
+    const { code, stdout } = await runCli(['doctor'], {
+      TWILIO_ACCOUNT_SID: TWILIO_SID, // the token is missing
+      TELNYX_PUBLIC_KEY: Buffer.alloc(16).toString('base64'), // 16 bytes, not 32
+      PUBLIC_BASE_URL: 'http://sms.example.com',
+      DATABASE_URL: notADatabase,
+      SWITCHBOARD_CONFIG: config,
+    });
+    expect(code).toBe(1);
+    const fails = stdout.split('\n').filter((l) => l.startsWith('[FAIL]'));
+    const expected = [
+      'TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN is not',
+      'TELNYX_PUBLIC_KEY entry 1 must be the base64 of a 32-byte Ed25519 public key',
+      'routes[0].provider names telnyx, but Telnyx has no API key (TELNYX_API_KEY)',
+      'PUBLIC_BASE_URL is not https (http://sms.example.com)',
+      'is unreachable: file is not a database',
+      'no API key: the API answers 401 to everyone',
+    ];
+    for (const text of expected)
+      expect(
+        fails.some((l) => l.includes(text)),
+        text,
+      ).toBe(true);
+    expect(fails).toHaveLength(expected.length);
+    expect(stdout).toContain(`${expected.length} problems to fix`);
+  });
+
+  it('reports a database that cannot be reached: a path under a file', async () => {
+    const file = join(dir(), 'a-file');
+    writeFileSync(file, 'x');
+    const { code, stdout } = await runCli(['doctor'], healthy(join(file, 'switchboard.db')));
+    expect(code).toBe(1);
+    expect(stdout).toContain(
+      `[FAIL] database ${join(file, 'switchboard.db')} is unreachable: ${file} is a file`,
+    );
+  });
+
+  it('warns of pending migrations and of http on loopback, and fails on verification turned off', async () => {
+    const database = join(dir(), 'old.db');
+    new Database(database).close(); // exists, empty: every migration pending
+    const { code, stdout } = await runCli(['doctor'], {
+      ...healthy(database),
+      PUBLIC_BASE_URL: 'http://127.0.0.1:3000',
+      UNSAFE_SKIP_WEBHOOK_VERIFICATION: 'true',
+    });
+    expect(stdout).toMatch(/\[warn\] database .*old\.db: \d+ migration\(s\) pending \(0000_init, /);
+    expect(stdout).toContain('[warn] PUBLIC_BASE_URL is not https (http://127.0.0.1:3000)');
+    expect(stdout).toContain('[FAIL] UNSAFE_SKIP_WEBHOOK_VERIFICATION=true');
+    expect(code).toBe(1);
+  });
+});
+
+describe('switchboard migrate and keys', () => {
+  it('creates the database, then finds it up to date', async () => {
+    const database = join(dir(), 'new.db');
+    const first = await runCli(['migrate'], healthy(database));
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^Created .*new\.db: applied 0000_init, .*0003_api_keys/);
+    const again = await runCli(['migrate'], healthy(database));
+    expect(again.stdout).toMatch(/is up to date \(\d+ migrations\)/);
+  });
+
+  it(
+    'creates keys shown once and stored hashed, lists them, revokes them; bad input is a usage error',
+    { timeout: 60_000 },
+    async () => {
+      const database = join(dir(), 'keys.db');
+      const env = healthy(database);
+      const created = await runCli(
+        ['keys', 'create', '--name', 'billing app', '--scopes', 'send,read', '--rate-limit', '120'],
+        env,
+      );
+      expect(created.code).toBe(0);
+      const key = created.stdout.trim().split('\n').at(-1) as string;
+      expect(key).toMatch(/^sb_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      const id = key.slice('sb_'.length, 'sb_'.length + 12);
+
+      const listed = await runCli(['keys', 'list'], env);
+      expect(listed.stdout).toMatch(
+        new RegExp(`${id}\\s+billing app\\s+send,read\\s+120/min\\s+\\S+\\s+active`),
+      );
+      expect(listed.stdout).not.toContain(key.slice('sb_'.length + 13));
+      const db = new Database(database, { readonly: true });
+      const rows = JSON.stringify(db.prepare('SELECT * FROM api_keys').all());
+      db.close();
+      expect(rows).not.toContain(key.slice('sb_'.length + 13));
+
+      const revoked = await runCli(['keys', 'revoke', id], env);
+      expect(revoked.stdout).toContain(`Revoked API key ${id} "billing app"`);
+      expect((await runCli(['keys', 'list'], env)).stdout).toMatch(new RegExp(`${id}.*revoked \\d{4}-`));
+
+      const bad = [
+        [['keys', 'create', '--scopes', 'send'], 'needs --name'],
+        [
+          ['keys', 'create', '--name', 'x', '--scopes', 'send,write'],
+          '--scopes must list some of send, read, admin',
+        ],
+        [
+          ['keys', 'create', '--name', 'x', '--scopes', 'read', '--rate-limit', 'lots'],
+          '--rate-limit must be a positive integer',
+        ],
+        [['keys', 'create', '--name', 'x', '--scopes', 'read', '--unknown'], "Unknown option '--unknown'"],
+        [['keys', 'rotate'], 'keys needs an action: create, list or revoke'],
+      ] as const;
+      const outcomes = await Promise.all(bad.map(([args]) => runCli([...args], env)));
+      outcomes.forEach((result, i) => {
+        const [args, message] = bad[i] as (typeof bad)[number];
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr).toContain(message);
+      });
+      const missing = await runCli(['keys', 'revoke', '000000000000'], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('No API key has the id "000000000000"');
+    },
+  );
+
+  it('prints usage for no command and an unknown one', async () => {
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('Usage: switchboard <command>');
+    const unknown = await runCli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown command "frobnicate"');
+  });
+});
+
+describe('switchboard against a running gateway', () => {
+  let gw: SendGateway;
+  let database: string;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    database = join(dir(), 'gateway.db');
+    gw = await startSendGateway({
+      env: { DATABASE_URL: database, API_RATE_LIMIT_PER_MINUTE: '3' },
+      // Three requests per 1.5 s per key: a CSV of single-row batches must wait for the limit to reset.
+      deps: { rateLimitWindowMs: 1_500 },
+    });
+    const created = await runCli(['keys', 'create', '--name', 'cli', '--scopes', 'send,read'], {
+      ...healthy(database),
+    });
+    env = {
+      SWITCHBOARD_URL: gw.base,
+      SWITCHBOARD_API_KEY: created.stdout.trim().split('\n').at(-1) as string,
+    };
+  });
+  afterAll(async () => gw.close());
+
+  it('sends one message and follows it to delivered; shows and lists it', async () => {
+    const sent = await runCli(['send', '--to', '+14155550161', '--body', 'from the CLI', '--wait'], env);
+    expect(sent.code).toBe(0);
+    const id = sent.stdout.split(/\s+/)[0] as string;
+    expect(sent.stdout).toMatch(new RegExp(`${id}\\s+twilio\\s+queued`));
+    expect(sent.stdout).toMatch(new RegExp(`${id}\\s+twilio\\s+delivered`));
+    expect((await gw.store.getMessage(id))?.body).toBe('from the CLI');
+
+    const shown = await runCli(['messages', 'show', id], env);
+    expect(shown.stdout).toContain(`${id}  outbound via twilio  delivered`);
+    expect(shown.stdout).toMatch(/Status history:\n.*queued[\s\S]*delivered/);
+    const listed = await runCli(['messages', 'list', '--to', '+14155550161'], env);
+    expect(listed.stdout).toMatch(
+      new RegExp(
+        `${id}.*out\\s+twilio\\s+${TWILIO_FROM.replace('+', '\\+')}\\s+\\+14155550161\\s+delivered\\s+from the CLI`,
+      ),
+    );
+    const asJson = JSON.parse((await runCli(['messages', 'list', '--limit', '1', '--json'], env)).stdout);
+    expect(asJson.data).toHaveLength(1);
+
+    const refused = await runCli(['send', '--to', 'nobody', '--body', 'x'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('invalid_phone_number');
+    const unknown = await runCli(['messages', 'show', 'no-such-id'], env);
+    expect(unknown.stderr).toContain('message_not_found');
+  });
+
+  it(
+    'sends a CSV within the rate limit, with progress, a summary and a results file; a second run sends nothing new',
+    { timeout: 60_000 },
+    async () => {
+      const base = dir();
+      const csv = join(base, 'campaign.csv');
+      writeFileSync(
+        csv,
+        [
+          'to,body,provider',
+          '+14155550171,"Hello, one",twilio',
+          '+14155550172,two,telnyx',
+          'not-a-number,three,',
+          '+14155550174,"four ""quoted""",',
+          '+14155550175,five,telnyx',
+          '+14155550176,six,',
+          '+14155550177,seven,',
+        ].join('\n'),
+      );
+      const before = (await gw.store.listMessages({ direction: 'outbound' }, { limit: 200 })).data.length;
+      const run = await runCli(['send', '--csv', csv, '--batch-size', '1'], env);
+      expect(run.code).toBe(1); // one row refused
+      // Seven single-row batches at three per window: the limit was reached and waited out.
+      expect(run.stderr).toMatch(/rate limit(ed)?(,| reached)/);
+      expect(run.stderr).toMatch(/queued\s+\[#+\] 7\/7/);
+      expect(run.stderr).toMatch(/final\s+\[#+\] 6\/6/);
+      expect(run.stdout).toContain('7 row(s) from');
+      expect(run.stdout).toContain('6 accepted, 1 refused.');
+      expect(run.stdout).toContain('Refused: invalid_phone_number x1.');
+
+      const results = readFileSync(join(base, 'campaign.results.csv'), 'utf8').trim().split('\n');
+      expect(results[0]).toBe('row,to,message_id,provider,status,error_code,error_message');
+      expect(results).toHaveLength(8);
+      expect(results[1]).toMatch(/^1,\+14155550171,[0-9a-f-]{36},twilio,delivered,,$/);
+      expect(results[2]).toMatch(/^2,\+14155550172,[0-9a-f-]{36},telnyx,delivered,,$/);
+      expect(results[3]).toMatch(/^3,not-a-number,,,refused,invalid_phone_number,/);
+      const fourId = results[4]?.split(',')[2] as string;
+      expect((await gw.store.getMessage(fourId))?.body).toBe('four "quoted"');
+      const after = (await gw.store.listMessages({ direction: 'outbound' }, { limit: 200 })).data.length;
+      expect(after - before).toBe(6);
+
+      // Interrupted or repeated: the same file is the same messages.
+      const again = await runCli(['send', '--csv', csv, '--results', join(base, 'again.csv')], env);
+      expect(again.stdout).toContain('6 accepted, 1 refused.');
+      expect((await gw.store.listMessages({ direction: 'outbound' }, { limit: 200 })).data.length).toBe(
+        after,
+      );
+      expect(readFileSync(join(base, 'again.csv'), 'utf8')).toContain(fourId);
+    },
+  );
+
+  it('refuses a CSV with an unknown column, and explains a missing key or an unreachable gateway', async () => {
+    const csv = join(dir(), 'typo.csv');
+    writeFileSync(csv, 'to,bdy\n+14155550181,hi\n');
+    const typo = await runCli(['send', '--csv', csv], env);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain('unknown: bdy');
+    const noKey = await runCli(['messages', 'list'], { SWITCHBOARD_URL: gw.base });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('No API key: set SWITCHBOARD_API_KEY or pass --key');
+    const down = await runCli(['messages', 'list', '--url', `http://127.0.0.1:${await freePort()}`], env);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/Cannot reach the gateway at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  });
+});
+
+describe('switchboard serve and simulate', () => {
+  it('serve runs the gateway until SIGTERM', async () => {
+    const port = await freePort();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+      env: {
+        PATH: process.env.PATH,
+        ...healthy(join(dir(), 'serve.db')),
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await waitReady(`http://127.0.0.1:${port}`);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('simulate runs the provider simulator and says what to set on the gateway', async () => {
+    const port = await freePort();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'simulate', '--port', String(port)],
+      {
+        env: { PATH: process.env.PATH },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await until(() => out.includes('TELNYX_PUBLIC_KEY='), 15_000, 'the simulator to start');
+      expect(out).toContain(`Provider simulator listening on http://127.0.0.1:${port}`);
+      const stats = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
+      expect(stats.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+});
+
+describe('npx switchboard', () => {
+  // package.json's bin points at the build (npm ci builds it: the `prepare` script).
+  it('runs the built CLI through package.json bin', async () => {
+    expect(existsSync('dist/cli/main.js')).toBe(true);
+    const { stdout } = await promisify(execFile)('npx', ['--no-install', 'switchboard', '--version']);
+    expect(stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+  });
+});
