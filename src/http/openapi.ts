@@ -25,7 +25,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'SWITCHBOARD_API_KEYS' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'An API key (`switchboard keys create`, or SWITCHBOARD_API_KEYS). Each operation says the scope it ' +
+              'needs: send, read or admin (admin has them all). Rate limited per key: 429 `rate_limited`.',
+          },
         },
       },
       tags: [
@@ -37,6 +43,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'operations', description: 'For the people who run it.' },
       ],
     },
+  });
+  // OpenAPI 3.0 has no scopes for bearer keys, so each operation's description says which one it needs.
+  app.addHook('onRoute', (route) => {
+    const scope = route.config?.scope;
+    if (scope === undefined || route.schema === undefined) return;
+    const schema = route.schema as { description?: string };
+    const needs = `Needs an API key with the \`${scope}\` scope${scope === 'admin' ? '' : ' (or admin)'}.`;
+    schema.description = schema.description ? `${schema.description}\n\n${needs}` : needs;
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -39,17 +39,26 @@ describe('API documentation', () => {
       ].sort(),
     );
     // Every /v1 operation says it needs the bearer key; the error shape is documented.
-    type Operation = { tags: string[]; security?: unknown; responses: Record<string, unknown> };
+    type Operation = {
+      tags: string[];
+      security?: unknown;
+      description?: string;
+      responses: Record<string, unknown>;
+    };
     for (const [path, methods] of Object.entries(spec.paths as Record<string, Record<string, Operation>>)) {
       for (const operation of Object.values(methods)) {
         expect(operation.tags, path).toHaveLength(1);
         if (path.startsWith('/v1')) {
           expect(operation.security, path).toEqual([{ bearerAuth: [] }]);
           expect(operation.responses['4XX'] ?? operation.responses['4xx'], path).toBeDefined();
+          expect(operation.description, path).toMatch(/Needs an API key with the `(send|read|admin)` scope/);
         }
       }
     }
+    expect(spec.paths['/v1/messages'].get.description).toContain('`read` scope');
+    expect(spec.paths['/v1/endpoints/{id}/replay'].post.description).toContain('`admin` scope');
     const send = spec.paths['/v1/messages'].post;
+    expect(send.description).toContain('`send` scope');
     expect(Object.keys(send.requestBody.content['application/json'].schema.properties)).toEqual(
       expect.arrayContaining(['to', 'body', 'mediaUrls', 'from', 'provider', 'statusCallback']),
     );
