@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       SWITCHBOARD_API_KEYS: 'short',
       LOG_LEVEL: 'loud',
       UNSAFE_SKIP_WEBHOOK_VERIFICATION: 'yes',
+      API_RATE_LIMIT_PER_MINUTE: '-5',
     });
     const names = [
       'PORT',
@@ -74,9 +75,16 @@ describe('loadConfig', () => {
       'SWITCHBOARD_API_KEYS',
       'LOG_LEVEL',
       'UNSAFE_SKIP_WEBHOOK_VERIFICATION',
+      'API_RATE_LIMIT_PER_MINUTE',
     ];
     expect(found).toHaveLength(names.length);
     for (const name of names) expect(found.filter((p) => p.startsWith(name))).toHaveLength(1);
+  });
+
+  it('reads the API rate limit per key, 0 meaning none', () => {
+    expect(loadConfig({ API_RATE_LIMIT_PER_MINUTE: '0' }).apiRateLimitPerMinute).toBe(0);
+    expect(loadConfig({}).apiRateLimitPerMinute).toBe(6000);
+    expect(problems({ API_RATE_LIMIT_PER_MINUTE: 'lots' })[0]).toContain('API_RATE_LIMIT_PER_MINUTE');
   });
 
   it("keeps the compute deadline under Twilio's 15 s", () => {
