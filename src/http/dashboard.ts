@@ -1,9 +1,20 @@
-import type { FastifyPluginAsync } from 'fastify';
+import cookie from '@fastify/cookie';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from '../core/dispatcher.js';
+import { SwitchboardError } from '../core/errors.js';
+import type { Message } from '../core/message.js';
+import { normalizeSender } from '../core/phone.js';
 import type { Store } from '../core/store.js';
 import type { Activity } from '../dashboard/activity.js';
+import { ASSETS } from '../dashboard/assets.js';
+import { LiveFeed } from '../dashboard/live.js';
+import { dashboardPage, DOCUMENT_HEADERS, loginPage } from '../dashboard/page.js';
+import { SESSION_TTL_MS, Sessions } from '../dashboard/sessions.js';
+import { SnapshotBuilder } from '../dashboard/snapshot.js';
 import type { EventDeliverer } from '../events/deliverer.js';
-import type { KeyVerifier } from './auth.js';
+import { bearerToken, hasScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
+import { RequestLog } from './request-log.js';
 
 export interface DashboardOptions {
   store: Store;
@@ -15,5 +26,258 @@ export interface DashboardOptions {
   secureCookies: boolean;
 }
 
-/** STUB: the live dashboard at /dashboard (issue 5, item 5). */
-export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async () => {};
+export const SESSION_COOKIE = 'switchboard_session';
+/** Messages a conversation shows at most (the latest). */
+export const CONVERSATION_LIMIT = 200;
+
+const SessionBody = Type.Object(
+  { key: Type.String({ minLength: 1, maxLength: 512 }) },
+  { additionalProperties: false },
+);
+type SessionBody = Static<typeof SessionBody>;
+
+const ConversationQuery = Type.Object(
+  { number: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+type ConversationQuery = Static<typeof ConversationQuery>;
+
+const MessageParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+type MessageParams = Static<typeof MessageParams>;
+
+const AssetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
+type AssetParams = Static<typeof AssetParams>;
+
+/** Who may read the dashboard, or why not (the error to answer a data request with). */
+type Access = { ok: true; identity: ApiKeyIdentity } | { ok: false; error: SwitchboardError };
+
+const NO_CREDENTIALS =
+  'Sign in at /dashboard (a session cookie), or send `Authorization: Bearer <key>` with the read scope.';
+
+/** Writes a stream's request line when its client went away (see the stream route). */
+const streamLog = new RequestLog();
+
+// Dashboard routes are not part of the API: hidden from the OpenAPI document.
+const hidden = { hide: true };
+
+/**
+ * The live dashboard at /dashboard, for operators: counts and rates per provider, delivery ratio, queues, failures
+ * by error code, recent messages with their history, conversations, event deliveries, a chart of the last hour.
+ *
+ * Access needs an API key with the `read` scope, presented once on the sign-in page (POST /dashboard/session),
+ * which starts a session held in an HttpOnly, SameSite=Strict cookie scoped to /dashboard; or, for scripts, an
+ * `Authorization: Bearer` key on each request. A session's key is checked again on every request and every tick
+ * of the stream, so revoking the key ends its sessions (within the key cache's refresh, 2 s).
+ *
+ * Routes: GET /dashboard (the page, or the sign-in page with 401), GET /dashboard/assets/:name, POST and DELETE
+ * /dashboard/session, GET /dashboard/api/snapshot, /dashboard/api/messages/:id, /dashboard/api/conversation
+ * ?number=, and GET /dashboard/stream (server-sent events: a `snapshot` at once, then every 2 s).
+ */
+export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app, options) => {
+  const { store, keys, activity, dispatcher, deliverer, secureCookies } = options;
+  // Registered here, so cookies are parsed for the dashboard's routes only.
+  await app.register(cookie);
+  const sessions = new Sessions();
+  const builder = new SnapshotBuilder({ store, activity, dispatcher, deliverer });
+  const feed = new LiveFeed({
+    build: () => builder.build(),
+    onError: (err) => app.log.warn({ err }, 'dashboard: building a snapshot failed'),
+  });
+  // preClose, not onClose: the server waits for open connections before the onClose hooks run, and an event
+  // stream never ends by itself. Ending the streams here lets the graceful close sweep their connections.
+  app.addHook('preClose', async () => feed.close());
+
+  const cookieOptions = {
+    path: '/dashboard',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: secureCookies,
+  } as const;
+
+  /** A session cookie's or bearer key's access (a bearer key wins when both are sent). */
+  async function access(request: FastifyRequest, reply: FastifyReply | null): Promise<Access> {
+    const token = bearerToken(request);
+    if (token !== null) {
+      const identity = await keys.verify(token);
+      if (identity === null) {
+        return {
+          ok: false,
+          error: new SwitchboardError(
+            keys.configured() ? 'unauthorized' : 'api_keys_not_configured',
+            keys.configured() ? 'The API key is not valid (unknown or revoked).' : undefined,
+          ),
+        };
+      }
+      return readable(identity);
+    }
+    const sessionToken = request.cookies[SESSION_COOKIE];
+    if (sessionToken === undefined || sessionToken === '') {
+      return { ok: false, error: new SwitchboardError('unauthorized', NO_CREDENTIALS) };
+    }
+    const session = sessions.find(sessionToken);
+    const identity = session === null ? null : await keys.active(session.keyId);
+    if (identity === null) {
+      sessions.delete(sessionToken);
+      reply?.clearCookie(SESSION_COOKIE, cookieOptions);
+      return {
+        ok: false,
+        error: new SwitchboardError(
+          'unauthorized',
+          'The dashboard session has ended (expired, signed out, or its API key was revoked); sign in again.',
+        ),
+      };
+    }
+    return readable(identity);
+  }
+
+  function readable(identity: ApiKeyIdentity): Access {
+    if (hasScope(identity, 'read')) return { ok: true, identity };
+    return {
+      ok: false,
+      error: new SwitchboardError(
+        'insufficient_scope',
+        `This API key (${identity.id}) has the scopes ${identity.scopes.join(', ')}; the dashboard needs "read".`,
+      ),
+    };
+  }
+
+  /** onRequest of the data routes and the stream: answers 401 or 403 (JSON) unless the request may read. */
+  async function requireRead(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const result = await access(request, reply);
+    if (!result.ok) throw result.error;
+    request.apiKey = result.identity;
+    reply.header('cache-control', 'no-store');
+  }
+
+  app.get('/dashboard', { schema: hidden }, async (request, reply) => {
+    const result = await access(request, reply);
+    reply.headers(DOCUMENT_HEADERS);
+    if (!result.ok) return reply.code(401).send(loginPage());
+    request.apiKey = result.identity;
+    return reply.send(dashboardPage(result.identity));
+  });
+
+  // A trailing slash would break the page's relative URLs.
+  app.get('/dashboard/', { schema: hidden }, async (_request, reply) => reply.redirect('../dashboard', 302));
+
+  app.get<{ Params: AssetParams }>(
+    '/dashboard/assets/:name',
+    { schema: { ...hidden, params: AssetParams } },
+    async (request, reply) => {
+      const asset = ASSETS.get(request.params.name);
+      if (asset === undefined) {
+        throw new SwitchboardError('not_found', `No dashboard asset is named ${request.params.name}.`);
+      }
+      reply.headers({
+        'content-type': asset.contentType,
+        'cache-control': 'no-cache',
+        etag: asset.etag,
+        'x-content-type-options': 'nosniff',
+      });
+      if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+      return reply.send(asset.body);
+    },
+  );
+
+  app.post<{ Body: SessionBody }>(
+    '/dashboard/session',
+    { schema: { ...hidden, body: SessionBody } },
+    async (request, reply) => {
+      const identity = await keys.verify(request.body.key);
+      if (identity === null) {
+        if (!keys.configured()) throw new SwitchboardError('api_keys_not_configured');
+        throw new SwitchboardError('unauthorized', 'The API key is not valid (unknown or revoked).');
+      }
+      const result = readable(identity);
+      if (!result.ok) throw result.error;
+      request.apiKey = identity;
+      // A session already in this browser is replaced, not left behind.
+      const previous = request.cookies[SESSION_COOKIE];
+      if (previous !== undefined) sessions.delete(previous);
+      const { token, expiresAt } = sessions.create(identity.id);
+      reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions, maxAge: SESSION_TTL_MS / 1000 });
+      reply.header('cache-control', 'no-store');
+      return {
+        key: { id: identity.id, name: identity.name, scopes: identity.scopes },
+        expiresAt: new Date(expiresAt).toISOString(),
+      };
+    },
+  );
+
+  app.delete('/dashboard/session', { schema: hidden }, async (request, reply) => {
+    const token = request.cookies[SESSION_COOKIE];
+    if (token !== undefined) sessions.delete(token);
+    reply.clearCookie(SESSION_COOKIE, cookieOptions);
+    return reply.code(204).send();
+  });
+
+  // Data: JSON, behind a session or a bearer key with the read scope.
+  await app.register(async (data) => {
+    data.addHook('onRequest', requireRead);
+
+    data.get('/dashboard/api/snapshot', { schema: hidden }, async () => builder.build());
+
+    data.get<{ Params: MessageParams }>(
+      '/dashboard/api/messages/:id',
+      { schema: { ...hidden, params: MessageParams } },
+      async (request) => {
+        const message = await store.getMessage(request.params.id);
+        if (message === null) throw new SwitchboardError('message_not_found');
+        return message;
+      },
+    );
+
+    data.get<{ Querystring: ConversationQuery }>(
+      '/dashboard/api/conversation',
+      { schema: { ...hidden, querystring: ConversationQuery } },
+      async (request) => {
+        // An unencoded `+` in a query string arrives as a space (as in GET /v1/messages).
+        const raw = request.query.number;
+        const number = normalizeSender(/^ \d/.test(raw) ? `+${raw.slice(1)}` : raw);
+        if (number === null) {
+          throw new SwitchboardError(
+            'invalid_request',
+            'number must be a phone number in E.164 form (+14155550123), a short code or a sender id.',
+          );
+        }
+        const page = { limit: CONVERSATION_LIMIT };
+        const [from, to] = await Promise.all([
+          store.listMessages({ from: number }, page),
+          store.listMessages({ to: number }, page),
+        ]);
+        // Ids are UUIDv7, so id order is creation order. Newest first, deduplicated, then the latest
+        // CONVERSATION_LIMIT, oldest first as a chat reads.
+        const byId = new Map<string, Message>();
+        for (const m of [...from.data, ...to.data]) byId.set(m.id, m);
+        const newest = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+        return {
+          number,
+          messages: newest.slice(0, CONVERSATION_LIMIT).reverse(),
+          truncated: newest.length > CONVERSATION_LIMIT || from.nextCursor !== null || to.nextCursor !== null,
+        };
+      },
+    );
+
+    data.get('/dashboard/stream', { schema: hidden, exposeHeadRoute: false }, (request, reply) => {
+      // From here the response is ours: Fastify sends nothing more. Fastify still writes the request's log line
+      // when the response finishes, which it does when the feed ends it (shutdown, session ended).
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        // Proxies such as nginx would otherwise buffer the stream.
+        'x-accel-buffering': 'no',
+      });
+      // Reconnect after 2 s if the connection drops.
+      res.write('retry: 2000\n\n');
+      res.on('close', () => {
+        // The usual end of a stream: the page was closed. The response never finishes then, so Fastify writes no
+        // line for it; it is written here, in the request log's own format.
+        if (!res.writableFinished) streamLog.requestCompleted(null, request, reply);
+      });
+      feed.add(res, async () => (await access(request, null)).ok);
+    });
+  });
+};
