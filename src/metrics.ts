@@ -20,7 +20,7 @@ const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 /**
  * The gateway's Prometheus metrics (prom-client), in a registry of its own per app (no process-wide singleton).
  * Core parts report through callbacks (Dispatcher `observe`, EventDeliverer `observe`, InboundGateway
- * `observeStatus`); queue depths and breaker states are read from them when scraped.
+ * `observe`); queue depths and breaker states are read from them when scraped.
  */
 export class Metrics {
   readonly registry = new Registry();
