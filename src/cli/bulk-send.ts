@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { isTerminal, type Message, type Status } from '../core/message.js';
-import { describeError, retryAfterMs, type ApiClient } from './client.js';
+import { describeError, type ApiClient } from './client.js';
 import { CliError } from './command.js';
 import { Progress } from './progress.js';
 
@@ -56,6 +56,8 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
 
   const submitting = new Progress('queued ', rows.length);
   let submitted = 0;
+  client.onRateLimited = (waitMs) =>
+    submitting.note(submitted, `rate limited, waiting ${Math.ceil(waitMs / 1000)} s`);
   for (let i = 0; i < rows.length; i += options.batchSize) {
     const batch = rows.slice(i, i + options.batchSize);
     const results = await submitBatch(client, batch, digest, (note) => submitting.note(submitted, note));
@@ -176,12 +178,6 @@ async function submitBatch(
       }
       return response.body.data;
     }
-    if (response.status === 429) {
-      const wait = retryAfterMs(response.headers);
-      note(`rate limited, waiting ${Math.ceil(wait / 1000)} s`);
-      await sleep(wait);
-      continue;
-    }
     if (response.status >= 500 && ++transient <= MAX_TRANSIENT_RETRIES) {
       note(`gateway answered ${response.status}, retrying`);
       await sleep(1_000 * transient);
@@ -199,6 +195,8 @@ async function follow(client: ApiClient, rows: Row[], since: string, timeoutMs: 
   const byId = new Map(rows.filter((r) => r.messageId !== null).map((r) => [r.messageId as string, r]));
   const open = () => [...byId.values()].filter((r) => !isTerminal(r.status as Status)).length;
   const progress = new Progress('final  ', byId.size);
+  client.onRateLimited = (waitMs) =>
+    progress.note(byId.size - open(), `rate limited, waiting ${Math.ceil(waitMs / 1000)} s`);
   const deadline = Date.now() + timeoutMs;
   progress.update(byId.size - open(), tally(rows));
   while (open() > 0 && Date.now() < deadline) {
@@ -211,10 +209,6 @@ async function follow(client: ApiClient, rows: Row[], since: string, timeoutMs: 
         'GET',
         `/v1/messages?${query}`,
       );
-      if (response.status === 429) {
-        await sleep(retryAfterMs(response.headers));
-        continue;
-      }
       if (response.status !== 200)
         throw new CliError(`Following statuses failed: ${describeError(response)}`);
       for (const message of response.body.data) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError } from './command.js';
 
 /** Where a running gateway is and the key to use: --url/--key, else SWITCHBOARD_URL/SWITCHBOARD_API_KEY. */
@@ -17,10 +18,18 @@ export interface ApiResponse<T> {
   body: T;
 }
 
-/** The gateway's API over HTTP, as an app would use it. Errors come back as `{ error: { code, message } }`. */
+/** 429s waited out for one request before giving up (each waits its Retry-After). */
+const MAX_RATE_LIMITED_WAITS = 20;
+
+/**
+ * The gateway's API over HTTP, as an app would use it. Errors come back as `{ error: { code, message } }`. A 429
+ * (the key's rate limit) is waited out and the request sent again, so every command keeps the limit.
+ */
 export class ApiClient {
   readonly base: string;
   readonly #key: string;
+  /** Told before each wait for the rate limit (a progress bar shows it). */
+  onRateLimited: (waitMs: number) => void = () => {};
 
   constructor(options: ClientOptions, env: NodeJS.ProcessEnv = process.env) {
     const url = options.url ?? env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.PORT ?? '3000'}`;
@@ -39,6 +48,16 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    for (let waits = 0; ; waits++) {
+      const response = await this.#once<T>(method, path, body, headers);
+      if (response.status !== 429 || waits >= MAX_RATE_LIMITED_WAITS) return response;
+      const waitMs = retryAfterMs(response.headers);
+      this.onRateLimited(waitMs);
+      await sleep(waitMs);
+    }
+  }
+
+  async #once<T>(method: string, path: string, body: unknown, headers: Record<string, string>) {
     let response;
     try {
       response = await fetch(`${this.base}${path}`, {

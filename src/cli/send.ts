@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTerminal, type Message } from '../core/message.js';
 import { sendCsv } from './bulk-send.js';
-import { ApiClient, CLIENT_OPTIONS, describeError, retryAfterMs } from './client.js';
+import { ApiClient, CLIENT_OPTIONS, describeError } from './client.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
 
 const USAGE = `Usage:
@@ -63,11 +63,7 @@ export const send: Command = async (argv) => {
     ...(v.from !== undefined && { from: v.from }),
     ...(v.provider !== undefined && { provider: v.provider }),
   };
-  let response = await client.request<Message>('POST', '/v1/messages', request);
-  while (response.status === 429) {
-    await sleep(retryAfterMs(response.headers));
-    response = await client.request<Message>('POST', '/v1/messages', request);
-  }
+  const response = await client.request<Message>('POST', '/v1/messages', request);
   if (response.status !== 202) throw new CliError(describeError(response));
   let message = response.body;
   process.stdout.write(`${message.id}  ${message.provider}  ${message.status}\n`);
