@@ -14,6 +14,7 @@ import { Activity } from './dashboard/activity.js';
 import { apiRoutes } from './http/api.js';
 import { ApiKeys } from './http/api-keys.js';
 import { dashboardRoutes } from './http/dashboard.js';
+import { registerRateLimit } from './http/rate-limit.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
 import { logFact, registerRequestLog, RequestLog } from './http/request-log.js';
@@ -260,15 +261,11 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   await app.register(healthRoutes, { store });
   await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl, metrics });
   app.decorateRequest('apiKey', null);
-  await app.register(apiRoutes, {
-    store,
-    outbound,
-    deliverer,
-    metrics,
-    keys,
-    rateLimitPerMinute: config.apiRateLimitPerMinute,
-    ...(deps.rateLimitWindowMs !== undefined && { rateLimitWindowMs: deps.rateLimitWindowMs }),
+  await registerRateLimit(app, {
+    perMinute: config.apiRateLimitPerMinute,
+    ...(deps.rateLimitWindowMs !== undefined && { windowMs: deps.rateLimitWindowMs }),
   });
+  await app.register(apiRoutes, { store, outbound, deliverer, metrics, keys });
   await app.register(dashboardRoutes, {
     store,
     keys,

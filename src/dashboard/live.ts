@@ -80,7 +80,15 @@ export class LiveFeed {
   close(): void {
     this.#closed = true;
     this.#stop();
-    for (const client of this.#clients) client.res.end();
+    for (const { res } of this.#clients) {
+      // A client that stopped reading (a sleeping laptop) never lets end() finish, and the server's close would
+      // wait for its connection: such a stream is cut; the others are ended and cut if still open a second later.
+      if (res.writableNeedDrain) res.destroy();
+      else {
+        res.end();
+        setTimeout(() => res.destroy(), 1_000).unref();
+      }
+    }
     this.#clients.clear();
   }
 

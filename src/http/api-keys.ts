@@ -1,4 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { apiKeyId, type ApiKeyRecord, type ApiKeyStore } from '../core/api-keys.js';
 import type { Logger } from '../core/logger.js';
 import type { ApiKeyIdentity, KeyVerifier } from './auth.js';
@@ -8,6 +9,11 @@ const digest = (value: string) => hash('sha256', value, 'buffer');
 
 /** How often the keys are read again, so a key revoked by the CLI (another process) stops working. */
 const DEFAULT_REFRESH_MS = 2_000;
+/**
+ * Reads caused by an unknown key id (a key just created, or a made-up one) are at most this often: requests
+ * wait for the next read rather than each causing one, so a flood of made-up keys costs 10 small reads a second.
+ */
+const MISS_READ_SPACING_MS = 100;
 
 interface Known {
   digest: Buffer;
@@ -38,6 +44,8 @@ export class ApiKeys implements KeyVerifier {
   /** When the read that gave #stored started (performance.now()). */
   #readAt = Number.NEGATIVE_INFINITY;
   #loading: Promise<void> | null = null;
+  #missRead: Promise<void> | null = null;
+  #lastMissReadAt = Number.NEGATIVE_INFINITY;
   #timer: NodeJS.Timeout | null = null;
   readonly #o: ApiKeysOptions;
 
@@ -76,19 +84,17 @@ export class ApiKeys implements KeyVerifier {
 
   async verify(token: string): Promise<ApiKeyIdentity | null> {
     const presented = digest(token);
+    // Every environment key is compared, whatever the token looks like (one may be shaped like a CLI key).
+    let fromEnv: ApiKeyIdentity | null = null;
+    for (const k of this.#env) if (timingSafeEqual(k.digest, presented)) fromEnv ??= k.identity;
     const id = apiKeyId(token);
-    if (id === null) {
-      let match: ApiKeyIdentity | null = null;
-      for (const k of this.#env) if (timingSafeEqual(k.digest, presented)) match ??= k.identity;
-      return match;
-    }
+    if (id === null || fromEnv !== null) return fromEnv;
     let known = this.#stored.get(id);
     if (known === undefined) {
-      // Perhaps created a moment ago (`switchboard keys create`): read the keys as they are now. Concurrent
-      // requests share one read, so a flood of made-up ids costs one small query at a time.
+      // Perhaps created a moment ago (`switchboard keys create`): read the keys as they are now.
       const asked = performance.now();
       try {
-        while (this.#readAt < asked) await this.#reload();
+        while (this.#readAt < asked) await this.#readForMiss();
       } catch {
         // The keys read last stay in force.
       }
@@ -99,6 +105,19 @@ export class ApiKeys implements KeyVerifier {
 
   async active(id: string): Promise<ApiKeyIdentity | null> {
     return this.#stored.get(id)?.identity ?? this.#env.find((k) => k.identity.id === id)?.identity ?? null;
+  }
+
+  /** A read for an unknown id: shared by every request waiting, and spaced MISS_READ_SPACING_MS apart. */
+  #readForMiss(): Promise<void> {
+    this.#missRead ??= (async () => {
+      const wait = this.#lastMissReadAt + MISS_READ_SPACING_MS - performance.now();
+      if (wait > 0) await sleep(wait);
+      this.#lastMissReadAt = performance.now();
+      await this.#reload();
+    })().finally(() => {
+      this.#missRead = null;
+    });
+    return this.#missRead;
   }
 
   #reload(): Promise<void> {

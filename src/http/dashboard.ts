@@ -14,6 +14,7 @@ import { SESSION_TTL_MS, Sessions } from '../dashboard/sessions.js';
 import { SnapshotBuilder } from '../dashboard/snapshot.js';
 import type { EventDeliverer } from '../events/deliverer.js';
 import { bearerToken, hasScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
+import { perKeyRateLimit } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 
 export interface DashboardOptions {
@@ -214,6 +215,8 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   // Data: JSON, behind a session or a bearer key with the read scope.
   await app.register(async (data) => {
     data.addHook('onRequest', requireRead);
+    // The same per-key count as the API (a stream is one request; its updates are not counted).
+    data.addHook('onRequest', perKeyRateLimit(data));
 
     data.get('/dashboard/api/snapshot', { schema: hidden }, async () => builder.build());
 

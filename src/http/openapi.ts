@@ -49,6 +49,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     const scope = route.config?.scope;
     if (scope === undefined || route.schema === undefined) return;
     const schema = route.schema as { description?: string };
+    // A GET's HEAD twin shares its schema object: said once.
+    if (schema.description?.includes('Needs an API key with the')) return;
     const needs = `Needs an API key with the \`${scope}\` scope${scope === 'admin' ? '' : ' (or admin)'}.`;
     schema.description = schema.description ? `${schema.description}\n\n${needs}` : needs;
   });

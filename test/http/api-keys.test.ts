@@ -94,6 +94,16 @@ describe('API keys with scopes', () => {
     }
   });
 
+  it('accepts a SWITCHBOARD_API_KEYS entry shaped like a CLI key', async () => {
+    const shaped = newApiKey('env', ['admin'], null, Date.now()).key;
+    const envGw = await startGateway({ SWITCHBOARD_API_KEYS: shaped });
+    try {
+      expect((await call(envGw, shaped, 'GET', '/v1/messages')).status).toBe(200);
+    } finally {
+      await envGw.close();
+    }
+  });
+
   it('accepts a key created while the server runs, at once', async () => {
     const { key } = await createKey(gw, ['read']);
     expect((await call(gw, key, 'GET', '/v1/messages')).status).toBe(200);
@@ -152,6 +162,16 @@ describe('per-key rate limit', () => {
       5000,
       'a new window',
     );
+  });
+
+  it("counts the dashboard's data requests against the same key", async () => {
+    const key = await createKey(gw, ['read'], 2);
+    expect((await call(gw, key.key, 'GET', '/v1/messages')).status).toBe(200);
+    expect((await call(gw, key.key, 'GET', '/dashboard/api/snapshot')).status).toBe(200);
+    const third = await call(gw, key.key, 'GET', '/dashboard/api/snapshot');
+    expect(third.status).toBe(429);
+    expect((await json(third)).error.code).toBe('rate_limited');
+    expect((await call(gw, key.key, 'GET', '/v1/events')).status).toBe(429);
   });
 
   it('does not count requests that fail authentication against anyone', async () => {

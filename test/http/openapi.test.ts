@@ -52,6 +52,7 @@ describe('API documentation', () => {
           expect(operation.security, path).toEqual([{ bearerAuth: [] }]);
           expect(operation.responses['4XX'] ?? operation.responses['4xx'], path).toBeDefined();
           expect(operation.description, path).toMatch(/Needs an API key with the `(send|read|admin)` scope/);
+          expect(operation.description?.split('Needs an API key').length, path).toBe(2);
         }
       }
     }
