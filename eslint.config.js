@@ -43,7 +43,7 @@ export default tseslint.config(
   },
   {
     // Printing is what a benchmark, a script and the CLI are for.
-    files: ['bench/**/*.ts', 'scripts/**/*.ts', 'src/cli/**/*.ts'],
+    files: ['bench/**/*.ts', 'scripts/**/*.{ts,mjs}', 'src/cli/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -273,6 +273,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     dispatcher,
     deliverer,
     secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
+    cookiePath: `${config.publicBaseUrl === null ? '' : new URL(config.publicBaseUrl).pathname.replace(/\/$/, '')}/dashboard`,
   });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and

@@ -20,6 +20,8 @@ export interface CsvSendOptions {
   /** Follow accepted messages to a final status before writing the results. */
   wait: boolean;
   waitTimeoutMs: number;
+  /** `--campaign`: idempotency keys from the rows' content under this name (see assignKeys). */
+  campaign: string | null;
 }
 
 /** One CSV row and what became of it. */
@@ -27,7 +29,10 @@ interface Row {
   /** 1-based data row (the header is row 0). */
   row: number;
   fields: Partial<Record<Column, string>>;
+  idempotencyKey: string;
   messageId: string | null;
+  /** The gateway's time for the message (ISO 8601), once accepted. */
+  createdAt: string | null;
   provider: string;
   status: Status | 'refused' | '';
   errorCode: string;
@@ -50,57 +55,115 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
     throw new CliError(`Cannot read ${file}: ${(err as Error).message}`);
   }
   const rows = readRows(text, file);
-  // The same file sent twice is the same messages: an interrupted run can simply be started again.
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const startedAt = new Date(Date.now() - 1_000).toISOString();
+  assignKeys(rows, text, options.campaign);
+  // Before anything is sent: the results can be written, and statuses can be followed.
+  writeResults(options.results, rows);
+  if (options.wait) await checkCanRead(client);
 
-  const submitting = new Progress('queued ', rows.length);
-  let submitted = 0;
-  client.onRateLimited = (waitMs) =>
-    submitting.note(submitted, `rate limited, waiting ${Math.ceil(waitMs / 1000)} s`);
-  for (let i = 0; i < rows.length; i += options.batchSize) {
-    const batch = rows.slice(i, i + options.batchSize);
-    const results = await submitBatch(client, batch, digest, (note) => submitting.note(submitted, note));
-    results.forEach((result) => {
-      const row = batch[result.index] as Row;
-      if (result.status === 202 && result.message) {
-        row.messageId = result.message.id;
-        row.provider = result.message.provider;
-        row.status = result.message.status;
-      } else {
-        row.status = 'refused';
-        row.errorCode = result.error?.code ?? `http_${result.status}`;
-        row.errorMessage = result.error?.message ?? '';
+  try {
+    const submitting = new Progress('queued ', rows.length);
+    let submitted = 0;
+    client.onRateLimited = (waitMs) =>
+      submitting.note(submitted, `rate limited, waiting ${Math.ceil(waitMs / 1000)} s`);
+    for (let i = 0; i < rows.length; i += options.batchSize) {
+      const batch = rows.slice(i, i + options.batchSize);
+      const results = await submitBatch(client, batch, (note) => submitting.note(submitted, note));
+      results.forEach((result) => {
+        const row = batch[result.index] as Row;
+        if (result.status === 202 && result.message) {
+          row.messageId = result.message.id;
+          row.provider = result.message.provider;
+          row.status = result.message.status;
+          row.createdAt = result.message.createdAt;
+        } else {
+          row.status = 'refused';
+          row.errorCode = result.error?.code ?? `http_${result.status}`;
+          row.errorMessage = result.error?.message ?? '';
+        }
+      });
+      submitted += batch.length;
+      submitting.update(submitted, tally(rows));
+    }
+    submitting.done();
+
+    if (options.wait) {
+      try {
+        await follow(client, rows, options.waitTimeoutMs);
+      } catch (err) {
+        process.stderr.write(
+          `Following statuses stopped (${(err as Error).message}); the statuses known so far are in the results.\n`,
+        );
       }
-    });
-    submitted += batch.length;
-    submitting.update(submitted, tally(rows));
+    }
+  } finally {
+    // Whatever happened, what was sent is on record (an interrupted run is also told by the idempotency keys).
+    writeResults(options.results, rows);
   }
-  submitting.done();
-
-  if (options.wait) await follow(client, rows, startedAt, options.waitTimeoutMs);
-
-  writeFileSync(
-    options.results,
-    stringify(
-      rows.map((r) => [
-        r.row,
-        r.fields.to,
-        r.messageId ?? '',
-        r.provider,
-        r.status,
-        r.errorCode,
-        r.errorMessage,
-      ]),
-      {
-        header: true,
-        columns: ['row', 'to', 'message_id', 'provider', 'status', 'error_code', 'error_message'],
-      },
-    ),
-  );
   process.stdout.write(summary(rows, file, options.results));
   const bad = rows.some((r) => r.status === 'refused' || r.status === 'failed' || r.status === 'undelivered');
   return bad ? 1 : 0;
+}
+
+/**
+ * Each row's idempotency key. Without a campaign: the file's digest and the row number, so the same file sent
+ * again sends nothing twice (an edited file is a new send). With `--campaign NAME`: the name, the row's content
+ * and its occurrence among identical rows, so a file corrected and sent again under the same name sends only the
+ * rows not sent before.
+ */
+function assignKeys(rows: Row[], text: string, campaign: string | null): void {
+  const short = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
+  if (campaign === null) {
+    const digest = short(text);
+    for (const row of rows) row.idempotencyKey = `csv-${digest}-${row.row}`;
+    return;
+  }
+  const name = short(campaign);
+  const seen = new Map<string, number>();
+  for (const row of rows) {
+    const content = short(JSON.stringify(COLUMNS.map((c) => row.fields[c] ?? '')));
+    const n = seen.get(content) ?? 0;
+    seen.set(content, n + 1);
+    row.idempotencyKey = `csv-${name}-${content}-${n}`;
+  }
+}
+
+function writeResults(path: string, rows: Row[]): void {
+  try {
+    writeFileSync(
+      path,
+      stringify(
+        rows.map((r) => [
+          r.row,
+          r.fields.to,
+          r.messageId ?? '',
+          r.provider,
+          r.status,
+          r.errorCode,
+          r.errorMessage,
+        ]),
+        {
+          header: true,
+          columns: ['row', 'to', 'message_id', 'provider', 'status', 'error_code', 'error_message'],
+        },
+      ),
+    );
+  } catch (err) {
+    throw new CliError(`Cannot write the results to ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Following statuses reads messages: a key without the read scope is told before anything is sent. */
+async function checkCanRead(client: ApiClient): Promise<void> {
+  const response = await client.request('GET', '/v1/messages?limit=1');
+  if (response.status === 200) return;
+  if (response.status === 403) {
+    throw new CliError(
+      'This API key cannot read messages (the read scope), so statuses cannot be followed: use a key with ' +
+        'send and read, or --no-wait. Nothing was sent.',
+      2,
+    );
+  }
+  throw new CliError(`${describeError(response)}. Nothing was sent.`);
 }
 
 function readRows(text: string, file: string): Row[] {
@@ -127,7 +190,9 @@ function readRows(text: string, file: string): Row[] {
   return records.map((record, i) => ({
     row: i + 1,
     fields: record,
+    idempotencyKey: '',
     messageId: null,
+    createdAt: null,
     provider: '',
     status: '',
     errorCode: '',
@@ -135,7 +200,7 @@ function readRows(text: string, file: string): Row[] {
   }));
 }
 
-function toRequest(row: Row, digest: string) {
+function toRequest(row: Row) {
   const f = row.fields;
   const media = f.media_urls?.split(/\s+/).filter((u) => u !== '');
   return {
@@ -144,7 +209,7 @@ function toRequest(row: Row, digest: string) {
     ...(f.from && { from: f.from }),
     ...(f.provider && { provider: f.provider }),
     ...(media && media.length > 0 && { mediaUrls: media }),
-    idempotencyKey: `csv-${digest}-${row.row}`,
+    idempotencyKey: row.idempotencyKey,
   };
 }
 
@@ -152,10 +217,9 @@ function toRequest(row: Row, digest: string) {
 async function submitBatch(
   client: ApiClient,
   batch: Row[],
-  digest: string,
   note: (detail: string) => void,
 ): Promise<BatchItemResult[]> {
-  const body = { messages: batch.map((row) => toRequest(row, digest)) };
+  const body = { messages: batch.map((row) => toRequest(row)) };
   let transient = 0;
   for (;;) {
     let response;
@@ -191,8 +255,15 @@ async function submitBatch(
 }
 
 /** Polls the gateway's message list until every accepted row has a final status, or the time is up. */
-async function follow(client: ApiClient, rows: Row[], since: string, timeoutMs: number): Promise<void> {
+async function follow(client: ApiClient, rows: Row[], timeoutMs: number): Promise<void> {
   const byId = new Map(rows.filter((r) => r.messageId !== null).map((r) => [r.messageId as string, r]));
+  if (byId.size === 0) return;
+  // The gateway's own times (its ids are time-ordered; this machine's clock may differ), covering rows that an
+  // earlier run sent (the gateway answers them with the first message).
+  const since = rows.reduce(
+    (min, r) => (r.createdAt !== null && r.createdAt < min ? r.createdAt : min),
+    '9999',
+  );
   const open = () => [...byId.values()].filter((r) => !isTerminal(r.status as Status)).length;
   const progress = new Progress('final  ', byId.size);
   client.onRateLimited = (waitMs) =>

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { newApiKey, SCOPES, type ApiKeyRecord, type Scope } from '../core/api-keys.js';
 import { SqliteStore } from '../db/sqlite.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
@@ -76,6 +77,14 @@ async function withStore<T>(work: (store: SqliteStore) => Promise<T>): Promise<T
   const { databaseUrl } = gatewayConfig();
   if (databaseUrl === ':memory:') {
     throw new CliError('DATABASE_URL is :memory:; keys must be stored where the gateway reads them.');
+  }
+  // Opening would create a missing database: a key stored where the gateway never looks (another directory, the
+  // sandbox's database because carrier credentials are unset) would only ever get 401s.
+  if (!existsSync(databaseUrl)) {
+    throw new CliError(
+      `There is no database at ${databaseUrl} (DATABASE_URL, from ${process.cwd()}). Run the command where and ` +
+        "with the environment the gateway runs with, after 'switchboard migrate' (or the gateway's first start).",
+    );
   }
   let store;
   try {

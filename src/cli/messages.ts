@@ -1,7 +1,7 @@
 import type { Message, MessageWithEvents } from '../core/message.js';
 import { ApiClient, CLIENT_OPTIONS } from './client.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
-import { formatTable } from './output.js';
+import { formatTable, printable } from './output.js';
 
 const USAGE = `Usage:
   switchboard messages list [--direction inbound|outbound] [--status S] [--provider twilio|telnyx]
@@ -64,8 +64,8 @@ export const messages: Command = async (argv) => {
       m.createdAt,
       m.direction === 'inbound' ? 'in' : 'out',
       m.provider,
-      m.from,
-      m.to,
+      printable(m.from),
+      printable(m.to),
       m.status,
       oneLine(m.body, 40),
     ]);
@@ -93,12 +93,12 @@ export const messages: Command = async (argv) => {
 function showMessage(m: MessageWithEvents): string {
   const lines = [
     `${m.id}  ${m.direction} via ${m.provider}  ${m.status}`,
-    `from ${m.from} to ${m.to}  (${m.channel}${m.segments !== null ? `, ${m.segments} segment(s)` : ''})`,
+    `from ${printable(m.from)} to ${printable(m.to)}  (${m.channel}${m.segments !== null ? `, ${m.segments} segment(s)` : ''})`,
     `created ${m.createdAt}, updated ${m.updatedAt}`,
-    ...(m.errorCode !== null ? [`error ${m.errorCode}: ${m.errorMessage ?? ''}`] : []),
+    ...(m.errorCode !== null ? [`error ${m.errorCode}: ${printable(m.errorMessage ?? '')}`] : []),
     '',
-    m.body,
-    ...m.media.map((media) => `[media] ${media.url}`),
+    printable(m.body, true),
+    ...m.media.map((media) => `[media] ${printable(media.url)}`),
     '',
     'Status history:',
     ...m.events.map(
@@ -121,6 +121,6 @@ function showMessage(m: MessageWithEvents): string {
 }
 
 function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ');
+  const flat = printable(text.replace(/\s+/g, ' '));
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

@@ -25,6 +25,11 @@ export interface DashboardOptions {
   deliverer: EventDeliverer;
   /** Mark the session cookie Secure (PUBLIC_BASE_URL is https). */
   secureCookies: boolean;
+  /**
+   * The cookie's Path as the browser sees the dashboard: behind a proxy that adds a prefix (PUBLIC_BASE_URL
+   * https://example.com/sms), `/sms/dashboard`. @default '/dashboard'
+   */
+  cookiePath?: string;
 }
 
 export const SESSION_COOKIE = 'switchboard_session';
@@ -89,7 +94,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   app.addHook('preClose', async () => feed.close());
 
   const cookieOptions = {
-    path: '/dashboard',
+    path: options.cookiePath ?? '/dashboard',
     httpOnly: true,
     sameSite: 'strict',
     secure: secureCookies,

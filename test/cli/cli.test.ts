@@ -111,6 +111,7 @@ describe('switchboard migrate and keys', () => {
     async () => {
       const database = join(dir(), 'keys.db');
       const env = healthy(database);
+      expect((await runCli(['migrate'], env)).code).toBe(0);
       const created = await runCli(
         ['keys', 'create', '--name', 'billing app', '--scopes', 'send,read', '--rate-limit', '120'],
         env,
@@ -156,6 +157,14 @@ describe('switchboard migrate and keys', () => {
       const missing = await runCli(['keys', 'revoke', '000000000000'], env);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain('No API key has the id "000000000000"');
+
+      // A key must go where the gateway reads: no database is created for it.
+      const elsewhere = join(dir(), 'nowhere.db');
+      const noDb = await runCli(['keys', 'create', '--name', 'x', '--scopes', 'read'], healthy(elsewhere));
+      expect(noDb.code).toBe(1);
+      expect(noDb.stderr).toContain(`There is no database at ${elsewhere}`);
+      expect(noDb.stderr).toContain("'switchboard migrate'");
+      expect(existsSync(elsewhere)).toBe(false);
     },
   );
 
@@ -267,6 +276,79 @@ describe('switchboard against a running gateway', () => {
       expect(readFileSync(join(base, 'again.csv'), 'utf8')).toContain(fourId);
     },
   );
+
+  it(
+    'with --campaign, sends only the rows a corrected file adds or changes',
+    { timeout: 60_000 },
+    async () => {
+      const csv = join(dir(), 'promo.csv');
+      const outbound = async () =>
+        (await gw.store.listMessages({ direction: 'outbound' }, { limit: 200 })).data;
+      writeFileSync(csv, 'to,body\n+14155550191,promo\n+14155550192,prmo typo\n+14155550193,promo\n');
+      const first = await runCli(['send', '--csv', csv, '--campaign', 'spring', '--no-wait'], env);
+      expect(first.stdout).toContain('3 accepted, 0 refused.');
+      const before = (await outbound()).length;
+      // Row 2 corrected and a row added above it: row numbers move, content decides.
+      writeFileSync(
+        csv,
+        'to,body\n+14155550190,promo\n+14155550191,promo\n+14155550192,promo\n+14155550193,promo\n',
+      );
+      const second = await runCli(['send', '--csv', csv, '--campaign', 'spring', '--no-wait'], env);
+      expect(second.stdout).toContain('4 accepted, 0 refused.');
+      const all = await outbound();
+      const added = all.slice(0, all.length - before);
+      expect(added.map((m) => [m.to, m.body]).sort()).toEqual([
+        ['+14155550190', 'promo'],
+        ['+14155550192', 'promo'],
+      ]);
+    },
+  );
+
+  it('checks before sending that it can follow statuses and write the results', async () => {
+    const created = await runCli(
+      ['keys', 'create', '--name', 'send only', '--scopes', 'send'],
+      healthy(database),
+    );
+    const sendOnly = created.stdout.trim().split('\n').at(-1) as string;
+    const csv = join(dir(), 'list.csv');
+    writeFileSync(csv, 'to,body\n+14155550195,hi\n');
+    const count = async () =>
+      (await gw.store.listMessages({ to: '+14155550195' }, { limit: 10 })).data.length;
+    const refused = await runCli(['send', '--csv', csv], { ...env, SWITCHBOARD_API_KEY: sendOnly });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('cannot read messages (the read scope)');
+    expect(refused.stderr).toContain('Nothing was sent.');
+    const unwritable = await runCli(['send', '--csv', csv, '--results', join(csv, 'results.csv')], env);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toContain('Cannot write the results to');
+    expect(await count()).toBe(0);
+    // --no-wait needs no read scope.
+    const sent = await runCli(['send', '--csv', csv, '--no-wait'], { ...env, SWITCHBOARD_API_KEY: sendOnly });
+    expect(sent.stdout).toContain('1 accepted, 0 refused.');
+    expect(await count()).toBe(1);
+  });
+
+  it('prints control characters of a message as text, never to the terminal', async () => {
+    await gw.sim.injectInbound({
+      provider: 'twilio',
+      from: '+14155550196',
+      to: TWILIO_FROM,
+      body: 'hi \u001b]0;owned\u0007 there\nline two',
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    await until(
+      async () => (await gw.store.listMessages({ from: '+14155550196' }, { limit: 1 })).data.length === 1,
+      5000,
+      'the inbound message',
+    );
+    const listed = await runCli(['messages', 'list', '--from', '+14155550196'], env);
+    expect(listed.stdout).toContain('hi \\x1b]0;owned\\x07 there line two');
+    const id = (await gw.store.listMessages({ from: '+14155550196' }, { limit: 1 })).data[0]?.id as string;
+    const shown = await runCli(['messages', 'show', id], env);
+    expect(shown.stdout).toContain('hi \\x1b]0;owned\\x07 there\nline two');
+    expect(shown.stdout).not.toContain('\u001b');
+    expect(listed.stdout).not.toContain('\u001b');
+  });
 
   it('refuses a CSV with an unknown column, and explains a missing key or an unreachable gateway', async () => {
     const csv = join(dir(), 'typo.csv');
