@@ -119,8 +119,9 @@ async function startGateway(
       DATABASE_URL: join(dir, 'switchboard.db'),
       LOG_LEVEL: 'warn',
       SWITCHBOARD_API_KEYS: API_KEY,
-      // The per-key limiter stays on (its cost is part of what is measured) at a limit the load never reaches.
-      API_RATE_LIMIT_PER_MINUTE: '10000000',
+      // The per-key limiter stays on (its cost is part of what is measured) at a limit the load never reaches;
+      // BENCH_API_RATE_LIMIT=0 turns it off, to compare.
+      API_RATE_LIMIT_PER_MINUTE: process.env.BENCH_API_RATE_LIMIT ?? '10000000',
       SWITCHBOARD_CONFIG: configPath,
       PUBLIC_BASE_URL: `http://${HOST}:${port}`,
       TWILIO_ACCOUNT_SID: SANDBOX_TWILIO.accountSid,
