@@ -13,7 +13,7 @@ import { EventDeliverer } from './events/deliverer.js';
 import { Activity } from './dashboard/activity.js';
 import { apiRoutes } from './http/api.js';
 import { ApiKeys } from './http/api-keys.js';
-import { dashboardRoutes } from './http/dashboard.js';
+import { dashboardCookiePath, dashboardRoutes } from './http/dashboard.js';
 import { registerRateLimit } from './http/rate-limit.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
@@ -273,7 +273,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     dispatcher,
     deliverer,
     secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
-    cookiePath: `${config.publicBaseUrl === null ? '' : new URL(config.publicBaseUrl).pathname.replace(/\/$/, '')}/dashboard`,
+    cookiePath: dashboardCookiePath(config.publicBaseUrl),
   });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and

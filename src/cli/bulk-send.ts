@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -13,6 +14,7 @@ type Column = (typeof COLUMNS)[number];
 /** Network errors and 5xx answers: the batch is sent again (its idempotency keys make that safe). */
 const MAX_TRANSIENT_RETRIES = 5;
 const POLL_MS = 1_000;
+const RESULTS_EVERY_MS = 2_000;
 
 export interface CsvSendOptions {
   results: string;
@@ -33,6 +35,8 @@ interface Row {
   messageId: string | null;
   /** The gateway's time for the message (ISO 8601), once accepted. */
   createdAt: string | null;
+  /** Sent by an earlier run (same idempotency key): not sent again. */
+  replayed: boolean;
   provider: string;
   status: Status | 'refused' | '';
   errorCode: string;
@@ -43,6 +47,8 @@ interface BatchItemResult {
   index: number;
   status: number;
   message?: Message;
+  /** The idempotency key had been used: this is the message sent earlier, nothing was sent now. */
+  replayed?: boolean;
   error?: { code: string; message: string };
 }
 
@@ -56,10 +62,31 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
   }
   const rows = readRows(text, file);
   assignKeys(rows, text, options.campaign);
-  // Before anything is sent: the results can be written, and statuses can be followed.
-  writeResults(options.results, rows);
+  // Before anything is sent: the results can be written (without truncating a previous run's), and statuses can
+  // be followed.
+  if (resolve(options.results) === resolve(file)) {
+    throw new CliError('--results names the CSV file itself; choose another file.', 2);
+  }
+  try {
+    closeSync(openSync(options.results, 'a'));
+  } catch (err) {
+    throw new CliError(`Cannot write the results to ${options.results}: ${(err as Error).message}`);
+  }
   if (options.wait) await checkCanRead(client);
 
+  // Stopped by Ctrl-C (likely while following statuses): what was sent is on record before the process ends.
+  const onSignal = (signal: NodeJS.Signals) => {
+    try {
+      writeResults(options.results, rows);
+      process.stderr.write(`\n${signal}: stopped; what was sent is in ${options.results}.\n`);
+    } finally {
+      process.exit(130);
+    }
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let failure: unknown = null;
+  let lastWrite = Date.now();
   try {
     const submitting = new Progress('queued ', rows.length);
     let submitted = 0;
@@ -75,6 +102,7 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
           row.provider = result.message.provider;
           row.status = result.message.status;
           row.createdAt = result.message.createdAt;
+          row.replayed = result.replayed === true;
         } else {
           row.status = 'refused';
           row.errorCode = result.error?.code ?? `http_${result.status}`;
@@ -83,6 +111,11 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
       });
       submitted += batch.length;
       submitting.update(submitted, tally(rows));
+      // Kept current while sending (a crash leaves a record), but not rewritten for every batch of a large file.
+      if (Date.now() - lastWrite >= RESULTS_EVERY_MS) {
+        writeResults(options.results, rows);
+        lastWrite = Date.now();
+      }
     }
     submitting.done();
 
@@ -95,10 +128,20 @@ export async function sendCsv(client: ApiClient, file: string, options: CsvSendO
         );
       }
     }
+  } catch (err) {
+    failure = err;
   } finally {
-    // Whatever happened, what was sent is on record (an interrupted run is also told by the idempotency keys).
-    writeResults(options.results, rows);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // Whatever happened, what was sent is on record; a failure to write it must not hide why the run stopped.
+    try {
+      writeResults(options.results, rows);
+    } catch (err) {
+      if (failure === null) failure = err;
+      else process.stderr.write(`${(err as Error).message}\n`);
+    }
   }
+  if (failure !== null) throw failure;
   process.stdout.write(summary(rows, file, options.results));
   const bad = rows.some((r) => r.status === 'refused' || r.status === 'failed' || r.status === 'undelivered');
   return bad ? 1 : 0;
@@ -140,10 +183,20 @@ function writeResults(path: string, rows: Row[]): void {
           r.status,
           r.errorCode,
           r.errorMessage,
+          r.replayed ? 'true' : '',
         ]),
         {
           header: true,
-          columns: ['row', 'to', 'message_id', 'provider', 'status', 'error_code', 'error_message'],
+          columns: [
+            'row',
+            'to',
+            'message_id',
+            'provider',
+            'status',
+            'error_code',
+            'error_message',
+            'sent_earlier',
+          ],
         },
       ),
     );
@@ -153,13 +206,13 @@ function writeResults(path: string, rows: Row[]): void {
 }
 
 /** Following statuses reads messages: a key without the read scope is told before anything is sent. */
-async function checkCanRead(client: ApiClient): Promise<void> {
+export async function checkCanRead(client: ApiClient): Promise<void> {
   const response = await client.request('GET', '/v1/messages?limit=1');
   if (response.status === 200) return;
   if (response.status === 403) {
     throw new CliError(
       'This API key cannot read messages (the read scope), so statuses cannot be followed: use a key with ' +
-        'send and read, or --no-wait. Nothing was sent.',
+        'send and read, or leave out waiting (--no-wait with --csv). Nothing was sent.',
       2,
     );
   }
@@ -193,6 +246,7 @@ function readRows(text: string, file: string): Row[] {
     idempotencyKey: '',
     messageId: null,
     createdAt: null,
+    replayed: false,
     provider: '',
     status: '',
     errorCode: '',
@@ -258,13 +312,8 @@ async function submitBatch(
 async function follow(client: ApiClient, rows: Row[], timeoutMs: number): Promise<void> {
   const byId = new Map(rows.filter((r) => r.messageId !== null).map((r) => [r.messageId as string, r]));
   if (byId.size === 0) return;
-  // The gateway's own times (its ids are time-ordered; this machine's clock may differ), covering rows that an
-  // earlier run sent (the gateway answers them with the first message).
-  const since = rows.reduce(
-    (min, r) => (r.createdAt !== null && r.createdAt < min ? r.createdAt : min),
-    '9999',
-  );
-  const open = () => [...byId.values()].filter((r) => !isTerminal(r.status as Status)).length;
+  const openRows = () => [...byId.values()].filter((r) => !isTerminal(r.status as Status));
+  const open = () => openRows().length;
   const progress = new Progress('final  ', byId.size);
   client.onRateLimited = (waitMs) =>
     progress.note(byId.size - open(), `rate limited, waiting ${Math.ceil(waitMs / 1000)} s`);
@@ -272,8 +321,15 @@ async function follow(client: ApiClient, rows: Row[], timeoutMs: number): Promis
   progress.update(byId.size - open(), tally(rows));
   while (open() > 0 && Date.now() < deadline) {
     await sleep(POLL_MS);
+    // The gateway's own times (its ids are time-ordered; this machine's clock may differ), back to the oldest
+    // message still open (one an earlier run sent may be old); newest first, so paging stops once all were seen.
+    const waiting = new Set(openRows().map((r) => r.messageId as string));
+    const since = openRows().reduce(
+      (min, r) => ((r.createdAt as string) < min ? (r.createdAt as string) : min),
+      '9999',
+    );
     let cursor: string | null = null;
-    for (;;) {
+    while (waiting.size > 0 && Date.now() < deadline) {
       const query = new URLSearchParams({ direction: 'outbound', since, limit: '200' });
       if (cursor !== null) query.set('cursor', cursor);
       const response = await client.request<{ data: Message[]; nextCursor: string | null }>(
@@ -285,6 +341,7 @@ async function follow(client: ApiClient, rows: Row[], timeoutMs: number): Promis
       for (const message of response.body.data) {
         const row = byId.get(message.id);
         if (row === undefined) continue;
+        waiting.delete(message.id);
         row.status = message.status;
         row.provider = message.provider;
         row.errorCode = message.errorCode ?? '';
@@ -318,8 +375,12 @@ function summary(rows: Row[], file: string, results: string): string {
     for (const r of list) codes.set(r.errorCode || 'unknown', (codes.get(r.errorCode || 'unknown') ?? 0) + 1);
     return [...codes].map(([code, n]) => `${code} x${n}`).join(', ');
   };
+  const earlier = rows.filter((r) => r.replayed).length;
   const lines = [
     `${rows.length} row(s) from ${file}: ${rows.length - refused.length} accepted, ${refused.length} refused.`,
+    ...(earlier > 0
+      ? [`${earlier} of them had been sent earlier (same idempotency key) and were not sent again.`]
+      : []),
     `Statuses: ${tally(rows)}.`,
     ...(refused.length > 0 ? [`Refused: ${byCode(refused)}.`] : []),
     ...(failed.length > 0 ? [`Failed: ${byCode(failed)}.`] : []),

@@ -103,8 +103,8 @@ function showMessage(m: MessageWithEvents): string {
     'Status history:',
     ...m.events.map(
       (e) =>
-        `  ${e.occurredAt}  ${e.status ?? '(unknown)'}  (${e.provider}: ${e.providerStatus})` +
-        (e.errorCode !== null ? `  error ${e.errorCode}` : ''),
+        `  ${e.occurredAt}  ${e.status ?? '(unknown)'}  (${e.provider}: ${printable(e.providerStatus)})` +
+        (e.errorCode !== null ? `  error ${printable(e.errorCode)}` : ''),
     ),
   ];
   if (m.attempts.length > 0) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTerminal, type Message } from '../core/message.js';
-import { sendCsv } from './bulk-send.js';
+import { checkCanRead, sendCsv } from './bulk-send.js';
 import { ApiClient, CLIENT_OPTIONS, describeError } from './client.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
 
@@ -19,7 +19,7 @@ the same file again sends nothing twice (an edited file is a new send); with --c
 row's content, so a corrected file sent again under the same name sends only the rows not sent before. Before
 sending, the results file must be writable and (unless --no-wait) the key must be able to read. A progress bar shows rows queued, then final statuses; at the
 end a summary, and a CSV of results (default FILE.results.csv): row, to, message_id, provider, status,
-error_code, error_message. Exit code 1 if any row was refused or failed.
+error_code, error_message, sent_earlier. Exit code 1 if any row was refused or failed.
 
 Talks to a running gateway with a key that has the send scope (and read, to follow statuses):
 --url URL (SWITCHBOARD_URL), --key KEY (SWITCHBOARD_API_KEY).`;
@@ -74,6 +74,8 @@ export const send: Command = async (argv) => {
     ...(v.from !== undefined && { from: v.from }),
     ...(v.provider !== undefined && { provider: v.provider }),
   };
+  // Following needs the read scope: known before sending, not after (a failed-looking send invites a second one).
+  if (v.wait) await checkCanRead(client);
   const response = await client.request<Message>('POST', '/v1/messages', request);
   if (response.status !== 202) throw new CliError(describeError(response));
   let message = response.body;

@@ -33,6 +33,14 @@ export interface DashboardOptions {
 }
 
 export const SESSION_COOKIE = 'switchboard_session';
+
+/** The dashboard's path as the browser sees it, for the cookie: PUBLIC_BASE_URL's path prefix + /dashboard. */
+export function dashboardCookiePath(publicBaseUrl: string | null): string {
+  const prefix = publicBaseUrl === null ? '' : new URL(publicBaseUrl).pathname.replace(/\/+$/, '');
+  const path = `${prefix}/dashboard`;
+  // A cookie's Path cannot hold ';' or control characters: such a prefix (unusual) falls back to the plain path.
+  return /^[\x21-\x3a\x3c-\x7e]+$/.test(path) ? path : '/dashboard';
+}
 /** Messages a conversation shows at most (the latest). */
 export const CONVERSATION_LIMIT = 200;
 

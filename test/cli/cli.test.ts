@@ -257,10 +257,10 @@ describe('switchboard against a running gateway', () => {
       expect(run.stdout).toContain('Refused: invalid_phone_number x1.');
 
       const results = readFileSync(join(base, 'campaign.results.csv'), 'utf8').trim().split('\n');
-      expect(results[0]).toBe('row,to,message_id,provider,status,error_code,error_message');
+      expect(results[0]).toBe('row,to,message_id,provider,status,error_code,error_message,sent_earlier');
       expect(results).toHaveLength(8);
-      expect(results[1]).toMatch(/^1,\+14155550171,[0-9a-f-]{36},twilio,delivered,,$/);
-      expect(results[2]).toMatch(/^2,\+14155550172,[0-9a-f-]{36},telnyx,delivered,,$/);
+      expect(results[1]).toMatch(/^1,\+14155550171,[0-9a-f-]{36},twilio,delivered,,,$/);
+      expect(results[2]).toMatch(/^2,\+14155550172,[0-9a-f-]{36},telnyx,delivered,,,$/);
       expect(results[3]).toMatch(/^3,not-a-number,,,refused,invalid_phone_number,/);
       const fourId = results[4]?.split(',')[2] as string;
       expect((await gw.store.getMessage(fourId))?.body).toBe('four "quoted"');
@@ -270,6 +270,9 @@ describe('switchboard against a running gateway', () => {
       // Interrupted or repeated: the same file is the same messages.
       const again = await runCli(['send', '--csv', csv, '--results', join(base, 'again.csv')], env);
       expect(again.stdout).toContain('6 accepted, 1 refused.');
+      expect(again.stdout).toContain(
+        '6 of them had been sent earlier (same idempotency key) and were not sent again.',
+      );
       expect((await gw.store.listMessages({ direction: 'outbound' }, { limit: 200 })).data.length).toBe(
         after,
       );
@@ -321,6 +324,16 @@ describe('switchboard against a running gateway', () => {
     const unwritable = await runCli(['send', '--csv', csv, '--results', join(csv, 'results.csv')], env);
     expect(unwritable.code).toBe(1);
     expect(unwritable.stderr).toContain('Cannot write the results to');
+    const ontoItself = await runCli(['send', '--csv', csv, '--results', csv], env);
+    expect(ontoItself.code).toBe(2);
+    expect(ontoItself.stderr).toContain('--results names the CSV file itself');
+    expect(readFileSync(csv, 'utf8')).toBe('to,body\n+14155550195,hi\n');
+    const single = await runCli(['send', '--to', '+14155550195', '--body', 'x', '--wait'], {
+      ...env,
+      SWITCHBOARD_API_KEY: sendOnly,
+    });
+    expect(single.code).toBe(2);
+    expect(single.stderr).toContain('Nothing was sent.');
     expect(await count()).toBe(0);
     // --no-wait needs no read scope.
     const sent = await runCli(['send', '--csv', csv, '--no-wait'], { ...env, SWITCHBOARD_API_KEY: sendOnly });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { dashboardCookiePath } from '../../src/http/dashboard.js';
 import { API_KEY, startGateway } from '../helpers/gateway.js';
 
 describe('dashboard session cookie', () => {
+  it("takes its path from PUBLIC_BASE_URL's, falling back where a cookie path cannot hold it", () => {
+    expect(dashboardCookiePath(null)).toBe('/dashboard');
+    expect(dashboardCookiePath('https://sms.example.com')).toBe('/dashboard');
+    expect(dashboardCookiePath('https://sms.example.com/a/b/')).toBe('/a/b/dashboard');
+    expect(dashboardCookiePath('https://sms.example.com/a;b')).toBe('/dashboard');
+  });
+
   it('follows PUBLIC_BASE_URL: its path prefix (behind a proxy) and https (Secure)', async () => {
     const gw = await startGateway({ PUBLIC_BASE_URL: 'https://sms.example.com/sms/' });
     try {
