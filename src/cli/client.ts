@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseRetryAfter } from '../providers/retry-after.js';
 import { CliError } from './command.js';
 
 /** Where a running gateway is and the key to use: --url/--key, else SWITCHBOARD_URL/SWITCHBOARD_API_KEY. */
@@ -101,8 +102,8 @@ export function describeError(response: ApiResponse<unknown>): string {
     : `HTTP ${response.status}: ${String(response.body).slice(0, 200)}`;
 }
 
-/** Seconds to wait after a 429, from Retry-After (default 1). */
-export function retryAfterMs(headers: Headers): number {
-  const seconds = Number(headers.get('retry-after'));
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
+/** How long to wait after a 429, from Retry-After (seconds or an HTTP date); 1 s when it says nothing usable. */
+function retryAfterMs(headers: Headers): number {
+  const ms = parseRetryAfter(headers.get('retry-after'));
+  return ms !== null && ms > 0 ? ms : 1000;
 }

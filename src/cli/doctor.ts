@@ -1,6 +1,5 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { inspectDatabase } from '../db/inspect.js';
@@ -150,17 +149,7 @@ function checkDatabase(path: string): { findings: Finding[]; activeKeys: number 
           text: `database ${path}: ${report.pending.length} migration(s) pending (${report.pending.join(', ')}); 'switchboard migrate' applies them`,
         },
   );
-  return { findings, activeKeys: report.applied.some((t) => t.includes('api_keys')) ? countKeys(path) : 0 };
-}
-
-function countKeys(path: string): number {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get() as { n: number })
-      .n;
-  } finally {
-    db.close();
-  }
+  return { findings, activeKeys: report.activeApiKeys };
 }
 
 function apiKeys(config: Config | null, activeKeys: number | null): Finding {

@@ -11,6 +11,8 @@ export interface DatabaseReport {
   applied: string[];
   /** Migrations not applied yet (the gateway and `switchboard migrate` apply them). */
   pending: string[];
+  /** API keys not revoked (0 before the api_keys migration). */
+  activeApiKeys: number;
 }
 
 /** The migrations this build ships, oldest first. */
@@ -26,7 +28,8 @@ export function knownMigrations(): { tag: string; when: number }[] {
  */
 export function inspectDatabase(path: string): DatabaseReport {
   const migrations = knownMigrations();
-  if (path === ':memory:') return { path, exists: false, applied: [], pending: migrations.map((m) => m.tag) };
+  const none = { applied: [], pending: migrations.map((m) => m.tag), activeApiKeys: 0 };
+  if (path === ':memory:') return { path, exists: false, ...none };
   if (!existsSync(path)) {
     let dir = dirname(path);
     while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
@@ -35,7 +38,7 @@ export function inspectDatabase(path: string): DatabaseReport {
     } catch {
       throw new Error(`${path} does not exist and cannot be created: ${dir} is not writable.`);
     }
-    return { path, exists: false, applied: [], pending: migrations.map((m) => m.tag) };
+    return { path, exists: false, ...none };
   }
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
@@ -51,11 +54,17 @@ export function inspectDatabase(path: string): DatabaseReport {
           }
         ).last ?? 0)
       : 0;
+    const hasKeys = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'")
+      .get();
     return {
       path,
       exists: true,
       applied: migrations.filter((m) => m.when <= last).map((m) => m.tag),
       pending: migrations.filter((m) => m.when > last).map((m) => m.tag),
+      activeApiKeys: hasKeys
+        ? (db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get() as { n: number }).n
+        : 0,
     };
   } finally {
     db.close();

@@ -44,14 +44,22 @@ export function bearerToken(request: FastifyRequest): string | null {
   return match ? (match[1] as string) : null;
 }
 
-/** Throws `insufficient_scope` unless the key has the scope. */
-export function checkScope(identity: ApiKeyIdentity, scope: Scope): void {
+/** Throws `insufficient_scope` unless the key has the scope; `what` names what needs it in the message. */
+export function checkScope(identity: ApiKeyIdentity, scope: Scope, what = 'this route'): void {
   if (!hasScope(identity, scope)) {
     throw new SwitchboardError(
       'insufficient_scope',
-      `This API key (${identity.id}) has the scopes ${identity.scopes.join(', ')}; this route needs "${scope}".`,
+      `This API key (${identity.id}) has the scopes ${identity.scopes.join(', ')}; ${what} needs "${scope}".`,
     );
   }
+}
+
+/** The active key a presented token belongs to; throws `unauthorized` (`api_keys_not_configured` while none exists). */
+export async function authenticate(keys: KeyVerifier, token: string): Promise<ApiKeyIdentity> {
+  const identity = await keys.verify(token);
+  if (identity !== null) return identity;
+  if (!keys.configured()) throw new SwitchboardError('api_keys_not_configured');
+  throw new SwitchboardError('unauthorized', 'The API key is not valid (unknown or revoked).');
 }
 
 /**
@@ -64,11 +72,7 @@ export function apiAuth(keys: KeyVerifier): (request: FastifyRequest) => Promise
     if (token === null) {
       throw new SwitchboardError(keys.configured() ? 'unauthorized' : 'api_keys_not_configured');
     }
-    const identity = await keys.verify(token);
-    if (identity === null) {
-      if (!keys.configured()) throw new SwitchboardError('api_keys_not_configured');
-      throw new SwitchboardError('unauthorized', 'The API key is not valid (unknown or revoked).');
-    }
+    const identity = await authenticate(keys, token);
     request.apiKey = identity;
     checkScope(identity, request.routeOptions.config.scope ?? 'admin');
   };

@@ -13,9 +13,10 @@ import { dashboardPage, DOCUMENT_HEADERS, loginPage } from '../dashboard/page.js
 import { SESSION_TTL_MS, Sessions } from '../dashboard/sessions.js';
 import { SnapshotBuilder } from '../dashboard/snapshot.js';
 import type { EventDeliverer } from '../events/deliverer.js';
-import { bearerToken, hasScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
+import { authenticate, bearerToken, checkScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
 import { perKeyRateLimit } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
+import { queryPhone } from './schema.js';
 
 export interface DashboardOptions {
   store: Store;
@@ -62,9 +63,6 @@ type MessageParams = Static<typeof MessageParams>;
 const AssetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
 type AssetParams = Static<typeof AssetParams>;
 
-/** Who may read the dashboard, or why not (the error to answer a data request with). */
-type Access = { ok: true; identity: ApiKeyIdentity } | { ok: false; error: SwitchboardError };
-
 const NO_CREDENTIALS =
   'Sign in at /dashboard (a session cookie), or send `Authorization: Bearer <key>` with the read scope.';
 
@@ -108,67 +106,51 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     secure: secureCookies,
   } as const;
 
-  /** A session cookie's or bearer key's access (a bearer key wins when both are sent). */
-  async function access(request: FastifyRequest, reply: FastifyReply | null): Promise<Access> {
+  /**
+   * The key a request reads the dashboard with: a bearer key (wins when both are sent) or the session cookie's;
+   * throws 401 or 403 (and clears an ended session's cookie when there is a reply to clear it on).
+   */
+  async function identify(request: FastifyRequest, reply: FastifyReply | null): Promise<ApiKeyIdentity> {
     const token = bearerToken(request);
-    if (token !== null) {
-      const identity = await keys.verify(token);
-      if (identity === null) {
-        return {
-          ok: false,
-          error: new SwitchboardError(
-            keys.configured() ? 'unauthorized' : 'api_keys_not_configured',
-            keys.configured() ? 'The API key is not valid (unknown or revoked).' : undefined,
-          ),
-        };
+    let identity: ApiKeyIdentity | null;
+    if (token !== null) identity = await authenticate(keys, token);
+    else {
+      const sessionToken = request.cookies[SESSION_COOKIE];
+      if (sessionToken === undefined || sessionToken === '') {
+        throw new SwitchboardError('unauthorized', NO_CREDENTIALS);
       }
-      return readable(identity);
-    }
-    const sessionToken = request.cookies[SESSION_COOKIE];
-    if (sessionToken === undefined || sessionToken === '') {
-      return { ok: false, error: new SwitchboardError('unauthorized', NO_CREDENTIALS) };
-    }
-    const session = sessions.find(sessionToken);
-    const identity = session === null ? null : await keys.active(session.keyId);
-    if (identity === null) {
-      sessions.delete(sessionToken);
-      reply?.clearCookie(SESSION_COOKIE, cookieOptions);
-      return {
-        ok: false,
-        error: new SwitchboardError(
+      const session = sessions.find(sessionToken);
+      identity = session === null ? null : await keys.active(session.keyId);
+      if (identity === null) {
+        sessions.delete(sessionToken);
+        reply?.clearCookie(SESSION_COOKIE, cookieOptions);
+        throw new SwitchboardError(
           'unauthorized',
           'The dashboard session has ended (expired, signed out, or its API key was revoked); sign in again.',
-        ),
-      };
+        );
+      }
     }
-    return readable(identity);
-  }
-
-  function readable(identity: ApiKeyIdentity): Access {
-    if (hasScope(identity, 'read')) return { ok: true, identity };
-    return {
-      ok: false,
-      error: new SwitchboardError(
-        'insufficient_scope',
-        `This API key (${identity.id}) has the scopes ${identity.scopes.join(', ')}; the dashboard needs "read".`,
-      ),
-    };
+    checkScope(identity, 'read', 'the dashboard');
+    return identity;
   }
 
   /** onRequest of the data routes and the stream: answers 401 or 403 (JSON) unless the request may read. */
   async function requireRead(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const result = await access(request, reply);
-    if (!result.ok) throw result.error;
-    request.apiKey = result.identity;
+    request.apiKey = await identify(request, reply);
     reply.header('cache-control', 'no-store');
   }
 
   app.get('/dashboard', { schema: hidden }, async (request, reply) => {
-    const result = await access(request, reply);
     reply.headers(DOCUMENT_HEADERS);
-    if (!result.ok) return reply.code(401).send(loginPage());
-    request.apiKey = result.identity;
-    return reply.send(dashboardPage(result.identity));
+    let identity: ApiKeyIdentity;
+    try {
+      identity = await identify(request, reply);
+    } catch (err) {
+      if (err instanceof SwitchboardError) return reply.code(401).send(loginPage());
+      throw err;
+    }
+    request.apiKey = identity;
+    return reply.send(dashboardPage(identity));
   });
 
   // A trailing slash would break the page's relative URLs.
@@ -197,13 +179,8 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     '/dashboard/session',
     { schema: { ...hidden, body: SessionBody } },
     async (request, reply) => {
-      const identity = await keys.verify(request.body.key);
-      if (identity === null) {
-        if (!keys.configured()) throw new SwitchboardError('api_keys_not_configured');
-        throw new SwitchboardError('unauthorized', 'The API key is not valid (unknown or revoked).');
-      }
-      const result = readable(identity);
-      if (!result.ok) throw result.error;
+      const identity = await authenticate(keys, request.body.key);
+      checkScope(identity, 'read', 'the dashboard');
       request.apiKey = identity;
       // A session already in this browser is replaced, not left behind.
       const previous = request.cookies[SESSION_COOKIE];
@@ -247,9 +224,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
       '/dashboard/api/conversation',
       { schema: { ...hidden, querystring: ConversationQuery } },
       async (request) => {
-        // An unencoded `+` in a query string arrives as a space (as in GET /v1/messages).
-        const raw = request.query.number;
-        const number = normalizeSender(/^ \d/.test(raw) ? `+${raw.slice(1)}` : raw);
+        const number = normalizeSender(queryPhone(request.query.number));
         if (number === null) {
           throw new SwitchboardError(
             'invalid_request',
@@ -293,7 +268,12 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
         // line for it; it is written here, in the request log's own format.
         if (!res.writableFinished) streamLog.requestCompleted(null, request, reply);
       });
-      feed.add(res, async () => (await access(request, null)).ok);
+      feed.add(res, () =>
+        identify(request, null).then(
+          () => true,
+          () => false,
+        ),
+      );
     });
   });
 };

@@ -6,7 +6,7 @@ import { normalizeAddress } from '../core/phone.js';
 import type { OutboundService } from '../core/outbound.js';
 import type { Store } from '../core/store.js';
 import { apiErrors, bearer, MessageWithHistorySchema, pageOf } from './response-schemas.js';
-import { IdParams, literalUnion, MessageSchema, pageQueryFields, parseSince } from './schema.js';
+import { IdParams, literalUnion, MessageSchema, pageQueryFields, parseSince, queryPhone } from './schema.js';
 import { sendRoutes } from './send.js';
 
 const ListQuery = Type.Object(
@@ -23,12 +23,8 @@ const ListQuery = Type.Object(
 );
 type ListQuery = Static<typeof ListQuery>;
 
-/**
- * An unencoded `+` in a query string decodes to a space (`?from=+1415...` arrives as " 1415..."). That mistake is
- * so common with E.164 numbers that it is repaired rather than answered with an empty list.
- */
 function queryNumber(value: string): string {
-  return normalizeAddress(/^ \d/.test(value) ? `+${value.slice(1)}` : value);
+  return normalizeAddress(queryPhone(value));
 }
 
 /** The /v1 messages API: reading needs the `read` scope, sending (send.ts) `send`. */

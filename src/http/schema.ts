@@ -5,6 +5,15 @@ import { SwitchboardError } from '../core/errors.js';
 export const literalUnion = <T extends readonly string[]>(values: T) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
 
+/**
+ * A phone number from a query string as it was meant: an unencoded `+` decodes to a space (`?from=+1415...`
+ * arrives as " 1415..."), a mistake so common with E.164 numbers that it is repaired rather than answered with
+ * nothing found.
+ */
+export function queryPhone(value: string): string {
+  return /^ \d/.test(value) ? `+${value.slice(1)}` : value;
+}
+
 /** The query fields every list shares: newest first, from `since`, a page of `limit` after `cursor`. */
 export const pageQueryFields = {
   since: Type.Optional(Type.String({ format: 'date-time' })),
