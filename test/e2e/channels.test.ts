@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { newSecret, TestApp } from '../helpers/app-server.js';
 import { json } from '../helpers/gateway.js';
 import { startSendGateway, TELNYX_FROM, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
 
@@ -6,8 +7,11 @@ import { startSendGateway, TELNYX_FROM, TWILIO_FROM, type SendGateway } from '..
 // API -> store + outbox -> dispatcher -> official SDK -> simulator (-> signed callbacks back into the gateway).
 
 let gw: SendGateway;
+let app: TestApp | undefined;
 afterEach(async () => {
   await gw?.close();
+  await app?.close();
+  app = undefined;
 });
 
 const TO = '+14155550123';
@@ -246,5 +250,32 @@ describe('Telnyx group MMS', () => {
       expect.objectContaining({ to: TO, cc: [OTHER], channel: 'mms', provider: 'telnyx' }),
     ]);
     await gw.waitForStatus(outbound.data[0]!.id, 'delivered');
+  });
+
+  it("sends an app's reply to a group message to the whole group", async () => {
+    const OTHERS = ['+14155550177', '+14155550178'];
+    app = await TestApp.start();
+    app.answer(() => ({ body: { reply: { body: 'From the app, to all' } } }));
+    gw = await startSendGateway({
+      config: config(),
+      env: {
+        APP_WEBHOOK_URL: `${app.url}/hook`,
+        APP_WEBHOOK_SECRET: newSecret(),
+        // The app runs on loopback (allowed explicitly once callback targets are checked).
+        CALLBACK_ALLOWED_NETWORKS: '127.0.0.1/32',
+      },
+    });
+    await gw.sim.injectInbound({
+      provider: 'telnyx',
+      from: TO,
+      to: TELNYX_FROM,
+      cc: OTHERS,
+      body: 'Who is in?',
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    const [received] = (await app.waitFor(1)).map((r) => JSON.parse(r.body) as { data: { cc: string[] } });
+    expect(received!.data.cc).toEqual(OTHERS);
+    const [sent] = await gw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({ from: TELNYX_FROM, to: TO, cc: OTHERS, body: 'From the app, to all' });
   });
 });
