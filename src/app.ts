@@ -145,6 +145,8 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     identities.set(id, {
       from: settings.from,
       pool: settings.messagingProfileId !== null || settings.messagingServiceSid !== null,
+      whatsappFrom: settings.whatsappFrom,
+      channels: sender.limits.channels,
     });
     limits.set(id, sender.limits);
     app.log.info(

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ConfigFile } from './config-file.js';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from './core/message.js';
-import { normalizeSender } from './core/phone.js';
+import { normalizeSender, toE164 } from './core/phone.js';
 import type { RouteRule } from './core/routing.js';
 
 /** The circuit breaker of one carrier: opens after this many provider-side failures in a row, probes after cooldown. */
@@ -16,6 +16,8 @@ export interface BreakerSettings {
 export interface ProviderSendSettings {
   /** The default sender (E.164, short code or alphanumeric id). */
   from: string | null;
+  /** The WhatsApp-enabled sender (E.164) for WhatsApp messages that name none; Twilio only. */
+  whatsappFrom: string | null;
   /** Telnyx: the messaging profile; with no `from`, Telnyx picks a number of the profile. */
   messagingProfileId: string | null;
   /** Twilio: a Messaging Service; with no `from`, Twilio picks a number of the service. */
@@ -60,6 +62,7 @@ export const whole = (min: number, max: number) => Type.Integer({ minimum: min, 
 const ProviderFileSettings = Type.Object(
   {
     from: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    whatsappFrom: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
     messagingProfileId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     messagingServiceSid: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$' })),
     mps: Type.Optional(Type.Union([positive(100_000), Type.Null()])),
@@ -95,6 +98,7 @@ export const sendingFileFields = {
         {
           toPrefix: Type.Optional(Type.String({ pattern: '^\\+\\d{1,14}$' })),
           from: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+          channel: Type.Optional(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp')])),
           provider: Type.String(),
         },
         { additionalProperties: false },
@@ -159,13 +163,30 @@ export function readSendingConfig(
     return normalized;
   };
 
+  // A WhatsApp sender is a phone number (Twilio writes it `whatsapp:+1...`; either form is taken).
+  const whatsappSender = (value: string | undefined, field: string): string | null => {
+    if (value === undefined) return null;
+    const number = toE164(value.replace(/^whatsapp:/i, ''));
+    if (number === null) {
+      problems.push(
+        `${field} must be a WhatsApp-enabled phone number in international form (+14155550100), got "${value}".`,
+      );
+    }
+    return number;
+  };
+
   const providers: Partial<Record<ProviderId, ProviderSendSettings>> = {};
   for (const id of sendable) {
     const f = file.providers?.[id] ?? {};
     const envName = id === 'twilio' ? 'TWILIO_FROM' : 'TELNYX_FROM';
     const envFrom = read(envName);
+    const envWhatsApp = id === 'twilio' ? read('TWILIO_WHATSAPP_FROM') : undefined;
     const settings: ProviderSendSettings = {
       from: sender(envFrom ?? f.from, envFrom !== undefined ? envName : `providers.${id}.from`),
+      whatsappFrom: whatsappSender(
+        envWhatsApp ?? f.whatsappFrom,
+        envWhatsApp !== undefined ? 'TWILIO_WHATSAPP_FROM' : `providers.${id}.whatsappFrom`,
+      ),
       messagingProfileId:
         id === 'telnyx' ? (read('TELNYX_MESSAGING_PROFILE_ID') ?? f.messagingProfileId ?? null) : null,
       messagingServiceSid:
@@ -182,6 +203,11 @@ export function readSendingConfig(
     if (id === 'twilio' && file.providers?.twilio?.messagingProfileId !== undefined) {
       problems.push(
         'providers.twilio.messagingProfileId is a Telnyx setting; Twilio uses messagingServiceSid.',
+      );
+    }
+    if (id === 'telnyx' && f.whatsappFrom !== undefined) {
+      problems.push(
+        'providers.telnyx.whatsappFrom: Switchboard sends WhatsApp through Twilio only (Telnyx messaging cannot).',
       );
     }
     if (id === 'telnyx' && file.providers?.telnyx?.messagingServiceSid !== undefined) {
@@ -206,13 +232,14 @@ export function readSendingConfig(
 
   const routes: RouteRule[] = [];
   (file.routes ?? []).forEach((rule, i) => {
-    if (rule.toPrefix === undefined && rule.from === undefined) {
-      problems.push(`routes[${i}] needs "toPrefix" or "from" (or both) to match anything.`);
+    if (rule.toPrefix === undefined && rule.from === undefined && rule.channel === undefined) {
+      problems.push(`routes[${i}] needs "toPrefix", "from" or "channel" (or several) to match anything.`);
       return;
     }
     const id = provider(rule.provider, `routes[${i}].provider`);
     const from = sender(rule.from, `routes[${i}].from`);
-    if (id !== null) routes.push({ toPrefix: rule.toPrefix ?? null, from, provider: id });
+    if (id !== null)
+      routes.push({ toPrefix: rule.toPrefix ?? null, from, channel: rule.channel ?? null, provider: id });
   });
 
   const retry = {

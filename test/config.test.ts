@@ -192,6 +192,39 @@ describe('sending configuration', () => {
     ).toBe('telnyx');
   });
 
+  it('reads the WhatsApp sender and channel rules, and refuses a WhatsApp sender where none can work', () => {
+    // Outside the sandbox a gateway with Twilio needs its public URL (issue 11 item 2).
+    const PUBLIC = 'https://sms.example.com';
+    const path = configFile({
+      providers: { twilio: { whatsappFrom: '+1 415 555 0155' }, telnyx: { whatsappFrom: '+13125550009' } },
+      routes: [{ channel: 'whatsapp', provider: 'twilio' }],
+    });
+    expect(
+      problems({ ...twilioEnv, PUBLIC_BASE_URL: PUBLIC, ...telnyxEnv, SWITCHBOARD_CONFIG: path }),
+    ).toEqual([
+      'providers.telnyx.whatsappFrom: Switchboard sends WhatsApp through Twilio only (Telnyx messaging cannot).',
+    ]);
+    const ok = configFile({
+      providers: { twilio: { whatsappFrom: '+1 415 555 0155' } },
+      routes: [{ channel: 'whatsapp', provider: 'twilio' }],
+    });
+    const c = loadConfig({ ...twilioEnv, PUBLIC_BASE_URL: PUBLIC, SWITCHBOARD_CONFIG: ok });
+    expect(c.sending.providers.twilio?.whatsappFrom).toBe('+14155550155');
+    expect(c.sending.routes).toEqual([
+      { toPrefix: null, from: null, channel: 'whatsapp', provider: 'twilio' },
+    ]);
+    // The environment wins, and takes Twilio's own way of writing a WhatsApp address.
+    const env = loadConfig({
+      ...twilioEnv,
+      SWITCHBOARD_CONFIG: ok,
+      TWILIO_WHATSAPP_FROM: 'whatsapp:+14155550166',
+    });
+    expect(env.sending.providers.twilio?.whatsappFrom).toBe('+14155550166');
+    expect(problems({ ...twilioEnv, PUBLIC_BASE_URL: PUBLIC, TWILIO_WHATSAPP_FROM: 'ACME' })).toEqual([
+      'TWILIO_WHATSAPP_FROM must be a WhatsApp-enabled phone number in international form (+14155550100), got "ACME".',
+    ]);
+  });
+
   it('names every bad field of a bad file', () => {
     const path = configFile({
       defaultProvider: 'vonage',
@@ -220,7 +253,7 @@ describe('sending configuration', () => {
       'defaultProvider must be one of twilio, telnyx, got "vonage".',
       'failover[1] repeats twilio.',
       'failover[2] names telnyx, but Telnyx has no API key (TELNYX_API_KEY).',
-      'routes[0] needs "toPrefix" or "from" (or both) to match anything.',
+      'routes[0] needs "toPrefix", "from" or "channel" (or several) to match anything.',
     ]);
   });
 

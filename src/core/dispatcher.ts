@@ -1,10 +1,12 @@
 import PQueue from 'p-queue';
 import { MAX_RETRY_AFTER_MS, retryDelay, type BackoffOptions } from './backoff.js';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
+import { SwitchboardError } from './errors.js';
+import { tryFit, type Fit } from './fit.js';
 import type { Logger } from './logger.js';
 import { PROVIDER_IDS, type ProviderId } from './message.js';
 import { SegmentRateLimiter } from './rate-limiter.js';
-import { chooseRoute, failoverCandidates, type RoutingTable } from './routing.js';
+import { chooseRoute, failoverCandidates, requestChannel, type Route, type RoutingTable } from './routing.js';
 import { PROVIDER_SIDE, type Sender, type SendFailure } from './sending.js';
 import type { AttemptRecord, OutboxItem, SendOutcome, Store } from './store.js';
 
@@ -268,6 +270,7 @@ export class Dispatcher {
           channel: item.channel,
           from: item.from === '' ? null : item.from,
           to: item.to,
+          cc: item.cc,
           body: item.body,
           media: item.media,
         },
@@ -347,9 +350,35 @@ export class Dispatcher {
     return this.#failoverOrFail(job, attempt);
   }
 
+  /**
+   * The carriers this message can fail over to, in failover order, each with the message measured by its own rules
+   * (segments, encoding); and why the others that carry its channel were passed over (a body that fits one carrier
+   * can exceed another's limits).
+   */
+  #failoverRoutes(job: Job): { routes: (Route & Fit)[]; refused: string[] } {
+    const { item } = job;
+    const routes: (Route & Fit)[] = [];
+    const refused: string[] = [];
+    const channel = requestChannel(item.channel);
+    for (const route of failoverCandidates(this.#o.routing, item.provider, job.tried, channel)) {
+      const lane = this.#lanes.get(route.provider);
+      if (!lane) continue;
+      const checked = tryFit(route.provider, lane.sender.limits, {
+        channel: item.channel,
+        body: item.body,
+        mediaCount: item.media.length,
+        cc: item.cc,
+        from: route.from,
+      });
+      if (checked.ok) routes.push({ ...route, ...checked.fit });
+      else refused.push(checked.error.message);
+    }
+    return { routes, refused };
+  }
+
   /** The carrier's circuit is open: move the message to a carrier that is up, or wait for the probe. */
   async #circuitOpen(lane: Lane, job: Job): Promise<void> {
-    const up = failoverCandidates(this.#o.routing, lane.id, job.tried).some(
+    const up = this.#failoverRoutes(job).routes.some(
       (r) => this.#lanes.get(r.provider)?.breaker.available === true,
     );
     if (up) {
@@ -369,14 +398,15 @@ export class Dispatcher {
     this.#schedule(job);
   }
 
-  /** Moves the message to the next carrier in the failover order (preferring one that is up), or fails it. */
+  /**
+   * Moves the message to the next carrier in the failover order that can take it (preferring one that is up), or
+   * fails it; when carriers were passed over because the message does not fit them, the failure says so
+   * (`no_fitting_carrier`) while the attempt keeps the carrier's own error.
+   */
   async #failoverOrFail(job: Job, attempt: AttemptRecord): Promise<void> {
     const { item } = job;
-    const candidates = failoverCandidates(this.#o.routing, item.provider, job.tried).filter((r) =>
-      this.#lanes.has(r.provider),
-    );
-    const next =
-      candidates.find((r) => this.#lanes.get(r.provider)?.breaker.available === true) ?? candidates[0];
+    const { routes, refused } = this.#failoverRoutes(job);
+    const next = routes.find((r) => this.#lanes.get(r.provider)?.breaker.available === true) ?? routes[0];
     if (next) {
       this.#o.log.warn(
         { messageId: item.messageId, from: item.provider, to: next.provider },
@@ -388,10 +418,27 @@ export class Dispatcher {
         attempt,
         provider: next.provider,
         from: next.from,
+        segments: next.segments,
+        encoding: next.encoding,
         nextAttemptAt: this.#now(),
       });
     }
-    return this.#commit(job, { kind: 'failed', messageId: item.messageId, attempt, optOut: false });
+    if (refused.length > 0) {
+      this.#o.log.warn(
+        { messageId: item.messageId, provider: item.provider, refused },
+        'message failed: no other carrier can take it',
+      );
+    }
+    const why = `${item.provider}: ${attempt.errorMessage ?? attempt.errorCode ?? 'failed'}`;
+    return this.#commit(job, {
+      kind: 'failed',
+      messageId: item.messageId,
+      attempt,
+      optOut: false,
+      ...(refused.length > 0 && {
+        reason: { code: 'no_fitting_carrier', message: `${why}; not failed over: ${refused.join(' ')}` },
+      }),
+    });
   }
 
   /** Commits a decision, then applies it in memory (as the store applied it). */
@@ -434,6 +481,8 @@ export class Dispatcher {
         ...job.item,
         provider: outcome.provider,
         from: outcome.from,
+        // The new carrier's count: its rate limiter is charged what it meters.
+        segments: outcome.segments,
         attempts: 0,
         nextAttemptAt: outcome.nextAttemptAt,
       };
@@ -509,20 +558,47 @@ export class Dispatcher {
         const job: Job = { item: row, tried: new Set([provider]), timer: null, recheck: true };
         this.#jobs.set(row.messageId, job);
         const attempt = this.#attemptRecord(provider, this.#now(), unconfigured());
-        let route;
-        try {
-          route = chooseRoute(this.#o.routing, row.to, null);
-        } catch {
-          route = null;
-        }
+        const routed = this.#routeAgain(row);
         await this.#commit(
           job,
-          route === null
-            ? { kind: 'failed', messageId: row.messageId, attempt, optOut: false }
-            : { kind: 'failover', messageId: row.messageId, attempt, ...route, nextAttemptAt: this.#now() },
+          'refused' in routed
+            ? {
+                kind: 'failed',
+                messageId: row.messageId,
+                attempt,
+                optOut: false,
+                ...(routed.refused !== null && {
+                  reason: { code: 'no_fitting_carrier', message: routed.refused },
+                }),
+              }
+            : { kind: 'failover', messageId: row.messageId, attempt, ...routed, nextAttemptAt: this.#now() },
         );
       }
     }
+  }
+
+  /**
+   * A row of a removed carrier, routed as a new message would be (its channel, the new carrier's limits). `refused`:
+   * why the carrier routing picked cannot take it, or null when no carrier can send it at all.
+   */
+  #routeAgain(row: OutboxItem): (Route & Fit) | { refused: string | null } {
+    let route: Route;
+    try {
+      route = chooseRoute(this.#o.routing, row.to, null, undefined, requestChannel(row.channel));
+    } catch (err) {
+      if (err instanceof SwitchboardError) return { refused: null };
+      throw err;
+    }
+    const lane = this.#lanes.get(route.provider);
+    if (!lane) return { refused: null };
+    const checked = tryFit(route.provider, lane.sender.limits, {
+      channel: row.channel,
+      body: row.body,
+      mediaCount: row.media.length,
+      cc: row.cc,
+      from: route.from,
+    });
+    return checked.ok ? { ...route, ...checked.fit } : { refused: checked.error.message };
   }
 
   #attemptRecord(provider: ProviderId, startedAt: number, failure: SendFailure | null): AttemptRecord {
@@ -548,9 +624,12 @@ export class Dispatcher {
   }
 }
 
-/** What a message costs against the carrier's rate: its segments (an MMS is metered as one message). */
+/**
+ * What a message costs against the carrier's rate: its segments as that carrier counts them (an MMS, a group MMS or
+ * a WhatsApp message is metered as one message).
+ */
 function weight(item: OutboxItem): number {
-  if (item.media.length > 0) return 1;
+  if (item.media.length > 0 || item.cc.length > 0) return 1;
   return Math.max(1, item.segments ?? 1);
 }
 

@@ -50,6 +50,15 @@ export const ERRORS = {
   body_or_media_required: { status: 400, message: 'A message needs a body, media, or both.' },
   body_too_long: { status: 400, message: 'The body is longer than the carrier accepts.' },
   too_many_media: { status: 400, message: 'The message has more media than the carrier accepts.' },
+  too_many_recipients: { status: 400, message: 'The group has more recipients than the carrier accepts.' },
+  channel_conflict: {
+    status: 400,
+    message: '"channel" contradicts the addresses: a whatsapp: address is sent on WhatsApp only.',
+  },
+  unsupported_channel: {
+    status: 422,
+    message: 'The carrier chosen for this message cannot send on its channel; it is never sent on another.',
+  },
   recipient_opted_out: {
     status: 422,
     message: 'The recipient opted out (replied STOP) of messages from this sender.',

@@ -34,7 +34,7 @@ export type ProcessingMode = 'fast' | 'compute';
 /** Sends an app's reply that could not go inline (OutboundService). */
 export interface ReplyQueue {
   queueReply(
-    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
+    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string; cc?: string[] },
     reply: Reply,
   ): Promise<{ outcome: string; reason: string | null }>;
 }

@@ -12,7 +12,8 @@ export function isProviderId(value: string): value is ProviderId {
 
 export type Direction = 'inbound' | 'outbound';
 export type Channel = 'sms' | 'mms' | 'whatsapp';
-export type Encoding = 'GSM-7' | 'UCS-2';
+/** GSM-7 (GSM 03.38 or a carrier's subset of it), ASCII-7 (Telnyx short codes) or UCS-2 (UTF-16). */
+export type Encoding = 'GSM-7' | 'ASCII-7' | 'UCS-2';
 
 export const STATUSES = [
   'received',

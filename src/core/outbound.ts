@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { SwitchboardError } from './errors.js';
+import { fitCarrier, type Fit } from './fit.js';
 import type { Channel, Message, ProviderId } from './message.js';
 import { normalizeSender, toE164 } from './phone.js';
-import { chooseRoute, type RoutingTable } from './routing.js';
+import { chooseRoute, type RequestChannel, type RoutingTable } from './routing.js';
 import { countSegments } from './segments.js';
 import type { SendLimits } from './sending.js';
 import type { EnqueueResult, NewOutboundMessage, OutboxItem, Store } from './store.js';
@@ -15,8 +16,13 @@ export interface SendRequest {
   from?: string;
   provider?: ProviderId;
   statusCallback?: string;
-  /** Internal (replies): a WhatsApp conversation is answered on WhatsApp. Not part of the API. */
-  channel?: 'whatsapp';
+  /**
+   * `sms` (the default; an MMS when it has media) or `whatsapp`. A `whatsapp:` address in `to` or `from` asks for
+   * WhatsApp too; with `sms` it is a contradiction. A message goes on its channel or is refused, never on another.
+   */
+  channel?: RequestChannel;
+  /** Internal (a reply to a group MMS): the other participants, besides `to`. Not part of the API. */
+  cc?: string[];
 }
 
 export type SendOutcome =
@@ -118,9 +124,13 @@ export class OutboundService {
    * through the carrier the message came in on, from the number it was sent to. Queued once per inbound message.
    */
   async queueReply(
-    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string },
+    inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string; cc?: string[] },
     reply: { body?: string; mediaUrls?: string[] },
   ): Promise<ReplyOutcome> {
+    // A group MMS is answered to the group: its sender and every other participant, but never our own number.
+    const cc = (inbound.cc ?? []).filter(
+      (n, i, all) => n !== inbound.to && n !== inbound.from && all.indexOf(n) === i,
+    );
     const [result] = await this.sendMany([
       {
         request: {
@@ -128,6 +138,7 @@ export class OutboundService {
           from: inbound.to,
           provider: inbound.provider,
           ...(inbound.channel === 'whatsapp' ? { channel: 'whatsapp' as const } : {}),
+          ...(cc.length > 0 ? { cc } : {}),
           ...(reply.body ? { body: reply.body } : {}),
           ...(reply.mediaUrls?.length ? { mediaUrls: reply.mediaUrls } : {}),
         },
@@ -147,9 +158,8 @@ export class OutboundService {
   }
 
   #prepare(request: SendRequest, idempotencyKey: string | null): NewOutboundMessage {
-    const to = phoneNumber(request.to, 'to');
-    const from = request.from === undefined ? null : sender(request.from);
-    const route = chooseRoute(this.#o.routing, to, from, request.provider);
+    const { to, from, channel } = readAddresses(request);
+    const route = chooseRoute(this.#o.routing, to, from, request.provider, channel);
     const body = request.body ?? '';
     const mediaUrls = request.mediaUrls ?? [];
     if (body.length === 0 && mediaUrls.length === 0) throw new SwitchboardError('body_or_media_required');
@@ -165,18 +175,24 @@ export class OutboundService {
         );
       }
     }
-    const segments = body.length > 0 ? countSegments(body) : null;
+    const cc = request.cc ?? [];
+    const stored: Channel =
+      channel === 'whatsapp' ? 'whatsapp' : mediaUrls.length > 0 || cc.length > 0 ? 'mms' : 'sms';
+    // Sizes and segments by the chosen carrier's own rules (its encoding, its limits); the dispatcher checks them
+    // again for any carrier the message fails over to.
     const limits = this.#o.limits.get(route.provider);
-    if (limits) checkLimits(route.provider, limits, body, mediaUrls.length, segments?.segments ?? 0);
+    const shape = { channel: stored, body, mediaCount: mediaUrls.length, cc, from: route.from };
+    const fit: Fit = limits ? fitCarrier(route.provider, limits, shape) : standardFit(body);
     return {
       provider: route.provider,
-      channel: request.channel === 'whatsapp' ? 'whatsapp' : mediaUrls.length > 0 ? 'mms' : 'sms',
+      channel: stored,
       from: route.from,
       to,
+      cc,
       body,
       media: mediaUrls.map((url) => ({ url, contentType: null })),
-      segments: segments?.segments ?? null,
-      encoding: segments?.encoding ?? null,
+      segments: fit.segments,
+      encoding: fit.encoding,
       statusCallback: request.statusCallback ?? null,
       idempotencyKey,
       // Only compared under an idempotency key; without one, not worth a SHA-256 per message.
@@ -192,36 +208,45 @@ function checkUrl(value: string, field: string): void {
   }
 }
 
-function checkLimits(
-  provider: ProviderId,
-  limits: SendLimits,
-  body: string,
-  media: number,
-  segments: number,
-): void {
-  if (limits.maxBodyLength !== null && body.length > limits.maxBodyLength) {
+/** Segments under GSM 03.38, for a carrier whose limits are unknown (not one that can send). */
+function standardFit(body: string): Fit {
+  if (body.length === 0) return { segments: null, encoding: null };
+  const counted = countSegments(body);
+  return { segments: counted.segments, encoding: counted.encoding };
+}
+
+const WHATSAPP = /^\s*whatsapp:/i;
+
+/**
+ * The request's numbers and channel. `whatsapp:+1...` in `to` or `from` asks for WhatsApp (as Twilio writes
+ * WhatsApp addresses); the stored numbers are plain E.164 and the channel says WhatsApp. A WhatsApp sender must be
+ * a phone number (no short codes or alphanumeric ids on WhatsApp).
+ */
+function readAddresses(request: SendRequest): {
+  to: string;
+  from: string | null;
+  channel: RequestChannel;
+} {
+  const addressed = WHATSAPP.test(request.to) || (request.from !== undefined && WHATSAPP.test(request.from));
+  if (request.channel === 'sms' && addressed) {
     throw new SwitchboardError(
-      'body_too_long',
-      `The body is ${body.length} characters; ${provider} accepts at most ${limits.maxBodyLength}.`,
+      'channel_conflict',
+      '"channel" is "sms" but an address is a whatsapp: address; a message goes on one channel only.',
     );
   }
-  if (limits.maxSegments !== null && media === 0 && segments > limits.maxSegments) {
-    throw new SwitchboardError(
-      'body_too_long',
-      `The body needs ${segments} SMS segments; ${provider} accepts at most ${limits.maxSegments}.`,
-    );
-  }
-  if (media > limits.maxMedia) {
-    throw new SwitchboardError(
-      'too_many_media',
-      `The message has ${media} media URLs; ${provider} accepts at most ${limits.maxMedia}.`,
-    );
-  }
+  const channel: RequestChannel = request.channel ?? (addressed ? 'whatsapp' : 'sms');
+  const bare = (value: string) => value.replace(WHATSAPP, '');
+  const to = phoneNumber(bare(request.to), 'to');
+  if (request.from === undefined) return { to, from: null, channel };
+  const from = channel === 'whatsapp' ? phoneNumber(bare(request.from), 'from') : sender(request.from);
+  return { to, from, channel };
 }
 
 /** A phone number in E.164, validated against libphonenumber's metadata (so "+1 415 555 0123" is accepted). */
 function phoneNumber(raw: string, field: string): string {
-  const number = toE164(raw);
+  // libphonenumber finds a number inside "foo:+1415...": an address with a scheme is not a phone number here
+  // (`whatsapp:` is read by readAddresses), and must not be sent as if it were one.
+  const number = raw.includes(':') ? null : toE164(raw);
   if (number === null) {
     throw new SwitchboardError(
       'invalid_phone_number',
@@ -232,7 +257,7 @@ function phoneNumber(raw: string, field: string): string {
 }
 
 function sender(raw: string): string {
-  const normalized = normalizeSender(raw);
+  const normalized = raw.includes(':') ? null : normalizeSender(raw);
   if (normalized === null) {
     throw new SwitchboardError(
       'invalid_phone_number',
@@ -254,6 +279,8 @@ export function requestHash(r: SendRequest): string {
     r.mediaUrls ?? [],
     r.provider ?? null,
     r.statusCallback ?? null,
+    // Only when given, so that keys stored before `channel` existed still match their requests.
+    ...(r.channel !== undefined ? [r.channel] : []),
   ]);
   return createHash('sha256').update(canonical).digest('base64url');
 }
@@ -282,6 +309,7 @@ function toOutboxItem(message: Message): OutboxItem {
     provider: message.provider,
     from: message.from,
     to: message.to,
+    cc: message.cc,
     body: message.body,
     media: message.media,
     segments: message.segments,

@@ -1,4 +1,5 @@
 import type { Channel, Media, ProviderId } from './message.js';
+import type { SegmentCounter } from './segments.js';
 
 /**
  * Why a carrier did not take a message, as far as the dispatcher cares:
@@ -46,6 +47,8 @@ export interface OutboundRequest {
   /** Null: the carrier picks a number (Telnyx messaging profile, Twilio Messaging Service). */
   from: string | null;
   to: string;
+  /** The other participants of a group MMS (a reply to everyone in it); [] for a message to `to` alone. */
+  cc: string[];
   body: string;
   media: Media[];
 }
@@ -58,13 +61,19 @@ export interface SendResult {
   from: string | null;
 }
 
-/** Sizes a carrier accepts in one API call. */
+/** What a carrier can carry, and the sizes it accepts in one API call: its own rules, checked before a send. */
 export interface SendLimits {
   /** Characters (UTF-16 code units) of the body; null: limited by segments only. */
   maxBodyLength: number | null;
-  /** SMS segments of a text-only message; null: limited by length only. */
+  /** SMS segments of a text-only message, counted by `segments`; null: limited by length only. */
   maxSegments: number | null;
   maxMedia: number;
+  /** The channels the carrier sends on (`mms` is `sms` with media). A message never goes on another. */
+  channels: ReadonlySet<Channel>;
+  /** Recipients of one group MMS (`to` and `cc` together); 0: the carrier sends no group messages. */
+  maxGroupRecipients: number;
+  /** How the carrier encodes and splits a text body: segments and encoding follow the carrier that sends. */
+  segments: SegmentCounter;
 }
 
 /** The outbound half of the provider contract: sending through the carrier's official SDK. */

@@ -31,8 +31,11 @@ export interface NewOutboundMessage {
   /** '' when the carrier picks the number (messaging profile or service). */
   from: string;
   to: string;
+  /** The other participants of a group MMS (a reply to one); []: a message to `to` alone. */
+  cc: string[];
   body: string;
   media: Media[];
+  /** As the carrier counts them (its own encoding rules). */
   segments: number | null;
   encoding: Encoding | null;
   statusCallback: string | null;
@@ -61,8 +64,10 @@ export interface OutboxItem {
   channel: Channel;
   from: string;
   to: string;
+  cc: string[];
   body: string;
   media: Media[];
+  /** As `provider` counts them: what its rate limiter is charged. */
   segments: number | null;
   /** Tries made on `provider` so far. */
   attempts: number;
@@ -96,17 +101,32 @@ export type SendOutcome =
     }
   /** Try again on the same carrier at `nextAttemptAt`. */
   | { kind: 'retry'; messageId: string; attempt: AttemptRecord; nextAttemptAt: number }
-  /** Move to another carrier with its sender; its tries start from zero. */
+  /**
+   * Move to another carrier with its sender; its tries start from zero. The message's segments and encoding become
+   * those the new carrier counts (they follow the carrier that sends).
+   */
   | {
       kind: 'failover';
       messageId: string;
       attempt: AttemptRecord;
       provider: ProviderId;
       from: string;
+      segments: number | null;
+      encoding: Encoding | null;
       nextAttemptAt: number;
     }
-  /** The message fails for good; `optOut` records that the recipient opted out of its sender. */
-  | { kind: 'failed'; messageId: string; attempt: AttemptRecord; optOut: boolean };
+  /**
+   * The message fails for good; `optOut` records that the recipient opted out of its sender. `reason`, when given,
+   * is the message's error instead of the attempt's (the attempt keeps the carrier's own code): why it could not
+   * fail over, say.
+   */
+  | {
+      kind: 'failed';
+      messageId: string;
+      attempt: AttemptRecord;
+      optOut: boolean;
+      reason?: { code: string; message: string };
+    };
 
 export interface MessageFilter {
   direction?: Direction;

@@ -44,7 +44,7 @@ export function queuedMessage(item: NewOutboundMessage, id: string, createdAt: n
     channel: item.channel,
     from: item.from,
     to: item.to,
-    cc: [],
+    cc: item.cc,
     body: item.body,
     media: item.media,
     status: 'queued',

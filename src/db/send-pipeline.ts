@@ -57,7 +57,7 @@ export class SendPipelineWrites {
       channel: item.channel,
       fromNumber: item.from,
       toNumber: item.to,
-      cc: [],
+      cc: item.cc,
       body: item.body,
       media: item.media,
       status: 'queued',
@@ -89,6 +89,7 @@ export class SendPipelineWrites {
       channel: r.channel as Channel,
       from: r.from,
       to: r.to,
+      cc: JSON.parse(r.cc) as string[],
       body: r.body,
       media: JSON.parse(r.media) as Media[],
       segments: r.segments,
@@ -154,6 +155,8 @@ export class SendPipelineWrites {
           id: messageId,
           provider: outcome.provider,
           from: outcome.from,
+          segments: outcome.segments,
+          encoding: outcome.encoding,
           updatedAt: now,
         });
         return 'failover';
@@ -193,12 +196,14 @@ export class SendPipelineWrites {
       }
       case 'failed': {
         const status = advanceStatus(row.status as Status, 'failed');
+        const errorCode = outcome.reason?.code ?? attempt.errorCode;
+        const errorMessage = outcome.reason?.message ?? attempt.errorMessage;
         s.updateStatus.run({
           id: messageId,
           status,
           providerStatus: status === 'failed' ? 'failed' : row.providerStatus,
-          errorCode: attempt.errorCode,
-          errorMessage: attempt.errorMessage,
+          errorCode,
+          errorMessage,
           updatedAt: now,
         });
         s.insertEvent.run({
@@ -208,8 +213,8 @@ export class SendPipelineWrites {
           status: 'failed',
           providerStatus: 'failed',
           recipient: row.toNumber,
-          errorCode: attempt.errorCode,
-          errorMessage: attempt.errorMessage,
+          errorCode,
+          errorMessage,
           occurredAt: attempt.startedAt + attempt.durationMs,
           receivedAt: now,
         });

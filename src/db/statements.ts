@@ -89,6 +89,8 @@ export function prepareStatements(db: Db, sqlite: Database.Database) {
       .set({
         provider: sql`${p('provider')}`,
         fromNumber: sql`${p('from')}`,
+        segments: sql`${p('segments')}`,
+        encoding: sql`${p('encoding')}`,
         updatedAt: sql`${p('updatedAt')}`,
       })
       .where(eq(messages.id, p('id')))
@@ -209,6 +211,7 @@ function prepareRaw(sqlite: Database.Database) {
         nextAttemptAt: number;
         from: string;
         to: string;
+        cc: string;
         body: string;
         media: string;
         segments: number | null;
@@ -216,7 +219,7 @@ function prepareRaw(sqlite: Database.Database) {
       }
     >(
       `SELECT o.message_id AS messageId, o.provider, m.channel, o.attempts, o.next_attempt_at AS nextAttemptAt,
-         m.from_number AS "from", m.to_number AS "to", m.body, m.media, m.segments,
+         m.from_number AS "from", m.to_number AS "to", m.cc, m.body, m.media, m.segments,
          EXISTS (SELECT 1 FROM opt_outs x
                  WHERE x.phone = m.to_number AND (m.from_number = '' OR x.our_number = m.from_number)) AS optedOut
        FROM outbox o JOIN messages m ON m.id = o.message_id

@@ -26,6 +26,8 @@ const sendFields = {
   from: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   provider: Type.Optional(Type.Union(PROVIDER_IDS.map((id) => Type.Literal(id)))),
   statusCallback: Type.Optional(httpUrl),
+  // `sms` (an MMS with media) or `whatsapp`; a whatsapp: address in `to` or `from` also asks for WhatsApp.
+  channel: Type.Optional(Type.Union([Type.Literal('sms'), Type.Literal('whatsapp')])),
 };
 const SendBody = Type.Object(sendFields, { additionalProperties: false });
 type SendBody = Static<typeof SendBody>;
@@ -163,6 +165,7 @@ function toRequest(body: SendBody): SendRequest {
     ...(body.from !== undefined && { from: body.from }),
     ...(body.provider !== undefined && { provider: body.provider }),
     ...(body.statusCallback !== undefined && { statusCallback: body.statusCallback }),
+    ...(body.channel !== undefined && { channel: body.channel }),
   };
 }
 

@@ -111,12 +111,14 @@ function asProvider(value: string): SimProvider {
 
 function inboundInput(body: unknown): InboundInput {
   if (!isRecord(body)) throw new BadRequest('the inbound message must be a JSON object');
-  const { provider, from, to, mediaUrls, webhookUrl } = body;
+  const { provider, from, to, cc, mediaUrls, webhookUrl } = body;
   const text = body.body;
   if (typeof from !== 'string' || typeof to !== 'string' || typeof text !== 'string')
     throw new BadRequest('from, to and body must be strings');
   if (mediaUrls !== undefined && !(Array.isArray(mediaUrls) && mediaUrls.every((u) => typeof u === 'string')))
     throw new BadRequest('mediaUrls must be an array of strings');
+  if (cc !== undefined && !(Array.isArray(cc) && cc.every((n) => typeof n === 'string')))
+    throw new BadRequest('cc must be an array of strings');
   if (webhookUrl !== undefined && typeof webhookUrl !== 'string')
     throw new BadRequest('webhookUrl must be a string');
   return {
@@ -124,6 +126,7 @@ function inboundInput(body: unknown): InboundInput {
     from,
     to,
     body: text,
+    ...(cc === undefined ? {} : { cc: cc as string[] }),
     ...(mediaUrls === undefined ? {} : { mediaUrls: mediaUrls as string[] }),
     ...(webhookUrl === undefined ? {} : { webhookUrl }),
   };

@@ -31,6 +31,8 @@ export async function injectInbound(
   const message = { from: input.from, to: input.to, body: input.body, mediaUrls: input.mediaUrls ?? [] };
 
   if (input.provider === 'twilio') {
+    // Twilio's messaging webhooks have no group MMS: refused rather than silently sent as a 1:1 message.
+    if (input.cc !== undefined && input.cc.length > 0) throw new TypeError('cc is for Telnyx group MMS only');
     const { sid, params } = twilioInboundParams(deps.twilio, message);
     const status = await deps.sender.post(
       signedTwilioRequest(deps.twilio.authToken, url, params),
@@ -43,6 +45,7 @@ export async function injectInbound(
   const now = deps.now();
   const payload = telnyxInboundPayload({
     ...message,
+    cc: input.cc ?? [],
     id,
     messagingProfileId: deps.telnyxMessagingProfileId,
     webhookUrl: url,

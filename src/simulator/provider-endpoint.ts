@@ -110,6 +110,7 @@ export class ProviderEndpoint {
       id: this.dialect.newMessageId(request.mediaUrls.length > 0),
       from: request.from,
       to: request.to,
+      ...(request.cc !== undefined && { cc: request.cc }),
       body: request.body,
       mediaUrls: request.mediaUrls,
       segments: request.segments,

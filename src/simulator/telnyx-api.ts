@@ -1,11 +1,22 @@
 import type { IncomingMessage } from 'node:http';
-import { countSegments } from '../core/segments.js';
+import { telnyxSegments } from '../providers/telnyx/encoding.js';
 import type { Answer, CarrierDialect, Parsed, Route, SendRequest } from './carrier.js';
 import { TELNYX_API_ERRORS, fillTemplate, telnyxCodeForStatus } from './carrier-errors.js';
+import { pathOf } from './http-io.js';
 import { telnyxTime, uuid } from './ids.js';
 import type { SimulatedMessage } from './types.js';
 
 const MESSAGES_PATH = '/v2/messages';
+const GROUP_MMS_PATH = '/v2/messages/group_mms';
+/** "A list of destinations. No more than 8 destinations are allowed." (MessageSendGroupMmsParams in the SDK) */
+const MAX_GROUP_DESTINATIONS = 8;
+/**
+ * Telnyx's 429 carries x-ratelimit-limit, x-ratelimit-remaining and x-ratelimit-reset ("the time in seconds until
+ * the rate limit resets", https://developers.telnyx.com/development/api-fundamentals/reliability/rate-limiting),
+ * and no Retry-After. The simulator does not model Telnyx's per-endpoint request quota, so the limit it reports
+ * is nominal; the reset is the real wait.
+ */
+const NOMINAL_REQUEST_LIMIT = '100';
 const E164 = /^\+[1-9]\d{6,14}$/;
 /** Telnyx's documented examples use this organization; it only has to look real. */
 export const TELNYX_ORGANIZATION_ID = '47a530f8-4362-4526-829b-bcee17fd9f7a';
@@ -40,14 +51,14 @@ export class TelnyxDialect implements CarrierDialect {
 
   route(method: string, path: string): Route {
     // Telnyx answers an unknown method like an unknown path: 404, 10005.
-    return path === MESSAGES_PATH && method === 'POST' ? 'send' : 'not-found';
+    return (path === MESSAGES_PATH || path === GROUP_MMS_PATH) && method === 'POST' ? 'send' : 'not-found';
   }
 
   checkAuth(req: IncomingMessage): Answer | null {
     return req.headers.authorization === this.#expectedAuthorization ? null : this.error(401);
   }
 
-  parse(_req: IncomingMessage, raw: Buffer): Parsed {
+  parse(req: IncomingMessage, raw: Buffer): Parsed {
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));
@@ -57,14 +68,29 @@ export class TelnyxDialect implements CarrierDialect {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) return this.#fail('10015');
     const b = json as Record<string, unknown>;
 
-    // Telnyx takes `to` as a string or an array of exactly one.
-    const toValue = Array.isArray(b.to) && b.to.length === 1 ? b.to[0] : b.to;
-    if (toValue === undefined || toValue === null || toValue === '') return this.#fail('10004', '/to');
-    if (typeof toValue !== 'string' || !E164.test(toValue)) return this.#fail('40310', '/to');
-    const to = toValue;
+    const group = pathOf(req.url) === GROUP_MMS_PATH;
+    let to: string;
+    let cc: string[] | undefined;
+    if (group) {
+      // A group MMS: `to` is a list of 1 to 8 destinations; Telnyx reports the first in `to` and the rest in `cc`.
+      if (!Array.isArray(b.to) || b.to.length === 0) return this.#fail('10004', '/to');
+      if (b.to.length > MAX_GROUP_DESTINATIONS) return this.#fail('10015', '/to');
+      if (!b.to.every((n): n is string => typeof n === 'string' && E164.test(n)))
+        return this.#fail('40310', '/to');
+      [to] = b.to as [string];
+      cc = (b.to as string[]).slice(1);
+    } else {
+      // Telnyx takes `to` as a string or an array of exactly one.
+      const toValue = Array.isArray(b.to) && b.to.length === 1 ? b.to[0] : b.to;
+      if (toValue === undefined || toValue === null || toValue === '') return this.#fail('10004', '/to');
+      if (typeof toValue !== 'string' || !E164.test(toValue)) return this.#fail('40310', '/to');
+      to = toValue;
+    }
 
     const profileParam = optionalString(b.messaging_profile_id);
     let from = optionalString(b.from);
+    // The group API needs the sender's own number: it has no messaging profile to pick one from.
+    if (group && from === null) return this.#fail('10004', '/from');
     if (from === null) {
       if (profileParam === null) return this.#fail('10004', '/from');
       // Number pool: Telnyx picks a number of the profile.
@@ -80,13 +106,15 @@ export class TelnyxDialect implements CarrierDialect {
 
     const webhookUrl = optionalString(b.webhook_url);
     const useProfileWebhooks = b.use_profile_webhooks !== false;
-    const counted = countSegments(text);
+    // Telnyx's own encoding: its GSM-7 subset, ASCII-7 from short codes, UTF-16 otherwise (encoding.ts).
+    const counted = telnyxSegments(text, from);
     const request: SendRequest = {
       from,
       to,
+      ...(cc !== undefined && { cc }),
       body: text,
       mediaUrls,
-      segments: mediaUrls.length > 0 ? 1 : counted.segments,
+      segments: mediaUrls.length > 0 || group ? 1 : counted.segments,
       encoding: counted.encoding,
       messagingProfileId: profileParam ?? this.#profileOfNumber.get(from) ?? this.#defaultProfileId,
       messagingServiceSid: null,
@@ -122,9 +150,21 @@ export class TelnyxDialect implements CarrierDialect {
     };
     if (pointer !== undefined) error.source = { pointer };
     const body = JSON.stringify({ errors: [error] });
-    // Telnyx always says when to come back after a 429.
-    const retryAfterSeconds = options.retryAfterSeconds ?? (status === 429 ? 1 : undefined);
-    return retryAfterSeconds === undefined ? { status, body } : { status, body, retryAfterSeconds };
+    if (status !== 429) {
+      return options.retryAfterSeconds === undefined
+        ? { status, body }
+        : { status, body, retryAfterSeconds: options.retryAfterSeconds };
+    }
+    // Telnyx says when to come back after a 429 in its x-ratelimit-* headers, not in Retry-After.
+    return {
+      status,
+      body,
+      headers: {
+        'x-ratelimit-limit': NOMINAL_REQUEST_LIMIT,
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(options.retryAfterSeconds ?? 1),
+      },
+    };
   }
 
   recipientError(code: string, to: string): Answer {
@@ -166,12 +206,12 @@ export function telnyxMessagePayload(
     record_type: 'message',
     direction: 'outbound',
     id: message.id,
-    type: message.mediaUrls.length > 0 ? 'MMS' : 'SMS',
+    type: message.mediaUrls.length > 0 || (message.cc?.length ?? 0) > 0 ? 'MMS' : 'SMS',
     messaging_profile_id: message.messagingProfileId,
     organization_id: TELNYX_ORGANIZATION_ID,
     from: { phone_number: message.from, carrier: 'Telnyx', line_type: 'Wireless' },
     to: [{ phone_number: message.to, status: state.toStatus, ...RECIPIENT_CARRIER }],
-    cc: [],
+    cc: (message.cc ?? []).map((n) => ({ phone_number: n, status: state.toStatus, ...RECIPIENT_CARRIER })),
     text: message.body,
     subject: null,
     media: message.mediaUrls.map((url) => ({ url, content_type: null, sha256: null, size: null })),

@@ -1,6 +1,6 @@
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { countSegments } from '../core/segments.js';
+import { telnyxSegments } from '../providers/telnyx/encoding.js';
 import { telnyxTime } from './ids.js';
 import { TELNYX_ORGANIZATION_ID } from './telnyx-api.js';
 import { contentTypeOf } from './twilio-webhooks.js';
@@ -77,19 +77,31 @@ export function telnyxEventBody(
   });
 }
 
-/** message.received's payload, shaped as Telnyx's documented example. */
+/**
+ * message.received's payload, shaped as Telnyx's documented example. A group MMS lists the other participants in
+ * `cc` (our number is `to`), and is an MMS whatever it carries.
+ */
 export function telnyxInboundPayload(input: {
   id: string;
   from: string;
   to: string;
+  cc?: string[];
   body: string;
   mediaUrls: string[];
   messagingProfileId: string | null;
   webhookUrl: string;
   receivedAt: number;
 }): Record<string, unknown> {
-  const counted = countSegments(input.body);
+  const counted = telnyxSegments(input.body, input.from);
+  const cc = input.cc ?? [];
+  const mms = input.mediaUrls.length > 0 || cc.length > 0;
   return {
+    cc: cc.map((number) => ({
+      carrier: 'T-Mobile USA',
+      line_type: 'Wireless',
+      phone_number: number,
+      status: 'webhook_delivered',
+    })),
     completed_at: null,
     cost: { amount: '0.0000', currency: 'USD' },
     direction: 'inbound',
@@ -105,14 +117,14 @@ export function telnyxInboundPayload(input: {
     })),
     messaging_profile_id: input.messagingProfileId,
     organization_id: TELNYX_ORGANIZATION_ID,
-    parts: input.mediaUrls.length > 0 ? 1 : Math.max(1, counted.segments),
+    parts: mms ? 1 : Math.max(1, counted.segments),
     received_at: telnyxTime(input.receivedAt),
     record_type: 'message',
     sent_at: null,
     tags: [],
     text: input.body,
     to: [{ carrier: 'Telnyx', line_type: 'Wireless', phone_number: input.to, status: 'webhook_delivered' }],
-    type: input.mediaUrls.length > 0 ? 'MMS' : 'SMS',
+    type: mms ? 'MMS' : 'SMS',
     valid_until: null,
     webhook_failover_url: null,
     webhook_url: input.webhookUrl,

@@ -1,6 +1,8 @@
 // The simulator's public types. They live here, apart from simulator.ts, so the carrier modules can use them without
 // importing the class that wires them together; simulator.ts re-exports every one of them.
 
+import type { Encoding } from '../core/message.js';
+
 export type SimProvider = 'twilio' | 'telnyx';
 
 /** One answer forced on the next send request; a script is consumed one entry per request, in order. */
@@ -41,11 +43,13 @@ export interface SimulatedMessage {
   id: string;
   from: string;
   to: string;
+  /** Telnyx group MMS: the recipients after the first (Telnyx reports them in `cc`). Absent otherwise. */
+  cc?: string[];
   body: string;
   mediaUrls: string[];
   segments: number;
-  /** Of the text; an MMS without text is reported as GSM-7. */
-  encoding: 'GSM-7' | 'UCS-2';
+  /** Of the text, as this carrier encodes it; an MMS without text is reported as GSM-7. */
+  encoding: Encoding;
   messagingProfileId: string | null;
   messagingServiceSid: string | null;
   /** Twilio StatusCallback / Telnyx webhook_url (else the default webhook URL); null: no status callbacks. */
@@ -141,6 +145,8 @@ export interface InboundInput {
   provider: SimProvider;
   from: string;
   to: string;
+  /** Telnyx only: the other participants of a group MMS, put in the payload's `cc`. */
+  cc?: string[];
   body: string;
   mediaUrls?: string[];
   webhookUrl?: string;

@@ -2,8 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { retryDelay } from '../../src/core/backoff.js';
 import { CircuitBreaker } from '../../src/core/circuit-breaker.js';
 import { SegmentRateLimiter } from '../../src/core/rate-limiter.js';
-import { chooseRoute, failoverCandidates, type RoutingTable } from '../../src/core/routing.js';
+import {
+  chooseRoute,
+  failoverCandidates,
+  type RoutingTable,
+  type SenderIdentity,
+} from '../../src/core/routing.js';
 import type { SwitchboardError } from '../../src/core/errors.js';
+import type { Channel, ProviderId } from '../../src/core/message.js';
+
+const TWILIO: ReadonlySet<Channel> = new Set(['sms', 'mms', 'whatsapp']);
+const TELNYX: ReadonlySet<Channel> = new Set(['sms', 'mms']);
+const code = (f: () => unknown) => {
+  try {
+    f();
+  } catch (err) {
+    return (err as SwitchboardError).code;
+  }
+  return null;
+};
 
 describe('retryDelay', () => {
   const options = { baseDelayMs: 100, maxDelayMs: 1000 };
@@ -71,12 +88,12 @@ describe('routing', () => {
   const table: RoutingTable = {
     defaultProvider: 'twilio',
     routes: [
-      { toPrefix: '+44', from: null, provider: 'telnyx' },
-      { toPrefix: null, from: '+14155550199', provider: 'telnyx' },
+      { toPrefix: '+44', from: null, channel: null, provider: 'telnyx' },
+      { toPrefix: null, from: '+14155550199', channel: null, provider: 'telnyx' },
     ],
-    senders: new Map([
-      ['twilio', { from: '+14155550100', pool: false }],
-      ['telnyx', { from: null, pool: true }],
+    senders: new Map<ProviderId, SenderIdentity>([
+      ['twilio', { from: '+14155550100', pool: false, whatsappFrom: '+14155550155', channels: TWILIO }],
+      ['telnyx', { from: null, pool: true, whatsappFrom: null, channels: TELNYX }],
     ]),
     failover: ['twilio', 'telnyx'],
   };
@@ -90,17 +107,11 @@ describe('routing', () => {
     expect(chooseRoute(table, '+447911123456', null, 'twilio').provider).toBe('twilio');
   });
   it('refuses a carrier that cannot send and a carrier with no sender', () => {
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (err) {
-        return (err as SwitchboardError).code;
-      }
-      return null;
-    };
     const noTwilioFrom: RoutingTable = {
       ...table,
-      senders: new Map([['twilio', { from: null, pool: false }]]),
+      senders: new Map<ProviderId, SenderIdentity>([
+        ['twilio', { from: null, pool: false, whatsappFrom: null, channels: TWILIO }],
+      ]),
     };
     expect(code(() => chooseRoute(noTwilioFrom, '+14155550123', null))).toBe('from_required');
     expect(code(() => chooseRoute(noTwilioFrom, '+14155550123', null, 'telnyx'))).toBe(
@@ -118,5 +129,41 @@ describe('routing', () => {
       { provider: 'twilio', from: '+14155550100' },
     ]);
     expect(failoverCandidates(table, 'telnyx', new Set(['telnyx', 'twilio']))).toEqual([]);
+  });
+
+  it('sends WhatsApp from the WhatsApp sender, refuses a carrier that cannot carry it, never an SMS number', () => {
+    expect(chooseRoute(table, '+14155550123', null, undefined, 'whatsapp')).toEqual({
+      provider: 'twilio',
+      from: '+14155550155',
+    });
+    // A rule's carrier that cannot carry WhatsApp is refused, not replaced.
+    expect(code(() => chooseRoute(table, '+447911123456', null, undefined, 'whatsapp'))).toBe(
+      'unsupported_channel',
+    );
+    expect(code(() => chooseRoute(table, '+14155550123', null, 'telnyx', 'whatsapp'))).toBe(
+      'unsupported_channel',
+    );
+    // A rule for the channel routes it; the SMS number is not assumed to be WhatsApp-enabled.
+    const byChannel: RoutingTable = {
+      ...table,
+      routes: [{ toPrefix: null, from: null, channel: 'whatsapp', provider: 'twilio' }, ...table.routes],
+    };
+    expect(chooseRoute(byChannel, '+447911123456', null, undefined, 'whatsapp').provider).toBe('twilio');
+    expect(chooseRoute(byChannel, '+447911123456', null).provider).toBe('telnyx');
+    const noWhatsAppSender: RoutingTable = {
+      ...table,
+      senders: new Map<ProviderId, SenderIdentity>([
+        ['twilio', { from: '+14155550100', pool: false, whatsappFrom: null, channels: TWILIO }],
+      ]),
+    };
+    expect(code(() => chooseRoute(noWhatsAppSender, '+14155550123', null, undefined, 'whatsapp'))).toBe(
+      'from_required',
+    );
+  });
+  it('fails WhatsApp over only to carriers that carry it', () => {
+    expect(failoverCandidates(table, 'twilio', new Set(['twilio']), 'whatsapp')).toEqual([]);
+    expect(failoverCandidates(table, 'telnyx', new Set(['telnyx']), 'whatsapp')).toEqual([
+      { provider: 'twilio', from: '+14155550155' },
+    ]);
   });
 });

@@ -32,6 +32,7 @@ export function outbound(overrides: Partial<NewOutboundMessage> = {}): NewOutbou
     channel: 'sms',
     from: '+14155550100',
     to: '+14155550123',
+    cc: [],
     body: `message ${seq}`,
     media: [],
     segments: 1,
@@ -260,6 +261,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         attempt: attempt('transient', '20500'),
         provider: 'telnyx',
         from: '+13125550001',
+        segments: 2,
+        encoding: 'UCS-2',
         nextAttemptAt: 6,
       });
       expect((await store.loadOutbox('twilio', null, 10)).map((r) => r.messageId)).toEqual([idB]);
@@ -288,6 +291,9 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         providerMessageId: 'tx-1',
         status: 'sending',
         from: '+13125550001',
+        // The carrier that sends counts them: the failover's count replaced the first carrier's.
+        segments: 2,
+        encoding: 'UCS-2',
       });
       expect(sent!.attempts.map((x) => [x.provider, x.outcome])).toEqual([
         ['twilio', 'retry'],
@@ -296,6 +302,33 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       ]);
       expect(await store.getMessage(idB)).toMatchObject({ status: 'failed', errorCode: '21610' });
       expect(await store.isOptedOut('+14155550166', '+14155550100')).toBe(true);
+    });
+
+    it("keeps a group message's cc, and a failure's reason beside the attempt's own code", async () => {
+      const [r] = await store.enqueue([
+        outbound({ provider: 'telnyx', channel: 'mms', cc: ['+14155550177', '+14155550178'] }),
+      ]);
+      const id = r!.outcome === 'stored' ? r!.message.id : '';
+      expect(r!.outcome === 'stored' && r!.message.cc).toEqual(['+14155550177', '+14155550178']);
+      expect((await store.loadOutbox('telnyx', null, 10)).find((x) => x.messageId === id)?.cc).toEqual([
+        '+14155550177',
+        '+14155550178',
+      ]);
+      await store.recordSend({
+        kind: 'failed',
+        messageId: id,
+        attempt: { ...attempt('transient', 'http_503'), provider: 'telnyx' },
+        optOut: false,
+        reason: { code: 'no_fitting_carrier', message: 'twilio cannot send group MMS.' },
+      });
+      const failed = await store.getMessage(id);
+      expect(failed).toMatchObject({
+        cc: ['+14155550177', '+14155550178'],
+        status: 'failed',
+        errorCode: 'no_fitting_carrier',
+        errorMessage: 'twilio cannot send group MMS.',
+      });
+      expect(failed!.attempts.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'http_503' });
     });
 
     it('turns a failover to a sender the recipient opted out of into a failure, and flags queued rows', async () => {
@@ -310,6 +343,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         attempt: attempt('transient', '20500'),
         provider: 'telnyx',
         from: '+13125550001',
+        segments: 1,
+        encoding: 'GSM-7',
         nextAttemptAt: 1,
       });
       expect(applied).toBe('failed');

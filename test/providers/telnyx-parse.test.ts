@@ -77,6 +77,21 @@ describe('Telnyx normalization', () => {
     });
   });
 
+  it('reads the other participants of a group MMS from cc, never listing our number or the sender', () => {
+    const body = telnyxReceived({ type: 'SMS', text: 'Dinner at 8?', to: ['+17735550002'] });
+    const cc = ['+17735550003', '+1 773 555 0004', '+17735550002', '+13125550001', '+17735550003'];
+    Object.assign(body.data.payload, {
+      cc: cc.map((phone_number) => ({ phone_number, status: 'webhook_delivered', carrier: 'Telnyx' })),
+    });
+    expect(parseTelnyx(json(body))[0]).toMatchObject({
+      channel: 'mms',
+      from: '+13125550001',
+      to: '+17735550002',
+      cc: ['+17735550003', '+17735550004'],
+      body: 'Dinner at 8?',
+    });
+  });
+
   it('makes one status event per recipient, each with its own status, and keeps the error', () => {
     const body = telnyxStatusEvent(
       'message.finalized',

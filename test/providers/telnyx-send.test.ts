@@ -26,6 +26,7 @@ describe('the Telnyx sender', () => {
           channel: 'sms',
           from: '+13125550001',
           to: '+14155550123',
+          cc: [],
           body: `n${i}`,
           media: [],
         },

@@ -45,14 +45,14 @@ describe('rate limit (segments per second)', () => {
     expect(sim.stats('twilio')).toEqual({ requests: 4, accepted: 2, rateLimited: 2, errors: 0, timeouts: 0 });
   });
 
-  it('Telnyx: 429 / 10011 with retry-after once the bucket is empty; an MMS counts one segment', async () => {
+  it('Telnyx: 429 / 10011 with x-ratelimit-reset once the bucket is empty; an MMS counts one segment', async () => {
     sim.setFaults('telnyx', { mps: 2 });
     await telnyxSend('+14155550123', 'x'.repeat(400), ['https://example.com/a.png']);
     await telnyxSend();
     const err = await rejection(telnyxSend());
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err.error).toMatchObject({ errors: [{ code: '10011', title: 'Too many requests' }] });
-    expect((err.headers as Headers).get('retry-after')).toBe('1');
+    expect((err.headers as Headers).get('x-ratelimit-reset')).toBe('1');
     clock += 1_000;
     await telnyxSend();
     await telnyxSend();
@@ -96,14 +96,15 @@ describe('scripted faults', () => {
     expect(sim.faults('twilio').script).toEqual([]);
   });
 
-  it('Telnyx: a scripted 429 carries retry-after (1 unless given), a 503 the generic error', async () => {
+  it('Telnyx: a scripted 429 carries x-ratelimit-reset (1 unless given), a 503 the generic error', async () => {
     sim.setFaults('telnyx', {
       script: [{ status: 429 }, { status: 429, retryAfterSeconds: 5 }, { status: 503 }],
     });
     const first = await rejection(telnyxSend());
-    expect((first.headers as Headers).get('retry-after')).toBe('1');
+    expect((first.headers as Headers).get('x-ratelimit-reset')).toBe('1');
     const second = await rejection(telnyxSend());
-    expect((second.headers as Headers).get('retry-after')).toBe('5');
+    expect((second.headers as Headers).get('x-ratelimit-reset')).toBe('5');
+    expect((second.headers as Headers).get('retry-after')).toBeNull();
     const third = await rejection(telnyxSend());
     expect(third).toBeInstanceOf(InternalServerError);
     expect(third).toMatchObject({ status: 503, error: { errors: [{ code: '10007' }] } });
@@ -135,7 +136,7 @@ describe('recipient errors at send time', () => {
     await expect(telnyxSend('+14155550002')).rejects.toMatchObject({ status: 400 });
     const full = await rejection(telnyxSend('+14155550003'));
     expect(full).toMatchObject({ status: 429, error: { errors: [{ code: '40318' }] } });
-    expect((full.headers as Headers).get('retry-after')).toBe('1');
+    expect((full.headers as Headers).get('x-ratelimit-reset')).toBe('1');
   });
 });
 

@@ -144,6 +144,65 @@ describe('Telnyx /v2/messages through the official SDK', () => {
     });
   });
 
+  it("counts parts with Telnyx's own GSM-7 set: € and Ç are UTF-16 there", async () => {
+    const client = telnyxClient(sim);
+    const plain = await client.messages.send({
+      to: '+14155550123',
+      from: '+14155550100',
+      text: 'a'.repeat(161),
+    });
+    expect(plain.data).toMatchObject({ encoding: 'GSM-7', parts: 2 });
+    const euro = await client.messages.send({
+      to: '+14155550123',
+      from: '+14155550100',
+      text: 'Ça fait 5 €',
+    });
+    expect(euro.data).toMatchObject({ encoding: 'UCS-2', parts: 1 });
+  });
+
+  it('sends a group MMS to every destination: the first in to, the others in cc', async () => {
+    sim.setDefaultWebhookUrl(`${receiver.base}/group`);
+    const client = telnyxClient(sim);
+    const { data } = await client.messages.sendGroupMms({
+      from: '+13125550001',
+      to: ['+14155550123', '+14155550177', '+14155550178'],
+      text: 'See you all at 8',
+    });
+    expect(data).toMatchObject({
+      type: 'MMS',
+      from: { phone_number: '+13125550001' },
+      to: [{ phone_number: '+14155550123', status: 'queued' }],
+      cc: [
+        { phone_number: '+14155550177', status: 'queued' },
+        { phone_number: '+14155550178', status: 'queued' },
+      ],
+    });
+    expect(sim.messages('telnyx')).toEqual([
+      expect.objectContaining({ to: '+14155550123', cc: ['+14155550177', '+14155550178'], segments: 1 }),
+    ]);
+    const tooMany = Array.from({ length: 9 }, (_, i) => `+1415555020${i}`);
+    await expect(
+      client.messages.sendGroupMms({ from: '+13125550001', to: tooMany, text: 'x' }),
+    ).rejects.toMatchObject({ status: 400 });
+    // The group API has no messaging-profile pool: it needs the sender's number.
+    await expect(
+      client.messages.sendGroupMms({ from: '', to: ['+14155550123'], text: 'x' }),
+    ).rejects.toMatchObject({ status: 422, error: { errors: [{ code: '10004' }] } });
+  });
+
+  it('answers a 429 with x-ratelimit-limit, -remaining and -reset, and no Retry-After', async () => {
+    sim.setFaults('telnyx', { script: [{ status: 429, retryAfterSeconds: 3 }] });
+    const err = await rejection(
+      telnyxClient(sim).messages.send({ to: '+14155550123', from: '+14155550100', text: 'x' }),
+    );
+    const headers = err.headers as Headers;
+    expect(err).toMatchObject({ status: 429, error: { errors: [{ code: '10011' }] } });
+    expect(headers.get('retry-after')).toBeNull();
+    expect(headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(headers.get('x-ratelimit-reset')).toBe('3');
+    expect(Number(headers.get('x-ratelimit-limit'))).toBeGreaterThan(0);
+  });
+
   it('answers a wrong API key with 401 / 10009', async () => {
     const err = await rejection(
       telnyxClient(sim, 5_000, 'KEY_wrong').messages.send({ to: '+14155550123', from: '+1415', text: 'x' }),
@@ -280,6 +339,41 @@ describe('Telnyx inbound injection', () => {
         encoding: 'GSM-7',
       }),
     ]);
+  });
+
+  it('lists the other participants of a group MMS in cc', async () => {
+    const result = await sim.injectInbound({
+      provider: 'telnyx',
+      from: '+14155550123',
+      to: '+13125550001',
+      cc: ['+14155550177'],
+      body: 'Dinner?',
+      webhookUrl: `${receiver.base}/group-inbound`,
+    });
+    expect(result.status).toBe(200);
+    const r = receiver.requests[0]!;
+    expect(jsonBody(r)).toMatchObject({
+      data: {
+        payload: {
+          type: 'MMS',
+          to: [{ phone_number: '+13125550001' }],
+          cc: [{ phone_number: '+14155550177', status: 'webhook_delivered' }],
+        },
+      },
+    });
+    expect(parseTelnyx(rawWebhook(r, 'json'))).toEqual([
+      expect.objectContaining({ channel: 'mms', to: '+13125550001', cc: ['+14155550177'] }),
+    ]);
+    await expect(
+      sim.injectInbound({
+        provider: 'twilio',
+        from: '+14155550123',
+        to: '+14155550100',
+        cc: ['+14155550177'],
+        body: 'x',
+        webhookUrl: `${receiver.base}/never`,
+      }),
+    ).rejects.toThrow(/Telnyx group MMS only/);
   });
 
   it('returns the receiver status when it refuses', async () => {

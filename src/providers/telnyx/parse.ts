@@ -11,8 +11,8 @@ const STATUS_EVENTS = new Set(['message.sent', 'message.finalized']);
 const MAX_RECIPIENTS = 50;
 
 /**
- * Telnyx messaging webhooks: `message.received` becomes one inbound message (extra recipients of a group MMS go to
- * `cc`); `message.sent` and `message.finalized` become one status event per recipient in `to[]`. Other event types
+ * Telnyx messaging webhooks: `message.received` becomes one inbound message (the other participants of a group
+ * MMS, in `cc` or after our number in `to`, go to `cc`); `message.sent` and `message.finalized` become one status event per recipient in `to[]`. Other event types
  * (calls, numbers...) are verified and acknowledged but not stored.
  */
 export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
@@ -28,12 +28,19 @@ export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
   const messageId = requireField(asString(payload.id), 'data.payload.id', 'Telnyx');
   const occurredAt = parseTime(asString(data.occurred_at)) ?? req.receivedAt;
   const recipients = asArray(payload.to).map(asObject);
-  if (recipients.length > MAX_RECIPIENTS) {
+  const ccList = asArray(payload.cc).map(asObject);
+  if (recipients.length + ccList.length > MAX_RECIPIENTS) {
     throw new SwitchboardError(
       'invalid_payload',
-      `The Telnyx webhook lists ${recipients.length} recipients.`,
+      `The Telnyx webhook lists ${recipients.length + ccList.length} recipients.`,
     );
   }
+  // A group MMS names the other participants in `cc` (older payloads put them after ours in `to`): both are read.
+  const groupCc = [...recipients.slice(1), ...ccList]
+    .map((r) => asString(r?.phone_number))
+    .filter((n): n is string => n !== undefined && n !== '')
+    .map(normalizeAddress)
+    .filter((n, i, all) => all.indexOf(n) === i);
   const from = asString(asObject(payload.from)?.phone_number);
   const text = asString(payload.text) ?? '';
   const media = readMedia(payload);
@@ -43,6 +50,8 @@ export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
 
   if (eventType === 'message.received') {
     const to = recipients.map((r) => asString(r?.phone_number)).filter((n): n is string => n !== undefined);
+    const ourNumber = normalizeAddress(requireField(to[0], 'data.payload.to[0].phone_number', 'Telnyx'));
+    const sender = normalizeAddress(requireField(from, 'data.payload.from.phone_number', 'Telnyx'));
     return [
       {
         kind: 'inbound_message',
@@ -50,10 +59,10 @@ export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
         provider: 'telnyx',
         providerMessageId: messageId,
         providerStatus: asString(recipients[0]?.status) ?? 'received',
-        channel,
-        from: normalizeAddress(requireField(from, 'data.payload.from.phone_number', 'Telnyx')),
-        to: normalizeAddress(requireField(to[0], 'data.payload.to[0].phone_number', 'Telnyx')),
-        cc: to.slice(1).map(normalizeAddress),
+        channel: groupCc.length > 0 ? 'mms' : channel,
+        from: sender,
+        to: ourNumber,
+        cc: groupCc.filter((n) => n !== ourNumber && n !== sender),
         body: text,
         media,
         segments,

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import type { FailureClass, OutboundRequest, Sender, SendFailure, SendResult } from '../../core/sending.js';
+import { countSegments } from '../../core/segments.js';
 import { classByStatus, networkFailure } from '../send-failures.js';
 import { TwilioApiError, TwilioHttpClient } from './http-client.js';
 
@@ -38,6 +39,12 @@ const CODES: Readonly<Record<string, FailureClass>> = {
   '21606': 'sender',
 };
 
+const TWILIO_CHANNELS = {
+  channels: new Set(['sms', 'mms', 'whatsapp'] as const),
+  maxGroupRecipients: 0,
+  segments: countSegments,
+};
+
 /** Sends through the official Twilio SDK (Messages API). */
 export function createTwilioSender(options: TwilioSenderOptions): Sender {
   const client = twilio(options.accountSid, options.authToken, {
@@ -45,8 +52,9 @@ export function createTwilioSender(options: TwilioSenderOptions): Sender {
   });
   return {
     id: 'twilio',
-    // https://www.twilio.com/docs/messaging/api/message-resource: Body up to 1600 characters, up to 10 media.
-    limits: { maxBodyLength: 1600, maxSegments: null, maxMedia: 10 },
+    // https://www.twilio.com/docs/messaging/api/message-resource: Body up to 1600 characters, up to 10 media;
+    // WhatsApp through the same API; segments counted in GSM 03.38. Group MMS is not a Messages API feature.
+    limits: { ...TWILIO_CHANNELS, maxBodyLength: 1600, maxSegments: null, maxMedia: 10 },
     async send(request: OutboundRequest): Promise<SendResult> {
       // The SDK takes no AbortSignal; its own timeout (the client's) bounds the call instead.
       const callback = options.statusCallbackUrl();
