@@ -21,6 +21,7 @@
  *
  * Exit code: 0 when everything ran (goals met or not: this is a measurement); 1 when something broke.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +47,8 @@ const FROM = { twilio: '+14155550100', telnyx: '+13125550001' } as const;
 type Carrier = keyof typeof FROM;
 
 const durationSec = Number(process.env.BENCH_DURATION ?? 10);
+// The simulator's control API needs a token; its stdout (where it prints its own) is not read, so one is given.
+const SIM_CONTROL_TOKEN = randomBytes(32).toString('base64url');
 // Extra `node` flags for the gateway only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (see bench/cpuprofile-summary.ts).
 const gatewayNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SCENARIOS = ['twilio', 'telnyx', 'accept', 'rate'] as const;
@@ -69,6 +72,7 @@ async function startSimulator(): Promise<{ process: ServerProcess; url: string }
       SIMULATOR_PORT: String(port),
       SIMULATOR_HOST: HOST,
       SIMULATOR_CALLBACKS: 'false',
+      SIMULATOR_CONTROL_TOKEN: SIM_CONTROL_TOKEN,
     },
     cwd: ROOT,
     port,
@@ -80,7 +84,7 @@ async function startSimulator(): Promise<{ process: ServerProcess; url: string }
 async function control(sim: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(sim + path, {
     method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${SIM_CONTROL_TOKEN}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`simulator ${path}: HTTP ${res.status} ${await res.text()}`);

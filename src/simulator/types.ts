@@ -133,6 +133,11 @@ export interface SimulatorOptions {
   seed?: number;
   /** Accepted messages kept for messages(); beyond it the oldest half is dropped. Default 200000. */
   maxRecords?: number;
+  /**
+   * The control API's token (at least 43 characters); default: 256 random bits per start. For a harness that starts
+   * the simulator as a child process and cannot read what it prints (bench:send).
+   */
+  controlToken?: string;
   /** Milliseconds since the epoch; tests freeze it to make the rate limit exact. Default Date.now. */
   now?: () => number;
 }
