@@ -10,7 +10,7 @@ import { injectInbound } from './inbound.js';
 import { PendingWork } from './pending-work.js';
 import { ProviderEndpoint } from './provider-endpoint.js';
 import { MessageRecords } from './records.js';
-import { StatusCallbacks } from './status-callbacks.js';
+import { StatusCallbacks, type MessageFate } from './status-callbacks.js';
 import { TelnyxDialect } from './telnyx-api.js';
 import { TelnyxSigner } from './telnyx-webhooks.js';
 import { TwilioDialect } from './twilio-api.js';
@@ -132,6 +132,7 @@ export class ProviderSimulator implements ControlTarget {
       twilio: this.#twilio,
       telnyx: this.#signer,
       now: this.#now,
+      receiptUtcOffsetMinutes: () => this.#endpoints.twilio.faults.receiptUtcOffsetMinutes,
     });
 
     const deps = {
@@ -142,12 +143,9 @@ export class ProviderSimulator implements ControlTarget {
         this.#held.add(res);
         res.on('close', () => this.#held.delete(res));
       },
-      onAccepted: (message: SimulatedMessage) => {
+      onAccepted: (message: SimulatedMessage, fate: MessageFate) => {
         this.#records.add(message);
-        this.#callbacks.schedule(
-          message,
-          this.#endpoints[message.provider].faults.deliveryFailures[message.to],
-        );
+        this.#callbacks.schedule(message, fate);
       },
     };
     this.#endpoints = {
@@ -223,7 +221,10 @@ export class ProviderSimulator implements ControlTarget {
     this.#defaultWebhookUrl = url;
   }
 
-  /** Merges into the current faults; throws a TypeError on a malformed value. Setting mps refills the bucket. */
+  /**
+   * Merges into the current faults; throws a TypeError on a malformed value. Setting mps starts the senders' queues
+   * afresh (messages already queued keep their times); setting apiRequestsPerSecond refills its bucket.
+   */
   setFaults(provider: SimProvider, faults: Partial<ProviderFaults>): void {
     this.#endpoints[provider].setFaults(validateFaultsPatch(faults));
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlToken } from '../../src/simulator/control-token.js';
 import { ProviderSimulator, SANDBOX_TELNYX, SANDBOX_TWILIO } from '../../src/simulator/simulator.js';
+import { SenderQueues } from '../../src/simulator/sender-queues.js';
 import { TokenBucket } from '../../src/simulator/token-bucket.js';
 import {
   formParams,
@@ -309,5 +310,25 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake(1)).toBe(false);
     now += 200;
     expect(bucket.tryTake(1)).toBe(true);
+  });
+});
+
+describe('SenderQueues', () => {
+  it('queues each sender on its own and forgets only senders whose queue has drained', () => {
+    let now = 0;
+    const queues = new SenderQueues(2, () => now);
+    const send = (sender: string, cost = 1) => {
+      const place = queues.place(sender, cost);
+      place.take();
+      return place.waitMs;
+    };
+    expect([send('a'), send('a'), send('a'), send('a')]).toEqual([0, 0, 500, 1_000]);
+    // A place looked at but not taken costs nothing.
+    expect(queues.place('a', 1).waitMs).toBe(1_500);
+    expect(queues.place('a', 1).waitMs).toBe(1_500);
+    now = 100;
+    // Over a thousand senders, the drained ones are forgotten; 'a' still has a queue and keeps it.
+    for (let i = 0; i < 1_200; i++) expect(send(`s${i}`)).toBe(0);
+    expect(send('a')).toBe(1_400);
   });
 });
