@@ -53,7 +53,7 @@ export class ProviderEndpoint {
     this.#faults = mergeFaults(this.#faults, patch);
     // A new limit starts afresh: empty queues, a full bucket (messages already queued keep their times).
     if (patch.mps !== undefined)
-      this.#queues = this.#faults.mps === null ? null : new SenderQueues(this.#faults.mps, this.#deps.now);
+      this.#queues = this.#faults.mps === null ? null : new SenderQueues(this.#faults.mps);
     if (patch.apiRequestsPerSecond !== undefined) {
       const rate = this.#faults.apiRequestsPerSecond;
       this.#requestBucket = rate === null ? null : new TokenBucket(rate, this.#deps.now);
@@ -165,7 +165,7 @@ export class ProviderEndpoint {
   ): { refuse: Answer } | { fate: MessageFate; departsAt: number | null } {
     if (this.#queues === null) return { fate: { delayMs: 0 }, departsAt: now };
     const policy = this.dialect.queue;
-    const place = this.#queues.place(policy.sender(request), request.segments);
+    const place = this.#queues.place(policy.sender(request), request.segments, now);
     if (place.waitMs > (this.#faults.maxQueueSeconds ?? policy.maxQueueSeconds) * 1000) {
       this.stats.queueFull += 1;
       const full = policy.queueFull(request);

@@ -31,19 +31,19 @@ const PRUNE_FROM = 1_000;
  */
 export class SenderQueues {
   readonly rate: number;
-  readonly #now: () => number;
   readonly #senders = new Map<string, SenderState>();
   #pruneAt = PRUNE_FROM;
 
   /** @param rate segments per second (> 0) */
-  constructor(rate: number, now: () => number) {
+  constructor(rate: number) {
     this.rate = rate;
-    this.#now = now;
   }
 
-  /** Where a message of `cost` segments from `sender` would leave the queue if it joined it now. */
-  place(sender: string, cost: number): QueuePlace {
-    const now = this.#now();
+  /**
+   * Where a message of `cost` segments from `sender` would leave the queue if it joined it at `now` (the caller's
+   * clock, so that a message sent at once departs exactly when it was accepted).
+   */
+  place(sender: string, cost: number, now: number): QueuePlace {
     const state = this.#senders.get(sender);
     // It cannot leave before the message ahead of it, nor before it arrives.
     const from = state === undefined ? now : Math.max(now, state.at);

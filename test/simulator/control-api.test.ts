@@ -316,16 +316,16 @@ describe('TokenBucket', () => {
 describe('SenderQueues', () => {
   it('queues each sender on its own and forgets only senders whose queue has drained', () => {
     let now = 0;
-    const queues = new SenderQueues(2, () => now);
+    const queues = new SenderQueues(2);
     const send = (sender: string, cost = 1) => {
-      const place = queues.place(sender, cost);
+      const place = queues.place(sender, cost, now);
       place.take();
       return place.waitMs;
     };
     expect([send('a'), send('a'), send('a'), send('a')]).toEqual([0, 0, 500, 1_000]);
     // A place looked at but not taken costs nothing.
-    expect(queues.place('a', 1).waitMs).toBe(1_500);
-    expect(queues.place('a', 1).waitMs).toBe(1_500);
+    expect(queues.place('a', 1, now).waitMs).toBe(1_500);
+    expect(queues.place('a', 1, now).waitMs).toBe(1_500);
     now = 100;
     // Over a thousand senders, the drained ones are forgotten; 'a' still has a queue and keeps it.
     for (let i = 0; i < 1_200; i++) expect(send(`s${i}`)).toBe(0);
