@@ -16,11 +16,14 @@
  *      batches of 1000; the clock runs from the first POST to the simulator's acknowledgement of the last message.
  *   3. accept rate: autocannon, 50 connections, POST /v1/messages (one message each): 202s per second and p99,
  *      with the carrier lanes at their default 10 segments/s, so delivery costs next to nothing.
- *   4. rate-limit precision: the gateway at MPS_LIMIT segments/s, the simulator enforcing the same limit (429
- *      beyond it); a mix of 1- and 2-segment messages; the rate measured at the simulator and its 429 count.
+ *   4. rate-limit precision: the gateway at MPS_LIMIT segments/s, the simulator applying the same limit as the
+ *      carriers do (what comes faster than one second's worth waits in the sender's queue, and a full queue
+ *      refuses or fails it); a mix of 1- and 2-segment messages; the rate measured at the simulator, and the
+ *      misses: messages the carrier had to queue beyond the rate, refused or failed for rate, or answered 429.
  *
  * Exit code: 0 when everything ran (goals met or not: this is a measurement); 1 when something broke.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +49,8 @@ const FROM = { twilio: '+14155550100', telnyx: '+13125550001' } as const;
 type Carrier = keyof typeof FROM;
 
 const durationSec = Number(process.env.BENCH_DURATION ?? 10);
+// The simulator's control API needs a token; its stdout (where it prints its own) is not read, so one is given.
+const SIM_CONTROL_TOKEN = randomBytes(32).toString('base64url');
 // Extra `node` flags for the gateway only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (see bench/cpuprofile-summary.ts).
 const gatewayNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const SCENARIOS = ['twilio', 'telnyx', 'accept', 'rate'] as const;
@@ -69,6 +74,7 @@ async function startSimulator(): Promise<{ process: ServerProcess; url: string }
       SIMULATOR_PORT: String(port),
       SIMULATOR_HOST: HOST,
       SIMULATOR_CALLBACKS: 'false',
+      SIMULATOR_CONTROL_TOKEN: SIM_CONTROL_TOKEN,
     },
     cwd: ROOT,
     port,
@@ -80,7 +86,7 @@ async function startSimulator(): Promise<{ process: ServerProcess; url: string }
 async function control(sim: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(sim + path, {
     method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${SIM_CONTROL_TOKEN}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`simulator ${path}: HTTP ${res.status} ${await res.text()}`);
@@ -92,6 +98,9 @@ interface SimStats {
   accepted: number;
   rateLimited: number;
   errors: number;
+  queued: number;
+  queueFull: number;
+  expired: number;
 }
 
 async function simStats(sim: string, carrier: Carrier): Promise<SimStats> {
@@ -285,7 +294,7 @@ async function acceptRate(
 /** Scenario 4: the configured segments per second, as the carrier sees it. */
 async function ratePrecision(
   sim: string,
-): Promise<{ measured: number; rateLimited: number; segments: number }> {
+): Promise<{ measured: number; misses: number; queued: number; rateLimited: number; segments: number }> {
   const gateway = await startGateway(
     sim,
     'rate',
@@ -315,7 +324,10 @@ async function ratePrecision(
     const messages = (await control(sim, '/_sim/messages?provider=twilio')) as SimulatedMessage[];
     const measured = segmentsPerSecond(messages);
     await control(sim, '/_sim/faults/twilio', { mps: null });
-    return { measured, rateLimited: (await simStats(sim, 'twilio')).rateLimited, segments };
+    const stats = await simStats(sim, 'twilio');
+    // A miss: a message the carrier had to hold back or turn away because it came too fast.
+    const misses = stats.queued + stats.queueFull + stats.expired + stats.rateLimited;
+    return { measured, misses, queued: stats.queued, rateLimited: stats.rateLimited, segments };
   } finally {
     await gateway.process.stop();
   }
@@ -372,8 +384,9 @@ async function main(): Promise<void> {
     const error = Math.abs(rate.measured - MPS_LIMIT) / MPS_LIMIT;
     console.log(
       `rate limit: configured ${MPS_LIMIT} segments/s, measured ${rate.measured.toFixed(2)} over ${rate.segments} ` +
-        `segments (${(error * 100).toFixed(2)}% off), ${rate.rateLimited} 429s from the simulator ` +
-        `(goal within ${GOALS.mpsTolerance * 100}% and zero 429s: ${mark(error <= GOALS.mpsTolerance && rate.rateLimited === 0)})`,
+        `segments (${(error * 100).toFixed(2)}% off), ${rate.misses} misses at the simulator ` +
+        `(${rate.queued} queued beyond the rate, ${rate.rateLimited} 429s) ` +
+        `(goal within ${GOALS.mpsTolerance * 100}% and zero misses: ${mark(error <= GOALS.mpsTolerance && rate.misses === 0)})`,
     );
   } finally {
     await sim.process.stop();

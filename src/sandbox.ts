@@ -17,7 +17,8 @@ export interface Sandbox {
  *
  * The simulator's credentials are random per start, never the well-known defaults: the gateway verifies webhooks
  * against them, and a fixed secret (it would be in the source) would let anyone forge webhooks into a gateway
- * that was started without credentials by mistake.
+ * that was started without credentials by mistake. Likewise its control API (/_sim/*) keeps the random token the
+ * simulator makes at start: nothing outside this process needs it, so it is never logged or passed on.
  */
 export async function startSandbox(config: Config): Promise<Sandbox> {
   const twilio = {

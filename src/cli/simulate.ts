@@ -4,7 +4,7 @@ const USAGE = `Usage: switchboard simulate [--port 4010] [--host 127.0.0.1] [--w
 
 Runs the provider simulator: Twilio's and Telnyx's send APIs on loopback, with delivery receipts and inbound
 messages posted, signed, to the gateway (--webhook-url, default http://127.0.0.1:3000/webhooks). It prints
-what to set on the gateway. Ctrl-C stops it.`;
+what to set on the gateway and the token of its control API (/_sim/*), made for this start. Ctrl-C stops it.`;
 
 export const simulate: Command = async (argv) => {
   const args = parse(

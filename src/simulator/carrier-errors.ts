@@ -43,6 +43,7 @@ export const TWILIO_API_ERRORS: Readonly<Record<string, TwilioErrorInfo>> = {
   '21614': { status: 400, message: "'To' number is not a valid mobile number" },
   '21617': { status: 400, message: 'The concatenated message body exceeds the 1600 character limit.' },
   '21619': { status: 400, message: 'A text message body or media urls must be specified.' },
+  '21624': { status: 400, message: 'Invalid validity period value' },
 };
 
 export interface TwilioDeliveryFailure {
@@ -62,6 +63,8 @@ export const TWILIO_DELIVERY_ERRORS: Readonly<Record<string, TwilioDeliveryFailu
   '30006': { status: 'undelivered', message: 'Landline or unreachable carrier' },
   '30007': { status: 'undelivered', message: 'Message filtered' },
   '30008': { status: 'undelivered', message: 'Unknown error' },
+  // Never left Twilio's queue: it waited past its ValidityPeriod.
+  '30036': { status: 'failed', message: 'Validity Period Expired' },
 };
 
 export interface TelnyxErrorInfo {

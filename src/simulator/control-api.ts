@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ControlToken } from './control-token.js';
 import { validateFaultsPatch } from './faults.js';
-import { readBody, writeJson } from './http-io.js';
+import { readBody, writeAnswer, writeJson } from './http-io.js';
 import type {
   CallbackStats,
   InboundInput,
@@ -27,7 +28,10 @@ export interface ControlTarget {
 class BadRequest extends Error {}
 
 /**
- * HTTP control for tests that run the gateway in another process:
+ * HTTP control for tests that run the gateway in another process. Every route needs the start's control token
+ * (`Authorization: Bearer <token>` or `X-Simulator-Token`; 401 otherwise), and every POST a JSON body
+ * (`Content-Type: application/json`; 415 otherwise): a web page can post text/plain or a form to any port without
+ * a preflight, but it can neither set these headers cross-origin nor know the token.
  *
  * - GET  /_sim/config                   URLs, account SID, Telnyx public key and profile (never the secrets)
  * - GET  /_sim/messages?provider=       accepted sends, in acceptance order
@@ -40,12 +44,26 @@ class BadRequest extends Error {}
  */
 export async function handleControl(
   target: ControlTarget,
+  token: ControlToken,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
 ): Promise<void> {
   try {
     const method = req.method ?? 'GET';
+    if (!token.authorizes(req.headers)) {
+      // The body is not wanted, but must be read for the connection to be reused.
+      req.resume();
+      return writeAnswer(res, {
+        status: 401,
+        body: JSON.stringify({ error: 'the control API needs the simulator control token' }),
+        headers: { 'www-authenticate': 'Bearer realm="provider simulator"' },
+      });
+    }
+    if (method === 'POST' && !isJson(req.headers['content-type'])) {
+      req.resume();
+      return writeJson(res, 415, { error: 'the control API takes Content-Type: application/json only' });
+    }
     const route = `${method} ${path}`;
     if (route === 'GET /_sim/config') return writeJson(res, 200, target.config());
     if (route === 'GET /_sim/messages') {
@@ -102,6 +120,11 @@ export async function handleControl(
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const raw = await readBody(req);
   return raw.length === 0 ? {} : (JSON.parse(raw.toString('utf8')) as unknown);
+}
+
+/** application/json, with or without parameters (charset). */
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
 function asProvider(value: string): SimProvider {

@@ -1,8 +1,15 @@
 import type { ProviderFaults, ScriptedFault } from './types.js';
 
+/** A US carrier on UTC-5: far enough from UTC that reading RawDlrDoneDate as UTC is visibly wrong. */
+export const DEFAULT_RECEIPT_UTC_OFFSET_MINUTES = -300;
+
 export function defaultFaults(): ProviderFaults {
   return {
     mps: null,
+    maxQueueSeconds: null,
+    validitySeconds: null,
+    apiRequestsPerSecond: null,
+    receiptUtcOffsetMinutes: DEFAULT_RECEIPT_UTC_OFFSET_MINUTES,
     latencyMs: 0,
     errorRate: 0,
     timeoutRate: 0,
@@ -44,9 +51,18 @@ export function validateFaultsPatch(input: unknown): Partial<ProviderFaults> {
     if (value === undefined) continue;
     switch (key) {
       case 'mps':
+      case 'apiRequestsPerSecond':
+      case 'maxQueueSeconds':
+      case 'validitySeconds':
         if (value !== null && !(typeof value === 'number' && value > 0 && Number.isFinite(value)))
-          throw new TypeError('mps must be a positive number or null');
-        out.mps = value;
+          throw new TypeError(`${key} must be a positive number or null`);
+        out[key] = value;
+        break;
+      case 'receiptUtcOffsetMinutes':
+        // Real zones run from UTC-12 to UTC+14.
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < -720 || value > 840)
+          throw new TypeError('receiptUtcOffsetMinutes must be a whole number of minutes from -720 to 840');
+        out.receiptUtcOffsetMinutes = value;
         break;
       case 'latencyMs':
         out.latencyMs = nonNegative(key, value);

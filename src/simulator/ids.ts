@@ -24,9 +24,12 @@ export function rfc2822(ms: number): string {
   return rfcText;
 }
 
-/** Twilio's RawDlrDoneDate: YYMMDDhhmm in UTC. */
-export function dlrDate(ms: number): string {
-  const d = new Date(ms);
+/**
+ * Twilio's RawDlrDoneDate: YYMMDDhhmm, to the minute, in the receiving carrier's local time, with nothing saying
+ * which zone that is.
+ */
+export function dlrDate(ms: number, utcOffsetMinutes: number): string {
+  const d = new Date(ms + utcOffsetMinutes * 60_000);
   const two = (n: number) => String(n).padStart(2, '0');
   return (
     two(d.getUTCFullYear() % 100) +

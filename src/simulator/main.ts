@@ -1,4 +1,5 @@
 /* eslint-disable no-console -- the `npm run simulator` entry: printing what to set on the gateway is its job. */
+import { ControlToken } from './control-token.js';
 import { ProviderSimulator, SANDBOX_TELNYX } from './simulator.js';
 
 // `npm run simulator`: the provider simulator on a fixed port, with the sandbox credentials, for a gateway run by
@@ -18,12 +19,22 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`SIMULATOR_PORT must be a port number, not '${process.env.SIMULATOR_PORT}'`);
   process.exit(1);
 }
+// Normally made at random for each start and printed below; a harness that starts this process and does not read
+// its output (bench:send) chooses one instead.
+const controlToken = process.env.SIMULATOR_CONTROL_TOKEN || undefined;
+try {
+  if (controlToken !== undefined) new ControlToken(controlToken);
+} catch (err) {
+  console.error(`SIMULATOR_CONTROL_TOKEN: ${(err as Error).message} (e.g. openssl rand -base64 32)`);
+  process.exit(1);
+}
 
 const sim = await ProviderSimulator.start({
   host,
   port,
   defaultWebhookUrl: webhookUrl,
   callbacks: { enabled: callbacks === 'true' },
+  ...(controlToken === undefined ? {} : { controlToken }),
 });
 
 console.log(`Provider simulator listening on ${sim.url}
@@ -38,8 +49,10 @@ Set on the gateway:
   TWILIO_AUTH_TOKEN and TELNYX_API_KEY: the SANDBOX_TWILIO.authToken and SANDBOX_TELNYX.apiKey
   exported from src/simulator/simulator.ts (not printed: logs are not the place for credentials).
 
-Control API: GET ${sim.url}/_sim/messages, GET /_sim/stats, POST /_sim/faults/{twilio|telnyx},
-POST /_sim/reset, POST /_sim/inbound. Ctrl-C stops.`);
+Control API (JSON only; send the token as Authorization: Bearer <token>):
+  SIMULATOR_CONTROL_TOKEN=${sim.controlToken}
+  GET ${sim.url}/_sim/messages, GET /_sim/stats, POST /_sim/faults/{twilio|telnyx}, POST /_sim/reset,
+  POST /_sim/inbound. Ctrl-C stops.`);
 
 let stopping = false;
 function stop(signal: NodeJS.Signals): void {

@@ -3,13 +3,14 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nacl from 'tweetnacl';
 import { handleControl, type ControlTarget } from './control-api.js';
+import { ControlToken } from './control-token.js';
 import { validateFaultsPatch } from './faults.js';
 import { pathOf, writeAnswer, writeJson } from './http-io.js';
 import { injectInbound } from './inbound.js';
 import { PendingWork } from './pending-work.js';
 import { ProviderEndpoint } from './provider-endpoint.js';
 import { MessageRecords } from './records.js';
-import { StatusCallbacks } from './status-callbacks.js';
+import { StatusCallbacks, type MessageFate } from './status-callbacks.js';
 import { TelnyxDialect } from './telnyx-api.js';
 import { TelnyxSigner } from './telnyx-webhooks.js';
 import { TwilioDialect } from './twilio-api.js';
@@ -88,12 +89,14 @@ export class ProviderSimulator implements ControlTarget {
   readonly #now: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #held = new Set<ServerResponse>();
+  readonly #controlToken: ControlToken;
   #defaultWebhookUrl: string | null;
   #url = '';
   #closing: Promise<void> | null = null;
 
   private constructor(options: SimulatorOptions) {
     this.#now = options.now ?? Date.now;
+    this.#controlToken = new ControlToken(options.controlToken);
     const twilio = options.twilio ?? SANDBOX_TWILIO;
     this.#twilio = { accountSid: twilio.accountSid, authToken: twilio.authToken };
     const telnyx = options.telnyx ?? {
@@ -129,6 +132,7 @@ export class ProviderSimulator implements ControlTarget {
       twilio: this.#twilio,
       telnyx: this.#signer,
       now: this.#now,
+      receiptUtcOffsetMinutes: () => this.#endpoints.twilio.faults.receiptUtcOffsetMinutes,
     });
 
     const deps = {
@@ -139,12 +143,9 @@ export class ProviderSimulator implements ControlTarget {
         this.#held.add(res);
         res.on('close', () => this.#held.delete(res));
       },
-      onAccepted: (message: SimulatedMessage) => {
+      onAccepted: (message: SimulatedMessage, fate: MessageFate) => {
         this.#records.add(message);
-        this.#callbacks.schedule(
-          message,
-          this.#endpoints[message.provider].faults.deliveryFailures[message.to],
-        );
+        this.#callbacks.schedule(message, fate);
       },
     };
     this.#endpoints = {
@@ -173,6 +174,14 @@ export class ProviderSimulator implements ControlTarget {
   /** http://host:port */
   get url(): string {
     return this.#url;
+  }
+
+  /**
+   * The control API's token, made at random for this start (or SimulatorOptions.controlToken): send it as
+   * `Authorization: Bearer <token>` to /_sim/*. Whoever starts the simulator decides who else learns it.
+   */
+  get controlToken(): string {
+    return this.#controlToken.value;
   }
 
   /** Replaces https://api.twilio.com (same as url). */
@@ -212,7 +221,10 @@ export class ProviderSimulator implements ControlTarget {
     this.#defaultWebhookUrl = url;
   }
 
-  /** Merges into the current faults; throws a TypeError on a malformed value. Setting mps refills the bucket. */
+  /**
+   * Merges into the current faults; throws a TypeError on a malformed value. Setting mps starts the senders' queues
+   * afresh (messages already queued keep their times); setting apiRequestsPerSecond refills its bucket.
+   */
   setFaults(provider: SimProvider, faults: Partial<ProviderFaults>): void {
     this.#endpoints[provider].setFaults(validateFaultsPatch(faults));
   }
@@ -283,7 +295,7 @@ export class ProviderSimulator implements ControlTarget {
     return this.#pending.idle();
   }
 
-  /** What a gateway needs to point at the simulator; never the auth token or API key. */
+  /** What a gateway needs to point at the simulator; never the auth token, API key or control token. */
   config(): Record<string, unknown> {
     return {
       url: this.url,
@@ -334,7 +346,9 @@ export class ProviderSimulator implements ControlTarget {
     const path = pathOf(req.url);
     const method = req.method ?? 'GET';
     if (path.startsWith('/_sim/')) {
-      handleControl(this, req, res, path).catch((err: unknown) => internalError(res, err));
+      handleControl(this, this.#controlToken, req, res, path).catch((err: unknown) =>
+        internalError(res, err),
+      );
       return;
     }
     for (const endpoint of [this.#endpoints.twilio, this.#endpoints.telnyx]) {

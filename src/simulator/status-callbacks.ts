@@ -23,6 +23,14 @@ export interface StatusCallbackOptions {
   timeoutMs: number | undefined;
 }
 
+/** What becomes of an accepted message, decided when it is accepted. */
+export interface MessageFate {
+  /** Until it leaves the carrier's queue (0: at once), or until it fails in it; its first callback comes after. */
+  delayMs: number;
+  /** The error code of its final callback when it fails (a deliveryFailures entry, a full queue, expiry). */
+  failureCode?: string;
+}
+
 /** One callback of a message's life: its status word and the webhook job that reports it. */
 interface Step {
   status: string;
@@ -30,7 +38,8 @@ interface Step {
 }
 
 /**
- * Plays out an accepted message's life as status callbacks: `sent` after sentDelayMs, then the final outcome
+ * Plays out an accepted message's life as status callbacks: `sent` sentDelayMs after it leaves the carrier's queue
+ * (at once unless it had to wait for its sender's rate), then the final outcome
  * deliveredDelayMs after the `sent` callback was dealt with (so the two arrive in order unless a retry reorders
  * them, as with the real carriers). A message that never left the carrier (Twilio `failed`, Telnyx
  * `sending_failed`) gets only its final callback. Posting goes through the WebhookSender's bounded queue.
@@ -42,6 +51,7 @@ export class StatusCallbacks {
   readonly #twilio: TwilioAccount;
   readonly #telnyx: TelnyxSigner;
   readonly #now: () => number;
+  readonly #receiptUtcOffsetMinutes: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(deps: {
@@ -51,6 +61,8 @@ export class StatusCallbacks {
     twilio: TwilioAccount;
     telnyx: TelnyxSigner;
     now: () => number;
+    /** Read when a Twilio receipt is built: the faults can change it between messages. */
+    receiptUtcOffsetMinutes: () => number;
   }) {
     this.#options = deps.options;
     this.#sender = deps.sender;
@@ -58,16 +70,16 @@ export class StatusCallbacks {
     this.#twilio = deps.twilio;
     this.#telnyx = deps.telnyx;
     this.#now = deps.now;
+    this.#receiptUtcOffsetMinutes = deps.receiptUtcOffsetMinutes;
   }
 
-  /** @param failureCode the deliveryFailures entry for the message's recipient, if any */
-  schedule(message: SimulatedMessage, failureCode: string | undefined): void {
+  schedule(message: SimulatedMessage, fate: MessageFate): void {
     if (!this.#options.enabled || message.statusCallback === null) return;
     const steps =
       message.provider === 'twilio'
-        ? this.#twilioSteps(message, failureCode)
-        : this.#telnyxSteps(message, failureCode);
-    this.#runStep(message, steps, 0, this.#options.sentDelayMs);
+        ? this.#twilioSteps(message, fate.failureCode)
+        : this.#telnyxSteps(message, fate.failureCode);
+    this.#runStep(message, steps, 0, fate.delayMs + this.#options.sentDelayMs);
   }
 
   close(): void {
@@ -102,7 +114,14 @@ export class StatusCallbacks {
     const job =
       (status: string, error?: { code: string; message: string }) =>
       (at: number): WebhookJob => {
-        const params = twilioStatusParams(this.#twilio, message, status, at, error);
+        const params = twilioStatusParams(
+          this.#twilio,
+          message,
+          status,
+          at,
+          this.#receiptUtcOffsetMinutes(),
+          error,
+        );
         // Same body and signature on every attempt, as Twilio retries.
         const request = signedTwilioRequest(this.#twilio.authToken, overrides.url, params);
         return {

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { telnyxSegments } from '../providers/telnyx/encoding.js';
-import type { Answer, CarrierDialect, Parsed, Route, SendRequest } from './carrier.js';
+import type { Answer, CarrierDialect, Parsed, QueuePolicy, Route, SendRequest } from './carrier.js';
 import { TELNYX_API_ERRORS, fillTemplate, telnyxCodeForStatus } from './carrier-errors.js';
 import { pathOf } from './http-io.js';
 import { telnyxTime, uuid } from './ids.js';
+import { telnyxQueuePolicy } from './telnyx-queue.js';
 import type { SimulatedMessage } from './types.js';
 
 const MESSAGES_PATH = '/v2/messages';
@@ -20,8 +21,6 @@ const NOMINAL_REQUEST_LIMIT = '100';
 const E164 = /^\+[1-9]\d{6,14}$/;
 /** Telnyx's documented examples use this organization; it only has to look real. */
 export const TELNYX_ORGANIZATION_ID = '47a530f8-4362-4526-829b-bcee17fd9f7a';
-/** Telnyx gives a queued message an hour before it expires (valid_until). */
-const VALIDITY_MS = 3_600_000;
 const RECIPIENT_CARRIER = { carrier: 'T-MOBILE USA, INC.', line_type: 'Wireless' } as const;
 
 export interface TelnyxDialectOptions {
@@ -39,6 +38,8 @@ export class TelnyxDialect implements CarrierDialect {
   readonly #profileOfNumber = new Map<string, string>();
   readonly #defaultProfileId: string | null;
   readonly #defaultWebhookUrl: () => string | null;
+  /** Per-number queueing, 40318 when full, 40014 on expiry: telnyx-queue.ts. */
+  readonly queue: QueuePolicy = telnyxQueuePolicy(this);
 
   constructor(options: TelnyxDialectOptions) {
     this.#expectedAuthorization = `Bearer ${options.apiKey}`;
@@ -171,8 +172,20 @@ export class TelnyxDialect implements CarrierDialect {
     return this.error(TELNYX_API_ERRORS[code]?.status ?? 400, code, { to });
   }
 
-  rateLimited(retryAfterSeconds: number): Answer {
-    return this.error(429, '10011', { retryAfterSeconds });
+  rateLimited(
+    retryAfterSeconds: number,
+    window?: { limit: number; remaining: number; resetSeconds: number },
+  ): Answer {
+    const answer = this.error(429, '10011', { retryAfterSeconds: window?.resetSeconds ?? retryAfterSeconds });
+    if (window === undefined) return answer;
+    return {
+      ...answer,
+      headers: {
+        ...answer.headers,
+        'x-ratelimit-limit': String(window.limit),
+        'x-ratelimit-remaining': String(window.remaining),
+      },
+    };
   }
 
   newMessageId(): string {
@@ -227,7 +240,7 @@ export function telnyxMessagePayload(
     sent_at: state.sentAt === undefined ? null : telnyxTime(state.sentAt),
     completed_at: completedAt === undefined ? null : telnyxTime(completedAt),
     // Kept on the final event too, as in Telnyx's documented message.finalized.
-    valid_until: telnyxTime(receivedAt + VALIDITY_MS),
+    valid_until: telnyxTime(message.validUntil),
     errors: state.errors ?? [],
   };
 }

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { countSegments } from '../core/segments.js';
-import type { Answer, CarrierDialect, Parsed, Route, SendRequest } from './carrier.js';
+import type { Answer, CarrierDialect, Parsed, QueuePolicy, Route, SendRequest } from './carrier.js';
 import { TWILIO_API_ERRORS, fillTemplate, twilioCodeForStatus } from './carrier-errors.js';
 import { rfc2822, twilioSid } from './ids.js';
+import { twilioSegments } from './twilio-segments.js';
 import type { SimulatedMessage } from './types.js';
 
 export const TWILIO_API_VERSION = '2010-04-01';
@@ -10,6 +10,14 @@ export const TWILIO_API_VERSION = '2010-04-01';
 export const SANDBOX_TWILIO_FROM = '+15005550006';
 /** Twilio's cap on Body. */
 export const TWILIO_MAX_BODY = 1600;
+/**
+ * Twilio's sender queue (https://www.twilio.com/docs/api/errors/21611 and /30001, checked 2025): each sender queues
+ * what is sent faster than its rate, up to 10 hours of sending, which is also the longest ValidityPeriod
+ * (1..36000 s, else 21624). A new message for a From number whose queue is full is refused with 21611; one sent
+ * through a Messaging Service is accepted and then fails with 30001 "Queue overflow". A message that waits past
+ * its ValidityPeriod is not sent: it fails with 30036 "Validity Period Expired".
+ */
+export const TWILIO_MAX_QUEUE_SECONDS = 36_000;
 
 const API_PREFIX = `/${TWILIO_API_VERSION}/`;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
@@ -29,6 +37,15 @@ export class TwilioDialect implements CarrierDialect {
   readonly #expectedAuthorization: string;
   readonly #serviceFrom: Record<string, string>;
   readonly #accountPath: string;
+  readonly queue: QueuePolicy = {
+    maxQueueSeconds: TWILIO_MAX_QUEUE_SECONDS,
+    validitySeconds: TWILIO_MAX_QUEUE_SECONDS,
+    // A Messaging Service without From queues on its pool: one queue for the service.
+    sender: (request) => (request.senderGiven ? request.from : `service:${request.messagingServiceSid}`),
+    queueFull: (request) =>
+      request.senderGiven ? { refuse: this.recipientError('21611', request.to) } : { failWith: '30001' },
+    expired: () => '30036',
+  };
 
   constructor(options: TwilioDialectOptions) {
     this.#accountSid = options.accountSid;
@@ -63,8 +80,19 @@ export class TwilioDialect implements CarrierDialect {
     if (body === '' && mediaUrls.length === 0) return this.#fail('21619');
     if (body.length > TWILIO_MAX_BODY) return this.#fail('21617');
     if (!TO_NUMBER.test(to)) return this.#fail('21211', to);
+    const validity = p.get('ValidityPeriod');
+    const validitySeconds = validity === null || validity === '' ? undefined : Number(validity);
+    if (
+      validitySeconds !== undefined &&
+      !(
+        Number.isInteger(validitySeconds) &&
+        validitySeconds >= 1 &&
+        validitySeconds <= TWILIO_MAX_QUEUE_SECONDS
+      )
+    )
+      return this.#fail('21624');
 
-    const text = countSegments(body);
+    const text = twilioSegments(body);
     const request: SendRequest = {
       from: from ?? this.#serviceFrom[messagingServiceSid ?? ''] ?? SANDBOX_TWILIO_FROM,
       to,
@@ -80,6 +108,7 @@ export class TwilioDialect implements CarrierDialect {
       // Without From, Twilio first has to pick a sender from the service's pool: the message is only `accepted`.
       initialStatus: from === null ? 'accepted' : 'queued',
       senderGiven: from !== null,
+      ...(validitySeconds === undefined ? {} : { validitySeconds }),
     };
     return { ok: true, request };
   }
@@ -112,7 +141,7 @@ export class TwilioDialect implements CarrierDialect {
     return this.error(TWILIO_API_ERRORS[code]?.status ?? 400, code, { to });
   }
 
-  /** Twilio sends no Retry-After with its 429. */
+  /** Twilio's API request limit (20429); it sends no Retry-After and no rate headers. */
   rateLimited(): Answer {
     return this.error(429, '20429');
   }

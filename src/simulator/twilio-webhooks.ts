@@ -1,7 +1,7 @@
 import twilio from 'twilio';
-import { countSegments } from '../core/segments.js';
 import { dlrDate, twilioSid, uuid } from './ids.js';
 import { TWILIO_API_VERSION } from './twilio-api.js';
+import { twilioSegments } from './twilio-segments.js';
 import type { SimulatedMessage } from './types.js';
 import type { WebhookRequest } from './webhook-sender.js';
 
@@ -16,6 +16,7 @@ export function twilioStatusParams(
   message: SimulatedMessage,
   status: string,
   at: number,
+  receiptUtcOffsetMinutes: number,
   error?: { code: string; message: string },
 ): Record<string, string> {
   const params: Record<string, string> = {
@@ -33,8 +34,9 @@ export function twilioStatusParams(
     params.ErrorCode = error.code;
     params.ErrorMessage = error.message;
   }
-  // The carrier's delivery receipt time, on the outcomes a receipt reports.
-  if (status === 'delivered' || status === 'undelivered') params.RawDlrDoneDate = dlrDate(at);
+  // The carrier's delivery receipt time, on the outcomes a receipt reports: its local time, zone unsaid.
+  if (status === 'delivered' || status === 'undelivered')
+    params.RawDlrDoneDate = dlrDate(at, receiptUtcOffsetMinutes);
   return params;
 }
 
@@ -59,7 +61,7 @@ export function twilioInboundParams(
     FromCountry: country(input.from),
     To: input.to,
     ToZip: '',
-    NumSegments: String(input.mediaUrls.length > 0 ? 1 : Math.max(1, countSegments(input.body).segments)),
+    NumSegments: String(input.mediaUrls.length > 0 ? 1 : Math.max(1, twilioSegments(input.body).segments)),
     MessageSid: sid,
     AccountSid: account.accountSid,
     From: input.from,

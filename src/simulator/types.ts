@@ -16,10 +16,35 @@ export interface ScriptedFault {
 
 export interface ProviderFaults {
   /**
-   * Rate limit in message SEGMENTS per second (carriers meter segments; MMS = 1); token bucket holding at most one
-   * second's worth, refilled continuously. null = unlimited. Over the limit: answer 429 as that carrier does.
+   * Each sender's throughput in message SEGMENTS per second (carriers meter segments; MMS = 1), as the carriers
+   * apply it: a sender (a From number; a Twilio Messaging Service's pool) may send one second's worth at once, and
+   * what comes faster waits in its queue, first in, first out, and is sent (status callbacks and all) when its turn
+   * comes. Nothing is refused for rate until the queue is full (see maxQueueSeconds). null = unlimited.
    */
   mps: number | null;
+  /**
+   * Seconds of sending a sender's queue holds; null = the carrier's own (Twilio 36000, Telnyx 14400). A message that
+   * would wait longer: Twilio refuses it with 21611 (or, through a Messaging Service, accepts it and fails it with
+   * 30001 in the status callback); Telnyx refuses it with 429 / 40318.
+   */
+  maxQueueSeconds: number | null;
+  /**
+   * How long a queued message may wait before it fails instead of going; null = the carrier's own (Twilio 36000,
+   * or a request's ValidityPeriod; Telnyx 3600, its valid_until). Past it: Twilio `failed` 30036, Telnyx
+   * `sending_failed` 40014, reported when the time is up.
+   */
+  validitySeconds: number | null;
+  /**
+   * The account's API request rate: send requests per second, whatever their size; a bucket holding one second's
+   * worth. null = unlimited. Over it: 429 as the carrier answers it (Twilio 20429; Telnyx 10011).
+   */
+  apiRequestsPerSecond: number | null;
+  /**
+   * Twilio's RawDlrDoneDate is the receiving carrier's local time, YYMMDDhhmm with no zone: the offset from UTC, in
+   * minutes, of the carrier the simulator plays. Default -300 (a US carrier on UTC-5), so a reader that takes it
+   * for UTC is 5 hours off. Twilio only.
+   */
+  receiptUtcOffsetMinutes: number;
   /** Added before answering each send request. */
   latencyMs: number;
   /** Fraction (0..1) of send requests answered 500, deterministic from a seeded PRNG. */
@@ -59,6 +84,13 @@ export interface SimulatedMessage {
   /** Milliseconds since the epoch. */
   acceptedAt: number;
   /**
+   * When the carrier hands it on, after its wait in the sender's queue (acceptedAt when it went at once); null when
+   * it never will (its queue was full, or it expired waiting).
+   */
+  departsAt: number | null;
+  /** Until when it may wait in the carrier's queue (Telnyx `valid_until`). */
+  validUntil: number;
+  /**
    * The carrier's own word for where the message is: Twilio queued/accepted, sent, delivered, undelivered, failed;
    * Telnyx queued, sent, delivered, delivery_failed, sending_failed. Advances as status callbacks are sent.
    */
@@ -69,12 +101,18 @@ export interface SimulatorStats {
   /** Send requests received (every one ends as exactly one of the four below, or is still being answered). */
   requests: number;
   accepted: number;
-  /** Answered 429, by the rate limit or by a scripted fault. */
+  /** Answered 429: the API request rate, Telnyx's full queue (40318) or a scripted fault. */
   rateLimited: number;
-  /** Answered with any other error status. */
+  /** Answered with any other error status (Twilio's full queue, 21611, among them). */
   errors: number;
   /** Held and never answered. */
   timeouts: number;
+  /** Accepted, but sent faster than the sender's rate: they waited in its queue ("queued beyond rate"). */
+  queued: number;
+  /** Refused (21611, 40318) or failed (30001) because the sender's queue was full. */
+  queueFull: number;
+  /** Accepted and failed waiting in the queue past their validity (30036, 40014). */
+  expired: number;
 }
 
 export interface CallbackStats {
@@ -91,7 +129,7 @@ export interface CallbackStats {
 export interface CallbackOptions {
   /** Default true. */
   enabled?: boolean;
-  /** After acceptance; default 20. */
+  /** After the message leaves the carrier's queue (acceptance, unless it had to wait); default 20. */
   sentDelayMs?: number;
   /** After the sent callback; default 50. */
   deliveredDelayMs?: number;
@@ -137,7 +175,12 @@ export interface SimulatorOptions {
   seed?: number;
   /** Accepted messages kept for messages(); beyond it the oldest half is dropped. Default 200000. */
   maxRecords?: number;
-  /** Milliseconds since the epoch; tests freeze it to make the rate limit exact. Default Date.now. */
+  /**
+   * The control API's token (at least 43 characters); default: 256 random bits per start. For a harness that starts
+   * the simulator as a child process and cannot read what it prints (bench:send).
+   */
+  controlToken?: string;
+  /** Milliseconds since the epoch; tests freeze it to make the rate limits and queues exact. Default Date.now. */
   now?: () => number;
 }
 

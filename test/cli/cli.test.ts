@@ -414,7 +414,12 @@ describe('switchboard serve and simulate', () => {
     try {
       await until(() => out.includes('TELNYX_PUBLIC_KEY='), 15_000, 'the simulator to start');
       expect(out).toContain(`Provider simulator listening on http://127.0.0.1:${port}`);
-      const stats = await fetch(`http://127.0.0.1:${port}/_sim/stats`);
+      await until(() => out.includes('SIMULATOR_CONTROL_TOKEN='), 5_000, 'the control token');
+      const token = /SIMULATOR_CONTROL_TOKEN=(\S+)/.exec(out)?.[1];
+      expect((await fetch(`http://127.0.0.1:${port}/_sim/stats`)).status).toBe(401);
+      const stats = await fetch(`http://127.0.0.1:${port}/_sim/stats`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(stats.status).toBe(200);
     } finally {
       child.kill('SIGTERM');

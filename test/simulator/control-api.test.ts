@@ -1,8 +1,17 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlToken } from '../../src/simulator/control-token.js';
 import { ProviderSimulator, SANDBOX_TELNYX, SANDBOX_TWILIO } from '../../src/simulator/simulator.js';
+import { SenderQueues } from '../../src/simulator/sender-queues.js';
 import { TokenBucket } from '../../src/simulator/token-bucket.js';
-import { formParams, startReceiver, telnyxClient, twilioClient, type Receiver } from './helpers.js';
+import {
+  formParams,
+  simControl,
+  startReceiver,
+  telnyxClient,
+  twilioClient,
+  type Receiver,
+} from './helpers.js';
 
 let sim: ProviderSimulator;
 let receiver: Receiver;
@@ -18,13 +27,8 @@ afterAll(async () => {
 });
 
 async function control(method: 'GET' | 'POST', path: string, body?: unknown) {
-  const res = await fetch(`${sim.url}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  const { status, json } = await simControl(sim, method, path, body);
+  return { status, json: json as Record<string, unknown> };
 }
 
 describe('control API', () => {
@@ -56,8 +60,8 @@ describe('control API', () => {
 
     const telnyxOnly = await control('GET', '/_sim/messages?provider=telnyx');
     expect(telnyxOnly.json).toEqual([expect.objectContaining({ provider: 'telnyx', body: 'y' })]);
-    const all = await fetch(`${sim.url}/_sim/messages`).then((r) => r.json() as Promise<unknown[]>);
-    expect(all).toHaveLength(2);
+    const all = await control('GET', '/_sim/messages');
+    expect(all.json).toHaveLength(2);
     const stats = await control('GET', '/_sim/stats');
     expect(stats.json).toMatchObject({
       twilio: { requests: 2, accepted: 1, errors: 1 },
@@ -91,7 +95,11 @@ describe('control API', () => {
   it('answers bad input with 400, an unreachable inbound target with 502, an unknown route with 404', async () => {
     expect((await control('POST', '/_sim/faults/twilio', { errorRate: 7 })).status).toBe(400);
     expect((await control('POST', '/_sim/faults/nexmo', { down: true })).status).toBe(400);
-    const badJson = await fetch(`${sim.url}/_sim/faults/telnyx`, { method: 'POST', body: '{' });
+    const badJson = await fetch(`${sim.url}/_sim/faults/telnyx`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.controlToken}`, 'content-type': 'application/json' },
+      body: '{',
+    });
     expect(badJson.status).toBe(400);
     expect((await control('POST', '/_sim/inbound', { provider: 'twilio', from: 1 })).status).toBe(400);
     const unreachable = await control('POST', '/_sim/inbound', {
@@ -104,6 +112,123 @@ describe('control API', () => {
     expect(unreachable.status).toBe(502);
     expect((await control('GET', '/_sim/nothing')).status).toBe(404);
     expect((await fetch(`${sim.url}/elsewhere`)).status).toBe(404);
+  });
+});
+
+describe('control API access', () => {
+  const injectBody = {
+    provider: 'twilio',
+    from: '+14155550123',
+    to: '+14155550100',
+    body: 'forged',
+  };
+
+  it('makes a random 256-bit token per start', async () => {
+    expect(sim.controlToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const other = await ProviderSimulator.start({ callbacks: { enabled: false } });
+    try {
+      expect(other.controlToken).not.toBe(sim.controlToken);
+      // Each simulator takes only its own.
+      const crossed = await fetch(`${other.url}/_sim/stats`, {
+        headers: { authorization: `Bearer ${sim.controlToken}` },
+      });
+      expect(crossed.status).toBe(401);
+    } finally {
+      await other.close();
+    }
+    expect(() => new ControlToken('short')).toThrow(/at least 43 characters/);
+  });
+
+  it('answers 401 without the token or with a wrong one, on every route, and changes nothing', async () => {
+    const wrong = `${sim.controlToken.slice(0, -1)}${sim.controlToken.endsWith('A') ? 'B' : 'A'}`;
+    for (const headers of [
+      {},
+      { authorization: `Bearer ${wrong}` },
+      { authorization: `Basic ${Buffer.from(`x:${sim.controlToken}`).toString('base64')}` },
+      { 'x-simulator-token': wrong },
+    ] as Record<string, string>[]) {
+      for (const path of ['/_sim/messages', '/_sim/stats', '/_sim/config', '/_sim/faults']) {
+        const res = await fetch(`${sim.url}${path}`, { headers });
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        // Neither the data nor the token in the answer.
+        const text = await res.text();
+        expect(text).not.toContain('+1415');
+        expect(text).not.toContain(sim.controlToken);
+      }
+      const json = { ...headers, 'content-type': 'application/json' };
+      const inbound = await fetch(`${sim.url}/_sim/inbound`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ ...injectBody, webhookUrl: `${receiver.base}/webhooks` }),
+      });
+      expect(inbound.status).toBe(401);
+      const faults = await fetch(`${sim.url}/_sim/faults/twilio`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ down: true }),
+      });
+      expect(faults.status).toBe(401);
+    }
+    expect(sim.faults('twilio').down).toBe(false);
+    expect(receiver.requests.filter((r) => formParams(r).Body === 'forged')).toEqual([]);
+  });
+
+  it('refuses what a web page can send cross-origin without a preflight: a form or text/plain post', async () => {
+    const before = receiver.requests.length;
+    // What <form method=post> or fetch(..., {mode: 'no-cors'}) from another origin sends: no Authorization.
+    const form = await fetch(`${sim.url}/_sim/inbound`, {
+      method: 'POST',
+      headers: {
+        origin: 'https://attacker.example',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ ...injectBody, webhookUrl: `${receiver.base}/webhooks` }).toString(),
+    });
+    expect(form.status).toBe(401);
+    const plain = await fetch(`${sim.url}/_sim/reset`, {
+      method: 'POST',
+      headers: { origin: 'https://attacker.example', 'content-type': 'text/plain' },
+      body: '{}',
+    });
+    expect(plain.status).toBe(401);
+    // Even with the token, only JSON is taken.
+    for (const contentType of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+    ]) {
+      const res = await fetch(`${sim.url}/_sim/inbound`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sim.controlToken}`, 'content-type': contentType },
+        body: JSON.stringify({ ...injectBody, webhookUrl: `${receiver.base}/webhooks` }),
+      });
+      expect(res.status, contentType).toBe(415);
+    }
+    const none = await fetch(`${sim.url}/_sim/reset`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.controlToken}` },
+    });
+    expect(none.status).toBe(415);
+    expect(receiver.requests.length).toBe(before);
+  });
+
+  it('takes the right token as a bearer token or in X-Simulator-Token, and JSON with a charset', async () => {
+    const bearer = await fetch(`${sim.url}/_sim/stats`, {
+      headers: { authorization: `bearer ${sim.controlToken}` },
+    });
+    expect(bearer.status).toBe(200);
+    const dedicated = await fetch(`${sim.url}/_sim/stats`, {
+      headers: { 'x-simulator-token': sim.controlToken },
+    });
+    expect(dedicated.status).toBe(200);
+    const injected = await fetch(`${sim.url}/_sim/inbound`, {
+      method: 'POST',
+      headers: { 'x-simulator-token': sim.controlToken, 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ ...injectBody, body: 'allowed', webhookUrl: `${receiver.base}/webhooks` }),
+    });
+    expect(injected.status).toBe(200);
+    expect(receiver.requests.map((r) => formParams(r).Body)).toContain('allowed');
   });
 });
 
@@ -134,11 +259,28 @@ describe('npm run simulator (main.ts)', () => {
     expect(out).not.toContain(SANDBOX_TELNYX.apiKey);
 
     const base = /TWILIO_API_BASE_URL=(\S+)/.exec(out)?.[1];
-    const config = (await fetch(`${base}/_sim/config`).then((r) => r.json())) as Record<string, unknown>;
+    const token = /SIMULATOR_CONTROL_TOKEN=(\S+)/.exec(out)?.[1];
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await fetch(`${base}/_sim/config`)).status).toBe(401);
+    const config = (await fetch(`${base}/_sim/config`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.json())) as Record<string, unknown>;
     expect(config.defaultWebhookUrl).toBe('http://127.0.0.1:3999/webhooks');
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('refuses a guessable SIMULATOR_CONTROL_TOKEN', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/simulator/main.ts'], {
+      env: { ...process.env, SIMULATOR_PORT: '0', SIMULATOR_CONTROL_TOKEN: 'letmein' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(err).toMatch(/SIMULATOR_CONTROL_TOKEN: the control token must be at least 43 characters/);
   });
 });
 
@@ -168,5 +310,25 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake(1)).toBe(false);
     now += 200;
     expect(bucket.tryTake(1)).toBe(true);
+  });
+});
+
+describe('SenderQueues', () => {
+  it('queues each sender on its own and forgets only senders whose queue has drained', () => {
+    let now = 0;
+    const queues = new SenderQueues(2);
+    const send = (sender: string, cost = 1) => {
+      const place = queues.place(sender, cost, now);
+      place.take();
+      return place.waitMs;
+    };
+    expect([send('a'), send('a'), send('a'), send('a')]).toEqual([0, 0, 500, 1_000]);
+    // A place looked at but not taken costs nothing.
+    expect(queues.place('a', 1, now).waitMs).toBe(1_500);
+    expect(queues.place('a', 1, now).waitMs).toBe(1_500);
+    now = 100;
+    // Over a thousand senders, the drained ones are forgotten; 'a' still has a queue and keeps it.
+    for (let i = 0; i < 1_200; i++) expect(send(`s${i}`)).toBe(0);
+    expect(send('a')).toBe(1_400);
   });
 });

@@ -25,11 +25,85 @@ const twilioSend = (to = '+14155550123', body = 'x') =>
 const telnyxSend = (to = '+14155550123', text = 'x', media_urls?: string[]) =>
   telnyxClient(sim).messages.send({ to, from: '+14155550100', text, ...(media_urls ? { media_urls } : {}) });
 
-describe('rate limit (segments per second)', () => {
-  it('Twilio: a 3-segment message takes 3 tokens; then 429 / 20429 without Retry-After, until tokens refill', async () => {
-    sim.setFaults('twilio', { mps: 3 });
-    const long = await twilioSend('+14155550123', 'x'.repeat(400));
-    expect(long.numSegments).toBe('3');
+describe('sender throughput (mps): queued by the carrier, not refused', () => {
+  const waits = (provider: 'twilio' | 'telnyx') =>
+    sim.messages(provider).map((m) => (m.departsAt === null ? null : m.departsAt - m.acceptedAt));
+
+  it('Twilio: one second of segments goes at once, faster ones wait their turn, a full queue answers 21611', async () => {
+    sim.setFaults('twilio', { mps: 4, maxQueueSeconds: 0.75 });
+    // 4 segments: the whole second's worth, at once.
+    const long = await twilioSend('+14155550123', 'x'.repeat(600));
+    expect(long.numSegments).toBe('4');
+    // Each further segment waits a quarter of a second more; a queue of 0.75 s takes three.
+    for (let i = 0; i < 3; i++) expect((await twilioSend()).status).toBe('queued');
+    const full = await rejection(twilioSend());
+    expect(full).toMatchObject({
+      status: 400,
+      code: 21611,
+      message: "This 'From' number has exceeded the maximum number of queued messages",
+      moreInfo: 'https://www.twilio.com/docs/errors/21611',
+    });
+    expect(waits('twilio')).toEqual([0, 250, 500, 750]);
+    expect(sim.stats('twilio')).toEqual({
+      requests: 5,
+      accepted: 4,
+      rateLimited: 0,
+      errors: 1,
+      timeouts: 0,
+      queued: 3,
+      queueFull: 1,
+      expired: 0,
+    });
+    // Another sender has a queue of its own.
+    await twilioClient(sim).messages.create({ to: '+14155550123', from: '+14155550199', body: 'x' });
+    expect(waits('twilio')[4]).toBe(0);
+    // The refused message took no place: a quarter of a second later there is room for one.
+    clock += 250;
+    await twilioSend();
+    expect(waits('twilio')[5]).toBe(750);
+    await expect(twilioSend()).rejects.toMatchObject({ code: 21611 });
+  });
+
+  it('Telnyx: an MMS counts one segment; a full queue answers 429 / 40318', async () => {
+    sim.setFaults('telnyx', { mps: 2, maxQueueSeconds: 1 });
+    await telnyxSend('+14155550123', 'x'.repeat(400), ['https://example.com/a.png']);
+    await telnyxSend();
+    const queued = await telnyxSend();
+    expect(queued.data?.to?.[0]?.status).toBe('queued');
+    await telnyxSend();
+    const full = await rejection(telnyxSend());
+    expect(full).toBeInstanceOf(RateLimitError);
+    expect(full.error).toMatchObject({ errors: [{ code: '40318', title: 'Message queue full' }] });
+    expect(waits('telnyx')).toEqual([0, 0, 500, 1000]);
+    expect(sim.stats('telnyx')).toMatchObject({ accepted: 4, rateLimited: 1, queued: 2, queueFull: 1 });
+  });
+
+  it('sends a message larger than a second of segments at once, and makes the next ones wait out the debt', async () => {
+    sim.setFaults('twilio', { mps: 1 });
+    await twilioSend('+14155550123', 'x'.repeat(400));
+    clock += 1_000;
+    await twilioSend();
+    // 3 segments at 1 a second: the next one leaves 3 s after the first.
+    expect(waits('twilio')).toEqual([0, 2_000]);
+  });
+
+  it('mps: null lifts the limit', async () => {
+    sim.setFaults('telnyx', { mps: 1 });
+    await telnyxSend();
+    await telnyxSend();
+    sim.setFaults('telnyx', { mps: null });
+    await telnyxSend();
+    await telnyxSend();
+    expect(waits('telnyx')).toEqual([0, 1_000, 0, 0]);
+    expect(sim.stats('telnyx').queued).toBe(1);
+  });
+});
+
+describe('API request rate (apiRequestsPerSecond)', () => {
+  it('Twilio: counts requests, not segments; beyond it 429 / 20429 without Retry-After, until it refills', async () => {
+    sim.setFaults('twilio', { apiRequestsPerSecond: 2 });
+    await twilioSend('+14155550123', 'x'.repeat(600));
+    await twilioSend();
     const limited = await rejection(twilioSend());
     expect(limited).toMatchObject({
       status: 429,
@@ -38,42 +112,25 @@ describe('rate limit (segments per second)', () => {
       moreInfo: 'https://www.twilio.com/docs/errors/20429',
       retryAfterMs: null,
     });
-    // A refused request took nothing: one third of a second refills exactly one token.
-    clock += 334;
+    // A refused request took nothing: half a second refills exactly one.
+    clock += 500;
     await twilioSend();
     await expect(twilioSend()).rejects.toMatchObject({ status: 429 });
-    expect(sim.stats('twilio')).toEqual({ requests: 4, accepted: 2, rateLimited: 2, errors: 0, timeouts: 0 });
+    expect(sim.stats('twilio')).toMatchObject({ requests: 5, accepted: 3, rateLimited: 2, queued: 0 });
   });
 
-  it('Telnyx: 429 / 10011 with x-ratelimit-reset once the bucket is empty; an MMS counts one segment', async () => {
-    sim.setFaults('telnyx', { mps: 2 });
-    await telnyxSend('+14155550123', 'x'.repeat(400), ['https://example.com/a.png']);
+  it('Telnyx: 429 / 10011 with x-ratelimit-* headers and no Retry-After', async () => {
+    sim.setFaults('telnyx', { apiRequestsPerSecond: 1 });
     await telnyxSend();
     const err = await rejection(telnyxSend());
     expect(err).toBeInstanceOf(RateLimitError);
     expect(err.error).toMatchObject({ errors: [{ code: '10011', title: 'Too many requests' }] });
-    expect((err.headers as Headers).get('x-ratelimit-reset')).toBe('1');
+    const headers = err.headers as Headers;
+    expect(headers.get('x-ratelimit-reset')).toBe('1');
+    expect(headers.get('x-ratelimit-limit')).toBe('1');
+    expect(headers.get('x-ratelimit-remaining')).toBe('0');
+    expect(headers.get('retry-after')).toBeNull();
     clock += 1_000;
-    await telnyxSend();
-    await telnyxSend();
-    expect(sim.stats('telnyx')).toMatchObject({ accepted: 4, rateLimited: 1 });
-  });
-
-  it('lets a message larger than the whole bucket through when the bucket is full, then makes later sends wait', async () => {
-    sim.setFaults('twilio', { mps: 1 });
-    await twilioSend('+14155550123', 'x'.repeat(400));
-    clock += 1_000;
-    await expect(twilioSend()).rejects.toMatchObject({ status: 429 });
-    clock += 2_000;
-    await twilioSend();
-  });
-
-  it('mps: null lifts the limit', async () => {
-    sim.setFaults('telnyx', { mps: 1 });
-    await telnyxSend();
-    await expect(telnyxSend()).rejects.toBeInstanceOf(RateLimitError);
-    sim.setFaults('telnyx', { mps: null });
-    await telnyxSend();
     await telnyxSend();
   });
 });
@@ -205,6 +262,10 @@ describe('validation of faults', () => {
   it('refuses a malformed fault instead of ignoring it', () => {
     expect(() => sim.setFaults('twilio', { errorRate: 2 })).toThrow(TypeError);
     expect(() => sim.setFaults('twilio', { mps: -1 })).toThrow(TypeError);
+    expect(() => sim.setFaults('twilio', { maxQueueSeconds: 0 })).toThrow(/maxQueueSeconds/);
+    expect(() => sim.setFaults('twilio', { receiptUtcOffsetMinutes: 1_000 })).toThrow(
+      /receiptUtcOffsetMinutes/,
+    );
     expect(() => sim.setFaults('twilio', { script: [{ status: 200 }] })).toThrow(TypeError);
     expect(() => sim.setFaults('twilio', { typo: true } as unknown as { down: boolean })).toThrow(
       /unknown fault/,

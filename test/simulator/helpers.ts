@@ -18,6 +18,24 @@ export function telnyxClient(sim: ProviderSimulator, timeoutMs = 5_000, apiKey =
   return new Telnyx({ apiKey, baseURL: sim.telnyxApiBaseUrl, maxRetries: 0, timeout: timeoutMs });
 }
 
+/** A request to the simulator's control API (/_sim/*) with its control token and, for a body, JSON. */
+export async function simControl(
+  sim: ProviderSimulator,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${sim.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${sim.controlToken}`,
+      ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as unknown };
+}
+
 /** What a promise rejected with (fails the test if it resolved). */
 export async function rejection(promise: Promise<unknown>): Promise<Record<string, unknown>> {
   try {

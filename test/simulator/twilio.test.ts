@@ -67,7 +67,16 @@ describe('Twilio Messages API through the official SDK', () => {
         statusCallback: null,
       }),
     ]);
-    expect(sim.stats('twilio')).toEqual({ requests: 1, accepted: 1, rateLimited: 0, errors: 0, timeouts: 0 });
+    expect(sim.stats('twilio')).toEqual({
+      requests: 1,
+      accepted: 1,
+      rateLimited: 0,
+      errors: 0,
+      timeouts: 0,
+      queued: 0,
+      queueFull: 0,
+      expired: 0,
+    });
   });
 
   it('meters segments (UCS-2 text) and sends media as an MMS counting one', async () => {
@@ -88,6 +97,35 @@ describe('Twilio Messages API through the official SDK', () => {
     expect(mms.numSegments).toBe('1');
     expect(mms.numMedia).toBe('2');
     expect(sim.messages()[1]?.mediaUrls).toEqual(['https://example.com/a.png', 'https://example.com/b.jpg']);
+  });
+
+  it('counts num_segments as Twilio does: GSM-7 with its extension table, UCS-2 by whole characters', async () => {
+    const client = twilioClient(sim);
+    const segments = async (body: string) =>
+      (await client.messages.create({ to: '+14155550123', from: '+14155550100', body })).numSegments;
+    // 160 septets fit one segment; an extension character (€ [ ] { } ~ ^ | backslash, form feed) takes two.
+    expect(await segments(`${'x'.repeat(158)}€`)).toBe('1');
+    expect(await segments(`${'x'.repeat(159)}€`)).toBe('2');
+    expect(await segments(`${'x'.repeat(158)}\f`)).toBe('1');
+    // Split parts hold 153 septets, and an escaped pair never straddles two: 152 + (2) + 152 is three parts.
+    expect(await segments(`${'x'.repeat(152)}€${'x'.repeat(152)}`)).toBe('3');
+    // Ç, Greek capitals and ¤ are GSM-7 for Twilio.
+    expect(await segments(`ÇΔΩ¤ ${'x'.repeat(155)}`)).toBe('1');
+    // UCS-2: 70 units in one segment, 67 per part; a grapheme (an emoji with its skin tone, 4 units) moves whole
+    // to the next part, so 65 + 4 + 64 units take three parts, not two.
+    expect(await segments('✓'.repeat(70))).toBe('1');
+    expect(await segments('✓'.repeat(71))).toBe('2');
+    expect(await segments(`${'✓'.repeat(65)}👍🏽${'✓'.repeat(64)}`)).toBe('3');
+    expect(sim.messages().map((m) => m.encoding)).toEqual([
+      'GSM-7',
+      'GSM-7',
+      'GSM-7',
+      'GSM-7',
+      'GSM-7',
+      'UCS-2',
+      'UCS-2',
+      'UCS-2',
+    ]);
   });
 
   it('sends through a Messaging Service without From as Twilio does: accepted, from null', async () => {
