@@ -212,6 +212,7 @@ export class SendPipelineWrites {
           errorMessage: attempt.errorMessage,
           occurredAt: attempt.startedAt + attempt.durationMs,
           receivedAt: now,
+          providerTime: null,
         });
         if (outcome.optOut) {
           s.addOptOut.run({
