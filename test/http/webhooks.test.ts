@@ -410,10 +410,15 @@ describe('opt-outs reported in failure receipts', () => {
     const finalized = telnyxStatusEvent(
       'message.finalized',
       crypto.randomUUID(),
-      [{ phone: '+13125550102', status: 'sending_failed' }],
+      [
+        { phone: '+13125550102', status: 'sending_failed' },
+        { phone: '+13125550103', status: 'delivered' },
+      ],
       [{ code: '40300', title: 'Blocked due to STOP message' }],
     );
     expect((await gw.postTelnyx(keys, finalized)).status).toBe(200);
+    // The error is the message's; only the recipient it failed for opted out.
+    expect(await gw.store.isOptedOut('+13125550103', '+13125550001')).toBe(false);
     // The receipt's sender is our Telnyx number +13125550001.
     const refused = await sendFrom('+13125550001', '+13125550102');
     expect(refused.status).toBe(422);

@@ -95,7 +95,7 @@ export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
       segments,
       encoding,
       occurredAt,
-      recipientOptedOut: errorCode === '40300', // Telnyx's STOP block (its messaging error codes)
+      recipientOptedOut: errorCode === '40300' && providerStatus.endsWith('_failed'), // STOP block, this recipient
     };
   });
 }
