@@ -43,7 +43,8 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
   const whatsapp = (rawFrom?.startsWith(WHATSAPP) ?? false) || (rawTo?.startsWith(WHATSAPP) ?? false);
   const body = formValue(p, 'Body') ?? '';
 
-  if (messageStatus === undefined) {
+  // `received`/`receiving` only ever describe an incoming message, never a callback about one we sent.
+  if (messageStatus === undefined || messageStatus === 'received' || messageStatus === 'receiving') {
     const media = readMedia(p);
     const channel: Channel = whatsapp ? 'whatsapp' : media.length > 0 ? 'mms' : 'sms';
     return [
@@ -52,7 +53,7 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
         dedupeKey: `twilio:${sid}:received`,
         provider: 'twilio',
         providerMessageId: sid,
-        providerStatus: formValue(p, 'SmsStatus') || 'received',
+        providerStatus: messageStatus ?? (formValue(p, 'SmsStatus') || 'received'),
         channel,
         from: address(requireField(rawFrom, 'From', 'Twilio')),
         to: address(requireField(rawTo, 'To', 'Twilio')),
