@@ -112,10 +112,11 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
         'server can inject messages. Never run this in production.',
     );
   }
-  if (config.twilio !== null && config.publicBaseUrl === null) {
+  if (config.twilio !== null && config.publicBaseUrl === null && config.trustProxy && !sandbox) {
     app.log.warn(
-      'PUBLIC_BASE_URL is not set: the URL Twilio signed is rebuilt from X-Forwarded-Proto/Host, which any client ' +
-        'can set, so a Twilio signature made for another of your URLs would be accepted here. Set PUBLIC_BASE_URL.',
+      'TRUST_PROXY=true without PUBLIC_BASE_URL: the URL Twilio signed is rebuilt from X-Forwarded-Proto and ' +
+        'X-Forwarded-Host, so only your proxy may reach this server (anyone who can set those headers can replay a ' +
+        'Twilio signature made for another of your URLs). PUBLIC_BASE_URL is safer.',
     );
   }
 
@@ -261,7 +262,11 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   registerErrorHandling(app);
   await registerOpenApi(app);
   await app.register(healthRoutes, { store });
-  await app.register(webhookRoutes, { inbound, publicBaseUrl: config.publicBaseUrl, metrics });
+  await app.register(webhookRoutes, {
+    inbound,
+    externalUrl: { publicBaseUrl: config.publicBaseUrl, trustProxy: config.trustProxy },
+    metrics,
+  });
   app.decorateRequest('apiKey', null);
   await registerRateLimit(app, {
     perMinute: config.apiRateLimitPerMinute,

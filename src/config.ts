@@ -26,6 +26,11 @@ export interface Config {
   databaseUrl: string;
   /** The external base URL carriers call (no trailing slash), used to rebuild the URL Twilio signed. */
   publicBaseUrl: string | null;
+  /**
+   * TRUST_PROXY: without PUBLIC_BASE_URL, X-Forwarded-Proto/Host come from the operator's own proxy and rebuild the
+   * URL Twilio signed. Off: they are ignored (the URL is rebuilt from the Host header, in the sandbox only).
+   */
+  trustProxy: boolean;
   processingMode: ProcessingMode;
   computeTimeoutMs: number;
   /** Null: Twilio is disabled. */
@@ -71,6 +76,7 @@ export const DEFAULTS = {
   COMPUTE_TIMEOUT_MS: '10000',
   LOG_LEVEL: 'info',
   API_RATE_LIMIT_PER_MINUTE: '6000',
+  TRUST_PROXY: 'false',
 } as const;
 
 /**
@@ -104,6 +110,12 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const rawTrustProxy = read('TRUST_PROXY') ?? DEFAULTS.TRUST_PROXY;
+  if (rawTrustProxy !== 'true' && rawTrustProxy !== 'false') {
+    problems.push(`TRUST_PROXY must be "true" or "false", got "${rawTrustProxy}".`);
+  }
+  const trustProxy = rawTrustProxy === 'true';
+
   const mode = read('PROCESSING_MODE') ?? DEFAULTS.PROCESSING_MODE;
   if (mode !== 'fast' && mode !== 'compute') {
     problems.push(`PROCESSING_MODE must be "fast" or "compute", got "${mode}".`);
@@ -118,6 +130,16 @@ export function loadConfig(env: Env = process.env): Config {
   );
 
   const twilio = readTwilio(read('TWILIO_ACCOUNT_SID'), read('TWILIO_AUTH_TOKEN'), problems);
+  // Twilio signs the exact URL it called. Without PUBLIC_BASE_URL that URL would come from headers any client can
+  // set, and one captured signature could be re-split into a forged webhook; only the operator's own proxy may set
+  // them (TRUST_PROXY). The sandbox (no credentials here) keeps working without either.
+  if (twilio !== null && rawBase === undefined && !trustProxy) {
+    problems.push(
+      'TWILIO_ACCOUNT_SID is set but PUBLIC_BASE_URL is not: Twilio signs the exact URL it calls, which cannot be ' +
+        'known from headers any client can set. Set PUBLIC_BASE_URL to the URL Twilio calls (e.g. ' +
+        'https://sms.example.com), or TRUST_PROXY=true if your own proxy sets X-Forwarded-Proto and X-Forwarded-Host.',
+    );
+  }
   const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), read('TELNYX_API_KEY'), problems);
 
   const rawSandbox = read('SWITCHBOARD_SANDBOX');
@@ -199,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     databaseUrl,
     publicBaseUrl,
+    trustProxy,
     processingMode: mode as ProcessingMode,
     computeTimeoutMs,
     twilio,

@@ -33,6 +33,7 @@ describe('loadConfig', () => {
       telnyx: null,
       apiKeys: [],
       unsafeSkipWebhookVerification: false,
+      trustProxy: false,
     });
   });
 
@@ -96,7 +97,11 @@ describe('loadConfig', () => {
   it('requires both Twilio credentials or neither, and checks their shape without echoing the token', () => {
     expect(problems({ TWILIO_ACCOUNT_SID: TWILIO_SID })[0]).toContain('TWILIO_AUTH_TOKEN is not');
     expect(problems({ TWILIO_AUTH_TOKEN: TWILIO_TOKEN })[0]).toContain('TWILIO_ACCOUNT_SID is not');
-    const bad = problems({ TWILIO_ACCOUNT_SID: 'XX123', TWILIO_AUTH_TOKEN: 'not-a-token-secret' });
+    const bad = problems({
+      TWILIO_ACCOUNT_SID: 'XX123',
+      TWILIO_AUTH_TOKEN: 'not-a-token-secret',
+      PUBLIC_BASE_URL: 'https://sms.example.com',
+    });
     expect(bad).toHaveLength(2);
     expect(bad.join('\n')).not.toContain('not-a-token-secret');
   });
@@ -109,11 +114,35 @@ describe('loadConfig', () => {
   });
 
   it('rejects a credential list that lists nothing', () => {
-    expect(problems({ TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: ' , ' })).toEqual([
+    const base = { PUBLIC_BASE_URL: 'https://sms.example.com' };
+    expect(problems({ TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: ' , ', ...base })).toEqual([
       'TWILIO_AUTH_TOKEN lists no token.',
     ]);
     expect(problems({ TELNYX_PUBLIC_KEY: ',' })).toEqual(['TELNYX_PUBLIC_KEY lists no key.']);
     expect(problems({ SWITCHBOARD_API_KEYS: ',,' })).toEqual(['SWITCHBOARD_API_KEYS lists no key.']);
+  });
+
+  it('refuses Twilio without PUBLIC_BASE_URL unless TRUST_PROXY=true says a proxy of ours sets the headers', () => {
+    const twilio = { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN };
+    expect(problems(twilio)).toEqual([
+      'TWILIO_ACCOUNT_SID is set but PUBLIC_BASE_URL is not: Twilio signs the exact URL it calls, which cannot be ' +
+        'known from headers any client can set. Set PUBLIC_BASE_URL to the URL Twilio calls (e.g. ' +
+        'https://sms.example.com), or TRUST_PROXY=true if your own proxy sets X-Forwarded-Proto and X-Forwarded-Host.',
+    ]);
+    expect(loadConfig({ ...twilio, TRUST_PROXY: 'true' })).toMatchObject({
+      trustProxy: true,
+      publicBaseUrl: null,
+    });
+    expect(loadConfig({ ...twilio, PUBLIC_BASE_URL: 'https://sms.example.com' }).trustProxy).toBe(false);
+    expect(problems({ ...twilio, TRUST_PROXY: 'false' })).toHaveLength(1);
+    // A bad PUBLIC_BASE_URL is reported as such, once.
+    expect(problems({ ...twilio, PUBLIC_BASE_URL: 'ftp://x' })).toEqual([
+      expect.stringMatching(/^PUBLIC_BASE_URL must be an absolute http\(s\) URL/),
+    ]);
+    expect(problems({ TRUST_PROXY: 'yes' })).toEqual(['TRUST_PROXY must be "true" or "false", got "yes".']);
+    // Telnyx alone signs no URL; the sandbox (no credentials) plays both carriers on this server's own address.
+    expect(problems({ TELNYX_PUBLIC_KEY: telnyxKeys().publicKey })).toEqual([]);
+    expect(loadConfig({}).sandbox).toBe(true);
   });
 
   it('rejects a PUBLIC_BASE_URL with a query string', () => {
@@ -122,7 +151,11 @@ describe('loadConfig', () => {
 });
 
 describe('sending configuration', () => {
-  const twilioEnv = { TWILIO_ACCOUNT_SID: TWILIO_SID, TWILIO_AUTH_TOKEN: TWILIO_TOKEN };
+  const twilioEnv = {
+    TWILIO_ACCOUNT_SID: TWILIO_SID,
+    TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+    PUBLIC_BASE_URL: 'https://sms.example.com',
+  };
   const telnyxEnv = { TELNYX_PUBLIC_KEY: telnyxKeys().publicKey, TELNYX_API_KEY: 'KEY-telnyx-test' };
 
   it('runs the sandbox only when no carrier credential is set, unless turned off', () => {

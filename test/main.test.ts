@@ -20,6 +20,7 @@ describe('the gateway process', () => {
       PORT: String(port),
       DATABASE_URL: db,
       LOG_LEVEL: 'debug',
+      PUBLIC_BASE_URL: base,
       TWILIO_ACCOUNT_SID: TWILIO_SID,
       TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
       SWITCHBOARD_API_KEYS: apiKey,
@@ -54,6 +55,24 @@ describe('the gateway process', () => {
       for (const secret of ['14155550987', 'a very private message', signature, apiKey, TWILIO_TOKEN]) {
         expect(log).not.toContain(secret);
       }
+    } finally {
+      gateway.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses to start with Twilio but neither PUBLIC_BASE_URL nor TRUST_PROXY=true, saying why', async () => {
+    const gateway = start({
+      PORT: String(await freePort()),
+      DATABASE_URL: ':memory:',
+      TWILIO_ACCOUNT_SID: TWILIO_SID,
+      TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+    });
+    try {
+      expect(await gateway.exited).toBe(1);
+      expect(gateway.output()).toContain(
+        'TWILIO_ACCOUNT_SID is set but PUBLIC_BASE_URL is not: Twilio signs the exact URL it calls',
+      );
+      expect(gateway.output()).toContain('or TRUST_PROXY=true if your own proxy sets X-Forwarded-Proto');
     } finally {
       gateway.child.kill('SIGKILL');
     }

@@ -67,16 +67,18 @@ export function diagnose(env: NodeJS.ProcessEnv): Finding[] {
 function publicUrl(env: NodeJS.ProcessEnv, config: Config | null): Finding[] {
   const raw = env.PUBLIC_BASE_URL?.trim();
   if (!raw) {
-    return config !== null && !config.sandbox
-      ? [
-          {
-            level: 'warn',
-            text:
-              'PUBLIC_BASE_URL is not set: Twilio signatures are checked against a URL rebuilt from request ' +
-              'headers, and sends carry no status callback URL',
-          },
-        ]
-      : [];
+    // Twilio without PUBLIC_BASE_URL or TRUST_PROXY=true is a configuration problem, reported by loadConfig.
+    if (config === null || config.sandbox) return [];
+    return [
+      {
+        level: 'warn',
+        text:
+          config.twilio !== null && config.trustProxy
+            ? 'PUBLIC_BASE_URL is not set: with TRUST_PROXY=true the URL Twilio signed is rebuilt from ' +
+              'X-Forwarded-Proto/Host, so only your proxy may reach the gateway; sends carry no status callback URL'
+            : 'PUBLIC_BASE_URL is not set: sends carry no status callback URL',
+      },
+    ];
   }
   if (!URL.canParse(raw)) return []; // loadConfig reported it
   const url = new URL(raw);

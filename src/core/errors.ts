@@ -13,7 +13,10 @@ export const ERRORS = {
     status: 403,
     message: 'The webhook timestamp is more than 300 s away from now (replayed or clock skew).',
   },
-  account_mismatch: { status: 403, message: 'The webhook is for another account.' },
+  account_mismatch: {
+    status: 403,
+    message: 'The webhook is for another account, or names no account (Twilio AccountSid).',
+  },
   provider_not_configured: { status: 403, message: 'This provider is not configured on this gateway.' },
 
   // Webhook shape
@@ -26,6 +29,10 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'The Content-Type is not supported on this route.' },
   method_not_allowed: { status: 405, message: 'The method is not allowed on this route.' },
+  invalid_forwarded_header: {
+    status: 400,
+    message: 'X-Forwarded-Host must be a host[:port] and X-Forwarded-Proto http or https (TRUST_PROXY=true).',
+  },
 
   // API
   unauthorized: { status: 401, message: 'A valid `Authorization: Bearer <key>` header is required.' },

@@ -99,6 +99,8 @@ export interface MessageEvent {
   errorCode: string | null;
   errorMessage: string | null;
   occurredAt: string;
+  /** The carrier's own time for the event as it wrote it (Twilio RawDlrDoneDate, YYMMDDhhmm); null if none. */
+  providerTime: string | null;
 }
 
 /** One call to a carrier's send API (or a decision to move on without one), newest last. */

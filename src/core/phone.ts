@@ -44,8 +44,9 @@ export function maskPhone(value: string): string {
 }
 
 // A phone-number-like run: an optional plus (maybe percent-encoded), then 7 to 15 digits, which may be separated by
-// spaces, dots, dashes or parentheses, plain or percent-encoded (`%2B1%20415%20555%200123`).
-const SEPARATOR = String.raw`(?:[\s.()-]|%20|%2D|%28|%29)*`;
+// spaces, dots, dashes, parentheses or plus signs (a space, in a query string), plain or percent-encoded
+// (`%2B1%20415%20555%200123`, `%2B1+415+555+0123`).
+const SEPARATOR = String.raw`(?:[\s.()+-]|%20|%2B|%2D|%28|%29)*`;
 // Not glued to letters or digits: a run inside an id (`01a1fea1-26f0-7374-842f`) is not a number.
 const PHONE_LIKE = new RegExp(
   String.raw`(?<![0-9A-Za-z])(?:\+|%2B)?\d(?:${SEPARATOR}\d){6,14}(?![0-9A-Za-z])`,
@@ -54,7 +55,7 @@ const PHONE_LIKE = new RegExp(
 // Ids (UUIDs) are kept whole: their all-digit groups, joined by dashes, would look like a number.
 const UUID_OR_REST = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
 
-/** Masks every phone-number-like run in free text (URLs, messages) before it is logged; ids are left alone. */
+/** Masks every phone-number-like run in free text before it is logged; ids are left alone. */
 export function maskPhonesIn(text: string): string {
   return text
     .split(UUID_OR_REST)
@@ -68,4 +69,56 @@ function maskRuns(text: string): string {
     const digits = match.slice(plus.length).replace(/%[0-9A-F]{2}|\D/gi, '');
     return `${plus}${digits.slice(0, 4)}****${digits.slice(-3)}`;
   });
+}
+
+// A number needs 7 digits, and each is written as a digit or as %3X: a URL with fewer holds none.
+const MIN_DIGITS = 7;
+const PERCENT_ESCAPE = /%[0-9A-Fa-f]{2}/;
+// Clients encode once, twice (`%252B`) or not at all; three rounds undo any of these.
+const MAX_DECODINGS = 3;
+
+/**
+ * Masks phone numbers in a URL's path and query string before it is logged. Each path segment, parameter name and
+ * value is decoded first (percent-encoding, repeatedly for double encoding), so `?to=%2B1+415+555+0123` or
+ * `%252B14155550123` is seen as the number it is; a component holding one is written back masked and encoded once,
+ * any other exactly as received.
+ */
+export function maskPhonesInUrl(url: string): string {
+  let digits = 0;
+  for (let i = 0; i < url.length && digits < MIN_DIGITS; i++) {
+    const c = url.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+  }
+  if (digits < MIN_DIGITS) return url;
+  const q = url.indexOf('?');
+  const path = (q === -1 ? url : url.slice(0, q)).split('/').map(maskComponent).join('/');
+  if (q === -1) return path;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq === -1
+        ? maskComponent(pair)
+        : `${maskComponent(pair.slice(0, eq))}=${maskComponent(pair.slice(eq + 1))}`;
+    })
+    .join('&');
+  return `${path}?${query}`;
+}
+
+function maskComponent(raw: string): string {
+  let decoded = raw;
+  for (let i = 0; i < MAX_DECODINGS && PERCENT_ESCAPE.test(decoded); i++) decoded = decodeLeniently(decoded);
+  // A `+` is left as it is: the masker reads it as a plus or as a separator, whichever it meant.
+  const masked = maskPhonesIn(decoded);
+  return masked === decoded ? raw : encodeURIComponent(masked);
+}
+
+/** decodeURIComponent, or byte by byte where the text holds a malformed escape (`%zz`, half a UTF-8 sequence). */
+function decodeLeniently(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
 }

@@ -43,7 +43,18 @@ export interface StatusEvent {
   body: string | null;
   segments: number | null;
   encoding: Encoding | null;
+  /**
+   * Milliseconds since the epoch; never before the event it follows, so a history reads in the order things
+   * happened. A carrier time that cannot promise that (coarse, zone-less) goes in `providerTime` instead.
+   */
   occurredAt: number;
+  /** The carrier's own time for the event, as it wrote it (Twilio RawDlrDoneDate: YYMMDDhhmm, no time zone). */
+  providerTime?: string | null;
+  /**
+   * The carrier reports that the recipient opted out of the sender (Twilio 21610, Telnyx 40300 in a failure
+   * receipt): ingest records the opt-out of `to` from `from`, as for a refusal at send time. Set by every parser.
+   */
+  recipientOptedOut: boolean;
 }
 
 export type NormalizedEvent = InboundMessageEvent | StatusEvent;

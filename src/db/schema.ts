@@ -61,6 +61,9 @@ export const messageEvents = sqliteTable(
     errorMessage: text('error_message'),
     occurredAt: integer('occurred_at').notNull(),
     receivedAt: integer('received_at').notNull(),
+    // The carrier's own time for the event as it wrote it (Twilio RawDlrDoneDate: minute precision, no time zone);
+    // occurred_at is ours and keeps the history in order.
+    providerTime: text('provider_time'),
   },
   (t) => [
     uniqueIndex('message_events_dedupe_key').on(t.dedupeKey),

@@ -217,6 +217,7 @@ export class SendPipelineWrites {
           errorMessage,
           occurredAt: attempt.startedAt + attempt.durationMs,
           receivedAt: now,
+          providerTime: null,
         });
         if (outcome.optOut) {
           s.addOptOut.run({

@@ -191,7 +191,17 @@ export class SqliteEngine {
       messageId = this.#storeInbound(event, now);
       change = 'received';
     } else {
-      ({ messageId, change } = this.#applyStatus(event, now));
+      let numbers;
+      ({ messageId, change, numbers } = this.#applyStatus(event, now));
+      if (event.recipientOptedOut) {
+        // A failure receipt saying the recipient opted out of our sender is recorded like a refusal at send time:
+        // the recipient and the number the message went from, in the receipt's own transaction.
+        const phone = event.to ?? numbers.to;
+        const ourNumber = event.from ?? numbers.from;
+        if (phone !== '' && ourNumber !== '') {
+          s.addOptOut.run({ phone, ourNumber, provider: event.provider, createdAt: now });
+        }
+      }
     }
     s.insertEvent.run({
       messageId,
@@ -204,6 +214,7 @@ export class SqliteEngine {
       errorMessage: event.kind === 'status' ? event.errorMessage : null,
       occurredAt: event.occurredAt,
       receivedAt: now,
+      providerTime: event.kind === 'status' ? (event.providerTime ?? null) : null,
     });
     if (optOut === 'add' && event.kind === 'inbound_message') {
       s.addOptOut.run({ phone: event.from, ourNumber: event.to, provider: event.provider, createdAt: now });
@@ -236,8 +247,11 @@ export class SqliteEngine {
     });
   }
 
-  /** The message's id, and its new status when the event changed it. */
-  #applyStatus(event: StatusEvent, now: number): { messageId: string; change: Status | null } {
+  /** The message's id and numbers, and its new status when the event changed it. */
+  #applyStatus(
+    event: StatusEvent,
+    now: number,
+  ): { messageId: string; change: Status | null; numbers: { from: string; to: string } } {
     const existing = this.#statements.messageByProviderId.get({
       provider: event.provider,
       providerMessageId: event.providerMessageId,
@@ -265,7 +279,11 @@ export class SqliteEngine {
         statusCallback: null,
         now,
       });
-      return { messageId, change: status === 'queued' ? null : status };
+      return {
+        messageId,
+        change: status === 'queued' ? null : status,
+        numbers: { from: event.from ?? '', to: event.to ?? '' },
+      };
     }
     const next = advanceStatus(existing.status as Status, event.status);
     if (next !== existing.status) {
@@ -278,7 +296,11 @@ export class SqliteEngine {
         updatedAt: now,
       });
     }
-    return { messageId: existing.id, change: next !== existing.status ? next : null };
+    return {
+      messageId: existing.id,
+      change: next !== existing.status ? next : null,
+      numbers: { from: existing.fromNumber, to: existing.toNumber },
+    };
   }
 
   getMessage(id: string): MessageWithEvents | null {
@@ -306,6 +328,7 @@ export class SqliteEngine {
       errorCode: e.errorCode,
       errorMessage: e.errorMessage,
       occurredAt: new Date(e.occurredAt).toISOString(),
+      providerTime: e.providerTime,
     }));
     // Not stored (see send-pipeline.ts): a message of the send pipeline (it has tries, or has not gone out yet)
     // starts queued, when it was created. A message only known from carrier callbacks has no such entry.
@@ -318,6 +341,7 @@ export class SqliteEngine {
         errorCode: null,
         errorMessage: null,
         occurredAt: message.createdAt,
+        providerTime: null,
       });
     }
     return {

@@ -150,9 +150,12 @@ function prepareRaw(sqlite: Database.Database) {
         providerStatus: string | null;
         errorCode: string | null;
         errorMessage: string | null;
+        fromNumber: string;
+        toNumber: string;
       }
     >(
-      `SELECT id, status, provider_status AS providerStatus, error_code AS errorCode, error_message AS errorMessage
+      `SELECT id, status, provider_status AS providerStatus, error_code AS errorCode, error_message AS errorMessage,
+         from_number AS fromNumber, to_number AS toNumber
        FROM messages WHERE provider = @provider AND provider_message_id = @providerMessageId`,
     ),
     insertMessage: raw<Record<string, unknown>>(
@@ -174,11 +177,12 @@ function prepareRaw(sqlite: Database.Database) {
       errorMessage: string | null;
       occurredAt: number;
       receivedAt: number;
+      providerTime: string | null;
     }>(
       `INSERT INTO message_events (message_id, dedupe_key, provider, status, provider_status, recipient, error_code,
-         error_message, occurred_at, received_at)
+         error_message, occurred_at, received_at, provider_time)
        VALUES (@messageId, @dedupeKey, @provider, @status, @providerStatus, @recipient, @errorCode, @errorMessage,
-         @occurredAt, @receivedAt)`,
+         @occurredAt, @receivedAt, @providerTime)`,
     ),
     insertOutbox: raw<{ messageId: string; provider: string; nextAttemptAt: number; createdAt: number }>(
       `INSERT INTO outbox (message_id, provider, attempts, next_attempt_at, created_at)

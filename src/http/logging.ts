@@ -1,6 +1,6 @@
 import type { FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { LogLevel } from '../config.js';
-import { maskPhonesIn } from '../core/phone.js';
+import { maskPhonesInUrl } from '../core/phone.js';
 
 /**
  * Logger options. Nothing logs headers, so signatures and API keys never reach the log; request lines carry URLs
@@ -13,7 +13,7 @@ export function loggerOptions(level: LogLevel): NonNullable<FastifyServerOptions
     serializers: {
       req: (req: FastifyRequest) => ({
         method: req.method,
-        url: maskPhonesIn(req.url),
+        url: maskPhonesInUrl(req.url),
         remoteAddress: req.ip,
       }),
     },

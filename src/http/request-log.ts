@@ -1,5 +1,5 @@
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { maskPhonesIn } from '../core/phone.js';
+import { maskPhonesInUrl } from '../core/phone.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,7 +33,7 @@ export class RequestLog extends LogController {
   ): void {
     const line = {
       method: request.method,
-      url: maskPhonesIn(request.url),
+      url: maskPhonesInUrl(request.url),
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
       ...request.logFacts,

@@ -27,7 +27,18 @@ const HistoryEntry = Type.Object({
   recipient: nullable(Type.String()),
   errorCode: nullable(Type.String()),
   errorMessage: nullable(Type.String()),
-  occurredAt: Type.String(),
+  occurredAt: Type.String({
+    description:
+      "When it happened: the carrier's time where it is exact (Telnyx), else when the event reached Switchboard " +
+      '(Twilio receipts), so a history never reads out of order.',
+  }),
+  providerTime: nullable(
+    Type.String({
+      description:
+        "The carrier's own time for the event, as it wrote it: Twilio's RawDlrDoneDate (YYMMDDhhmm, minute " +
+        'precision, no time zone: the offset varies by carrier). Null when the carrier sent none.',
+    }),
+  ),
 });
 
 const SendAttemptSchema = Type.Object({

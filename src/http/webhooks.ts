@@ -4,7 +4,7 @@ import { SwitchboardError } from '../core/errors.js';
 import type { InboundGateway } from '../core/inbound.js';
 import { isProviderId, PROVIDER_IDS, type ProviderId } from '../core/message.js';
 import { RawWebhook } from '../core/webhook.js';
-import { externalUrl } from './external-url.js';
+import { externalUrl, type ExternalUrlOptions } from './external-url.js';
 import { logFact } from './request-log.js';
 
 /** Carriers send a few KiB at most; anything larger is not a carrier webhook. */
@@ -16,7 +16,8 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as co
 
 export interface WebhookRoutesOptions {
   inbound: InboundGateway;
-  publicBaseUrl: string | null;
+  /** How the URL the carrier called is rebuilt (Twilio signs it). */
+  externalUrl: ExternalUrlOptions;
   metrics: Metrics;
 }
 
@@ -28,7 +29,7 @@ export interface WebhookRoutesOptions {
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
   app,
-  { inbound, publicBaseUrl, metrics },
+  { inbound, externalUrl: urlOptions, metrics },
 ) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -51,7 +52,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRoutesOptions> = async (
       : 'json';
     const raw = new RawWebhook({
       method: request.method,
-      url: externalUrl(request, publicBaseUrl),
+      url: externalUrl(request, urlOptions),
       headers: request.headers,
       body,
       contentType,

@@ -41,6 +41,7 @@ console.log(`Provider simulator listening on ${sim.url}
 Telnyx events without webhook_url, and /_sim/inbound, go to ${webhookUrl}
 
 Set on the gateway:
+  PUBLIC_BASE_URL=${webhookUrl.replace(/\/webhooks(?:\/[a-z]+)?$/, '')}
   TWILIO_ACCOUNT_SID=${sim.twilioCredentials.accountSid}
   TWILIO_API_BASE_URL=${sim.twilioApiBaseUrl}
   TELNYX_API_BASE_URL=${sim.telnyxApiBaseUrl}

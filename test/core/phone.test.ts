@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskPhone, maskPhonesIn, normalizeAddress } from '../../src/core/phone.js';
+import { maskPhone, maskPhonesIn, maskPhonesInUrl, normalizeAddress } from '../../src/core/phone.js';
 
 describe('normalizeAddress', () => {
   it('keeps E.164 as is and normalizes formatted international numbers', () => {
@@ -49,5 +49,47 @@ describe('masking', () => {
     expect(maskPhonesIn('/v1/events?messageId=01a1fea1-2600-7374-8420-123456789012&to=%2B14155550234')).toBe(
       '/v1/events?messageId=01a1fea1-2600-7374-8420-123456789012&to=%2B1415****234',
     );
+  });
+});
+
+describe('masking URLs', () => {
+  /** The digits a log line would show: none of the number's subscriber part may survive. */
+  const digits = (text: string) => text.replace(/\D/g, '');
+
+  it.each([
+    ['plus as space', '/v1/messages?to=%2B1+415+555+0123'],
+    ['percent-encoded spaces', '/v1/messages?to=%2B1%20415%20555%200123'],
+    ['mixed', '/v1/messages?to=%2B1+415%20555-0123&limit=5'],
+    ['an unencoded plus', '/v1/messages?to=+14155550123'],
+    ['double encoding', '/v1/messages?to=%252B14155550123'],
+    ['double-encoded spaces', '/v1/messages?to=%252B1%2520415%2520555%25200123'],
+    ['no plus', '/v1/messages?to=14155550123'],
+    ['national format', '/v1/messages?to=%28415%29%20555-0123'],
+    ['encoded digits', '/v1/messages?to=%2B%31%34%31%35%35%35%35%30%31%32%33'],
+    ['a malformed escape beside it', '/v1/messages?to=%2B14155550123%zz'],
+    ['a path segment', '/dashboard/api/conversation/%2B1%20415%20555%200123'],
+    ['a parameter name', '/v1/messages?%2B14155550123=x'],
+  ])('masks a number written with %s', (_how, url) => {
+    const masked = maskPhonesInUrl(url);
+    expect(digits(masked)).not.toContain('5550123');
+    expect(masked).toContain('****');
+  });
+
+  it('writes the masked number back encoded, and everything else exactly as received', () => {
+    expect(maskPhonesInUrl('/v1/messages?to=%2B1+415+555+0123&limit=50&since=2026-11-21T00%3A00%3A00Z')).toBe(
+      '/v1/messages?to=%2B1415****123&limit=50&since=2026-11-21T00%3A00%3A00Z',
+    );
+    expect(maskPhonesInUrl('/v1/messages?direction=inbound&limit=20')).toBe(
+      '/v1/messages?direction=inbound&limit=20',
+    );
+    expect(maskPhonesInUrl('/webhooks')).toBe('/webhooks');
+    for (const url of [
+      '/v1/messages/01a1fea1-26f0-7374-842f-5a7df0871629',
+      '/v1/events?messageId=01a1fea1-2600-7374-8420-123456789012&limit=10',
+      '/v1/messages/SM0123456789abcdef0123456789abcdef',
+      '/v1/messages?cursor=MDFhMWZlYTEtMjZmMC03Mzc0LTg0MmYtNWE3ZGYwODcxNjI5',
+    ]) {
+      expect(maskPhonesInUrl(url)).toBe(url);
+    }
   });
 });

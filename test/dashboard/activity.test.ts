@@ -53,6 +53,7 @@ function receipt(
     segments: null,
     encoding: null,
     occurredAt: T0,
+    recipientOptedOut: false,
   };
 }
 

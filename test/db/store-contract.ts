@@ -78,6 +78,7 @@ export function status(
     segments: null,
     encoding: null,
     occurredAt: 1_700_000_000_000 + seq,
+    recipientOptedOut: false,
     ...overrides,
   };
 }

@@ -81,6 +81,18 @@ describe('logs of a full run', () => {
     await eventually(async () => (sim!.messages().length === 3 ? true : null), 10_000, 'the reply');
     await sim.callbacksIdle();
     await api(`/v1/messages?to=${encodeURIComponent(numbers[0]!)}`);
+    // The same number as clients really write it in a query string: plus as space, percent-encoded spaces, mixed,
+    // encoded twice, without a plus.
+    const queried = [
+      '%2B1+415+555+0456',
+      '%2B1%20415%20555%200456',
+      '%2B1+415%20555-0456',
+      '%252B14155550456',
+      '%252B1%2520415%2520555%25200456',
+      '14155550456',
+    ];
+    for (const spelling of queried) await api(`/v1/messages?to=${spelling}&limit=5`);
+    await api('/dashboard/api/conversation?number=%2B1+415+555+0456');
     await api(`/v1/messages/${sent.id}`);
     await api('/v1/events?type=message.received');
     await fetch(`${base}/webhooks`, {
@@ -97,6 +109,8 @@ describe('logs of a full run', () => {
     const log = gateway.output();
     const secrets = [
       ...numbers.map((n) => n.slice(1)),
+      ...queried,
+      '4155550456',
       'private outbound body',
       'private telnyx body',
       'private inbound body',
@@ -133,7 +147,13 @@ describe('logs of a full run', () => {
     );
     // Ids in URLs stay whole.
     expect(requests.some((l) => l.url === `/v1/messages/${sent.id}`)).toBe(true);
-    // Numbers in URLs are masked, not dropped.
+    // Numbers in URLs are masked, not dropped, however they were written.
     expect(requests.some((l) => String(l.url).includes('%2B1415****987'))).toBe(true);
+    const queries = requests.filter((l) =>
+      /^\/(v1\/messages|dashboard\/api\/conversation)\?/.test(String(l.url)),
+    );
+    expect(queries.length).toBeGreaterThanOrEqual(queried.length + 2);
+    for (const line of queries) expect(String(line.url).replace(/\D/g, '')).not.toContain('5550456');
+    expect(requests.filter((l) => String(l.url).includes('to=%2B1415****456&limit=5'))).toHaveLength(5);
   }, 60_000);
 });

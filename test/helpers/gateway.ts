@@ -45,6 +45,9 @@ export async function startGateway(
     // Never the real carriers from a test: a closed local port, so a send fails fast (and is retried).
     TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
     TELNYX_API_BASE_URL: 'http://127.0.0.1:9/v2',
+    // Twilio needs PUBLIC_BASE_URL or a trusted proxy; the tests post straight to the port, so the URL Twilio
+    // signed is rebuilt from the Host header (X-Forwarded-* where a test sends them).
+    TRUST_PROXY: 'true',
     ...env,
   });
   const store = await SqliteStore.open({ path: config.databaseUrl });

@@ -76,6 +76,7 @@ describe('GET /v1/messages/:id', () => {
       errorCode: null,
       errorMessage: null,
       occurredAt: expect.any(String),
+      providerTime: null,
     });
     expect(new Date(message.createdAt).toISOString()).toBe(message.createdAt);
   });

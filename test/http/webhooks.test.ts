@@ -2,6 +2,7 @@ import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   formBody,
+  TWILIO_SID,
   telnyxKeys,
   telnyxReceived,
   telnyxStatusEvent,
@@ -12,7 +13,7 @@ import {
   twilioStatus,
   unique,
 } from '../helpers/carriers.js';
-import { startGateway, type TestGateway, json } from '../helpers/gateway.js';
+import { API_KEY, startGateway, type TestGateway, json } from '../helpers/gateway.js';
 import { captureLogs } from '../helpers/log-capture.js';
 
 const keys = telnyxKeys();
@@ -54,8 +55,8 @@ describe('POST /webhooks with Twilio', () => {
     expect(res.status).toBe(200);
   });
 
-  it('rebuilds the signed URL from X-Forwarded-Proto/Host without PUBLIC_BASE_URL', async () => {
-    gw = await startGateway();
+  it('rebuilds the signed URL from X-Forwarded-Proto/Host with TRUST_PROXY=true', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
     const params = twilioInbound();
     const signature = twilioSignature('https://public.example.com/webhooks', params);
     const res = await gw.post('/webhooks', {
@@ -133,6 +134,306 @@ describe('POST /webhooks with Twilio', () => {
     expect(list.data).toHaveLength(1);
     const message = await json(await gw.api(`/v1/messages/${list.data[0].id}`));
     expect(message.events).toHaveLength(1);
+  });
+});
+
+/** POSTs Twilio form parameters with a given signature and headers. */
+function postSigned(
+  path: string,
+  params: Record<string, string | string[]>,
+  signature: string,
+  headers: Record<string, string> = {},
+) {
+  return gw.post(path, {
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signature,
+      ...headers,
+    },
+    body: formBody(params),
+  });
+}
+
+/** What Twilio's signature covers: the URL, then every parameter as name + value, names sorted. */
+const signedString = (url: string, params: Record<string, string>) =>
+  Object.keys(params)
+    .sort()
+    .reduce((acc, key) => acc + key + params[key], url);
+
+describe('forged Twilio webhooks made from a captured signature', () => {
+  const victim = '+14155550166';
+  const ours = '+14155550100';
+
+  /**
+   * A real inbound message, signed by Twilio for https://a.example.com/webhooks, whose Body the attacker chose (they
+   * texted our number). Its signed string is re-split into another request with the same signature: most of the
+   * signed URL and the first parameters move into X-Forwarded-Host, the Body's text becomes the path, query and the
+   * parameters of a STOP "from" the victim, and a last parameter swallows the rest.
+   */
+  function resplitStop() {
+    const forged: Record<string, string> = {
+      AccountSid: TWILIO_SID,
+      Body: 'STOP',
+      From: victim,
+      MessageSid: unique('SM'),
+      SmsStatus: 'received',
+      To: ours,
+    };
+    const body = `x/webhooks?x=${signedString('', forged)}zz`;
+    const captured = twilioInbound({ From: '+14155550177', To: ours, Body: body });
+    const url = 'https://a.example.com/webhooks';
+    const signature = twilioSignature(url, captured);
+    const signed = signedString(url, captured);
+    const split = signed.indexOf('/webhooks?x=AccountSid');
+    const path = '/webhooks?x=';
+    const host = signed.slice('https://'.length, split);
+    const rest = signed.slice(split + path.length + signedString('', forged).length + 'zz'.length);
+    const params = { ...forged, zz: rest };
+    // The same signed string, so the same signature: what made the forgery work.
+    expect(signedString(`https://${host}${path}`, params)).toBe(signed);
+    expect(twilioSignature(`https://${host}${path}`, params)).toBe(signature);
+    return { path, host, params, signature };
+  }
+
+  const nothingStored = async () => {
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
+    expect(await gw.store.isOptedOut(victim, ours)).toBe(false);
+  };
+
+  it('refuses a STOP re-split into X-Forwarded-Host behind a trusted proxy (400), storing nothing', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const { path, host, params, signature } = resplitStop();
+    const res = await postSigned(path, params, signature, {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': host,
+    });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.code).toBe('invalid_forwarded_header');
+    await nothingStored();
+  });
+
+  it('refuses the same forgery with PUBLIC_BASE_URL set: forwarded headers are not read (403)', async () => {
+    gw = await startGateway({ PUBLIC_BASE_URL: 'https://a.example.com' });
+    const { path, host, params, signature } = resplitStop();
+    const res = await postSigned(path, params, signature, {
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': host,
+    });
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('signature_invalid');
+    await nothingStored();
+  });
+
+  it('refuses a re-split that moves the first parameters (AccountSid) into the query string (403)', async () => {
+    // Twilio was given a URL with a query string; the forged request keeps the signed URL and moves AccountSid and
+    // ApiVersion into its query, so the parameters start at a Body the attacker chose: a STOP from the victim.
+    gw = await startGateway({ PUBLIC_BASE_URL: 'https://a.example.com' });
+    const forged: Record<string, string> = {
+      Body: 'STOP',
+      From: victim,
+      MessageSid: unique('SM'),
+      SmsStatus: 'received',
+      To: ours,
+    };
+    const captured = twilioInbound({
+      From: '+14155550177',
+      To: ours,
+      Body: `${signedString('', forged).slice('Body'.length)}zz`,
+    });
+    const url = 'https://a.example.com/webhooks?x=1';
+    const signature = twilioSignature(url, captured);
+    const signed = signedString(url, captured);
+    const bodyAt = signed.indexOf('BodySTOP');
+    const query = signed.slice('https://a.example.com'.length, bodyAt);
+    const params = { ...forged, zz: signed.slice(bodyAt + signedString('', forged).length + 2) };
+    expect(twilioSignature(`https://a.example.com${query}`, params)).toBe(signature);
+    const res = await postSigned(query, params, signature);
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('account_mismatch');
+    await nothingStored();
+  });
+
+  it('refuses a correctly signed webhook without AccountSid (403 account_mismatch)', async () => {
+    gw = await startGateway();
+    const { AccountSid: _sid, ...params } = twilioInbound();
+    const res = await gw.postTwilio(params);
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('account_mismatch');
+    await nothingStored();
+  });
+});
+
+describe('TRUST_PROXY: X-Forwarded-Proto and X-Forwarded-Host', () => {
+  const params = () => twilioInbound();
+
+  it('refuses a host that is not host[:port] and a scheme other than http(s): 400, nothing stored', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const cases: [string, Record<string, string>][] = [
+      ['a path', { 'x-forwarded-host': 'public.example.com/webhooks' }],
+      ['user info', { 'x-forwarded-host': 'user@public.example.com' }],
+      ['a space', { 'x-forwarded-host': 'public.example.com x' }],
+      ['a query', { 'x-forwarded-host': 'public.example.com?x=1' }],
+      ['a bad port', { 'x-forwarded-host': 'public.example.com:99999' }],
+      ['an empty first value', { 'x-forwarded-host': ', public.example.com' }],
+      ['another scheme', { 'x-forwarded-proto': 'ftp' }],
+      ['a scheme with more', { 'x-forwarded-proto': 'https://evil' }],
+    ];
+    for (const [what, headers] of cases) {
+      const p = params();
+      const res = await postSigned('/webhooks', p, twilioSignature(`${gw.base}/webhooks`, p), headers);
+      expect(res.status, what).toBe(400);
+      expect((await json(res)).error.code, what).toBe('invalid_forwarded_header');
+    }
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
+  });
+
+  it('takes the first of several values, and a host with a port', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const p = params();
+    const signature = twilioSignature('https://public.example.com:8443/webhooks', p);
+    const res = await postSigned('/webhooks', p, signature, {
+      'x-forwarded-proto': 'HTTPS, http',
+      'x-forwarded-host': ' public.example.com:8443 , evil.example.com/webhooks',
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('ignores X-Forwarded-* without TRUST_PROXY (the sandbox, rebuilding from Host)', async () => {
+    gw = await startGateway({ TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: '', TRUST_PROXY: '' });
+    const sim = gw.app.gateway.simulator!;
+    const { accountSid, authToken } = sim.twilioCredentials;
+    const p = twilioInbound({ AccountSid: accountSid });
+    const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.com' };
+    const forProxy = twilioSignature('https://public.example.com/webhooks', p, authToken);
+    expect((await postSigned('/webhooks', p, forProxy, forwarded)).status).toBe(403);
+    const forHost = twilioSignature(`${gw.base}/webhooks`, p, authToken);
+    expect((await postSigned('/webhooks', p, forHost, forwarded)).status).toBe(200);
+  });
+});
+
+describe('Twilio webhooks as documented', () => {
+  it('verifies a form webhook whose URL holds "bodySHA256=" in a parameter value over its parameters', async () => {
+    gw = await startGateway();
+    const p = twilioInbound({ Body: 'form with a hash-looking query' });
+    const path = `/webhooks?ref=bodySHA256%3D${'0'.repeat(64)}&bodySHA256=${'1'.repeat(64)}`;
+    const res = await postSigned(path, p, twilioSignature(gw.base + path, p));
+    expect(res.status).toBe(200);
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('stores an inbound message sent with only the documented parameters (no SmsStatus)', async () => {
+    gw = await startGateway();
+    const sid = unique('SM');
+    const res = await gw.postTwilio({
+      MessageSid: sid,
+      SmsSid: sid,
+      SmsMessageSid: sid,
+      AccountSid: TWILIO_SID,
+      MessagingServiceSid: `MG${'6'.repeat(32)}`,
+      From: '+14155550155',
+      To: '+14155550100',
+      Body: 'documented only',
+      NumMedia: '0',
+      NumSegments: '1',
+    });
+    expect(res.status).toBe(200);
+    const [message] = (await gw.store.listMessages({}, { limit: 10 })).data;
+    expect(message).toMatchObject({ direction: 'inbound', status: 'received', body: 'documented only' });
+  });
+
+  it.each([
+    ['hours in the past', -5],
+    ['hours in the future', 5],
+  ])(
+    'keeps the history in order when delivered carries a RawDlrDoneDate %s, and shows the raw value',
+    async (_when, hours) => {
+      gw = await startGateway();
+      const sid = unique('SM');
+      const before = Date.now();
+      expect((await gw.postTwilio(twilioStatus(sid, 'sent'))).status).toBe(200);
+      const done = new Date(Date.now() + hours * 3_600_000);
+      const raw = [
+        done.getUTCFullYear() % 100,
+        done.getUTCMonth() + 1,
+        done.getUTCDate(),
+        done.getUTCHours(),
+        done.getUTCMinutes(),
+      ]
+        .map((n) => String(n).padStart(2, '0'))
+        .join('');
+      const delivered = twilioStatus(sid, 'delivered', { RawDlrDoneDate: raw });
+      expect((await gw.postTwilio(delivered)).status).toBe(200);
+      const after = Date.now();
+      const [listed] = (await json(await gw.api('/v1/messages?direction=outbound'))).data;
+      const message = await json(await gw.api(`/v1/messages/${listed.id}`));
+      expect(message.status).toBe('delivered');
+      const [sent, dlr] = message.events;
+      expect(sent).toMatchObject({ providerStatus: 'sent', providerTime: null });
+      expect(dlr).toMatchObject({ providerStatus: 'delivered', providerTime: raw });
+      const times = [Date.parse(sent.occurredAt), Date.parse(dlr.occurredAt)];
+      expect(times[1]).toBeGreaterThanOrEqual(times[0]!);
+      for (const t of times) {
+        expect(t).toBeGreaterThanOrEqual(before);
+        expect(t).toBeLessThanOrEqual(after);
+      }
+    },
+  );
+});
+
+describe('opt-outs reported in failure receipts', () => {
+  const sendFrom = (from: string, to: string) =>
+    fetch(`${gw.base}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to, from, body: 'are you there?' }),
+    });
+
+  it('records a Twilio failed receipt with 21610: a later send to that recipient from that sender is refused', async () => {
+    gw = await startGateway({ TWILIO_FROM: '+14155550100' });
+    const receipt = twilioStatus(unique('SM'), 'failed', {
+      From: '+14155550100',
+      To: '+14155550188',
+      ErrorCode: '21610',
+      ErrorMessage: 'Attempt to send to unsubscribed recipient',
+    });
+    expect((await gw.postTwilio(receipt)).status).toBe(200);
+    const refused = await sendFrom('+14155550100', '+14155550188');
+    expect(refused.status).toBe(422);
+    expect((await json(refused)).error.code).toBe('recipient_opted_out');
+    // Only that pair: another recipient, and another of our numbers, may still write.
+    expect((await sendFrom('+14155550100', '+14155550189')).status).toBe(202);
+    expect((await sendFrom('+14155550199', '+14155550188')).status).toBe(202);
+  });
+
+  it('records a Telnyx message.finalized with 40300 the same way', async () => {
+    gw = await startGateway({ TELNYX_PUBLIC_KEY: keys.publicKey, TWILIO_FROM: '+14155550100' });
+    const finalized = telnyxStatusEvent(
+      'message.finalized',
+      crypto.randomUUID(),
+      [
+        { phone: '+13125550102', status: 'sending_failed' },
+        { phone: '+13125550103', status: 'delivered' },
+      ],
+      [{ code: '40300', title: 'Blocked due to STOP message' }],
+    );
+    expect((await gw.postTelnyx(keys, finalized)).status).toBe(200);
+    // The error is the message's; only the recipient it failed for opted out.
+    expect(await gw.store.isOptedOut('+13125550103', '+13125550001')).toBe(false);
+    // The receipt's sender is our Telnyx number +13125550001.
+    const refused = await sendFrom('+13125550001', '+13125550102');
+    expect(refused.status).toBe(422);
+    expect((await json(refused)).error.code).toBe('recipient_opted_out');
+  });
+
+  it('records nothing for other failure codes', async () => {
+    gw = await startGateway({ TWILIO_FROM: '+14155550100' });
+    const receipt = twilioStatus(unique('SM'), 'undelivered', {
+      From: '+14155550100',
+      To: '+14155550187',
+      ErrorCode: '30003',
+    });
+    expect((await gw.postTwilio(receipt)).status).toBe(200);
+    expect(await gw.store.isOptedOut('+14155550187', '+14155550100')).toBe(false);
   });
 });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import twilio from 'twilio';
 import { RawWebhook } from '../../src/core/webhook.js';
-import { parseDlrDate, parseTwilio } from '../../src/providers/twilio/parse.js';
+import { parseTwilio } from '../../src/providers/twilio/parse.js';
 import { mapTwilioStatus } from '../../src/providers/twilio/statuses.js';
-import { verifyTwilio } from '../../src/providers/twilio/verify.js';
+import { bodyHashParameter, verifyTwilio } from '../../src/providers/twilio/verify.js';
 import { twimlReply } from '../../src/providers/twilio/adapter.js';
 import { twilioDetector } from '../../src/providers/twilio/detect.js';
 import {
@@ -99,6 +99,56 @@ describe('Twilio verification', () => {
     });
   });
 
+  it('refuses a correctly signed webhook that names no account, or names one twice', () => {
+    const { AccountSid: _sid, ...noAccount } = params;
+    const sig = twilioSignature(URL_SIGNED, noAccount);
+    expect(verifyTwilio(form(noAccount, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'account_mismatch',
+      reason: 'the webhook carries no AccountSid',
+    });
+    const twice = { ...params, AccountSid: [TWILIO_SID, TWILIO_SID] };
+    const sig2 = twilioSignature(URL_SIGNED, twice);
+    expect(verifyTwilio(form(twice, URL_SIGNED, sig2), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      code: 'account_mismatch',
+    });
+  });
+
+  it('verifies a form webhook over its parameters even when its URL holds "bodySHA256=" elsewhere', () => {
+    for (const url of [
+      `${URL_SIGNED}?next=${encodeURIComponent('https://x.example/?bodySHA256=')}abc`,
+      `${URL_SIGNED}?note=xbodySHA256=${'0'.repeat(64)}`,
+      `${URL_SIGNED}/bodySHA256=${'0'.repeat(64)}`,
+      `${URL_SIGNED}?bodySHA256=${'0'.repeat(64)}`,
+    ]) {
+      const sig = twilioSignature(url, params);
+      expect(verifyTwilio(form(params, url, sig), [TWILIO_TOKEN], TWILIO_SID), url).toEqual({ ok: true });
+    }
+  });
+
+  it('never takes a form body on a signature over the URL alone, whatever bodySHA256 says', () => {
+    const body = formBody(params);
+    const url = `${URL_SIGNED}?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
+    // What a JSON webhook's signature covers: the URL only.
+    const sig = twilio.getExpectedTwilioSignature(TWILIO_TOKEN, url, {});
+    expect(verifyTwilio(form(params, url, sig), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'signature_invalid',
+    });
+  });
+
+  it('takes bodySHA256 only from one query parameter of exactly that name', () => {
+    const hash = 'ab'.repeat(32);
+    expect(bodyHashParameter(`https://h.example/webhooks?a=1&bodySHA256=${hash}`)).toBe(hash);
+    expect(bodyHashParameter(`https://h.example/webhooks?bodySHA256=${hash}#frag`)).toBe(hash);
+    expect(bodyHashParameter(`https://h.example/webhooks/bodySHA256=${hash}`)).toBeNull();
+    expect(bodyHashParameter(`https://h.example/webhooks?x=bodySHA256=${hash}`)).toBeNull();
+    expect(bodyHashParameter(`https://h.example/webhooks?xbodySHA256=${hash}`)).toBeNull();
+    expect(bodyHashParameter(`https://h.example/webhooks?bodySHA%32%35%36=${hash}`)).toBeNull();
+    expect(bodyHashParameter(`https://h.example/webhooks?bodySHA256=${hash}&bodySHA256=${hash}`)).toBeNull();
+    expect(bodyHashParameter(`https://h.example/webhooks?bodySHA256=xyz`)).toBeNull();
+  });
+
   it('verifies JSON webhooks through the bodySHA256 query parameter', () => {
     const body = JSON.stringify({ event: 'x', value: 1 });
     const url = `${URL_SIGNED}?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
@@ -114,6 +164,17 @@ describe('Twilio verification', () => {
       });
     expect(verifyTwilio(req(body), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(true);
     expect(verifyTwilio(req(body.replace('1', '2')), [TWILIO_TOKEN], TWILIO_SID).ok).toBe(false);
+    // The hash must be the request's own parameter: here "bodySHA256=" is only inside another parameter's value.
+    const elsewhere = `${URL_SIGNED}?ref=bodySHA256=${twilio.getExpectedBodyHash(body)}`;
+    const json = new RawWebhook({
+      method: 'POST',
+      url: elsewhere,
+      headers: { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TWILIO_TOKEN, elsewhere, {}) },
+      body: Buffer.from(body),
+      contentType: 'json',
+      receivedAt: 0,
+    });
+    expect(verifyTwilio(json, [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({ code: 'signature_invalid' });
   });
 });
 
@@ -145,6 +206,46 @@ describe('Twilio normalization', () => {
         encoding: 'GSM-7',
         occurredAt: 1_700_000_000_000,
       },
+    ]);
+  });
+
+  it('takes a webhook with only the documented incoming-message parameters (no SmsStatus) as an inbound message', () => {
+    // https://www.twilio.com/docs/messaging/guides/webhook-request: request, media and geographic parameters.
+    const sid = `SM${'5'.repeat(32)}`;
+    const documented = {
+      MessageSid: sid,
+      SmsSid: sid,
+      SmsMessageSid: sid,
+      AccountSid: TWILIO_SID,
+      MessagingServiceSid: `MG${'6'.repeat(32)}`,
+      From: '+14017122661',
+      To: '+15558675310',
+      Body: "Ahoy! Let's build something amazing.",
+      NumMedia: '1',
+      NumSegments: '1',
+      MediaContentType0: 'image/jpeg',
+      MediaUrl0: `https://api.twilio.com/2010-04-01/Accounts/${TWILIO_SID}/Messages/${sid}/Media/ME1`,
+      FromCity: 'SAN FRANCISCO',
+      FromState: 'CA',
+      FromZip: '94103',
+      FromCountry: 'US',
+      ToCity: 'SAUSALITO',
+      ToState: 'CA',
+      ToZip: '94965',
+      ToCountry: 'US',
+    };
+    const req = form(documented, URL_SIGNED, twilioSignature(URL_SIGNED, documented));
+    expect(verifyTwilio(req, [TWILIO_TOKEN], TWILIO_SID)).toEqual({ ok: true });
+    expect(parseTwilio(req)).toEqual([
+      expect.objectContaining({
+        kind: 'inbound_message',
+        dedupeKey: `twilio:${sid}:received`,
+        providerStatus: 'received',
+        channel: 'mms',
+        from: '+14017122661',
+        to: '+15558675310',
+        body: "Ahoy! Let's build something amazing.",
+      }),
     ]);
   });
 
@@ -196,9 +297,22 @@ describe('Twilio normalization', () => {
         providerStatus: 'undelivered',
         errorCode: '30003',
         errorMessage: 'Unreachable destination handset',
-        occurredAt: Date.UTC(2024, 0, 15, 21, 32),
+        // When it reached us; the carrier's zone-less minute is kept as it wrote it.
+        occurredAt: 1_700_000_000_000,
+        providerTime: '2401152132',
+        recipientOptedOut: false,
       }),
     ]);
+  });
+
+  it('flags a failure receipt with 21610 as the recipient opting out', () => {
+    const params = twilioStatus('SM9', 'failed', { ErrorCode: '21610', ErrorMessage: 'unsubscribed' });
+    expect(parseTwilio(form(params))[0]).toMatchObject({
+      status: 'failed',
+      recipientOptedOut: true,
+      from: '+14155550100',
+      to: '+14155550123',
+    });
   });
 
   it('keeps an unknown status as the raw word with no canonical status', () => {
@@ -215,7 +329,7 @@ describe('Twilio normalization', () => {
     expect(() => parseTwilio(form(twilioInbound({ NumMedia: '500' })))).toThrow(/NumMedia/);
   });
 
-  it('maps every documented status and rejects bad DLR dates', () => {
+  it('maps every documented status', () => {
     const table: Record<string, string> = {
       accepted: 'queued',
       scheduled: 'queued',
@@ -233,8 +347,6 @@ describe('Twilio normalization', () => {
     };
     for (const [raw, canonical] of Object.entries(table)) expect(mapTwilioStatus(raw)).toBe(canonical);
     expect(mapTwilioStatus('toString')).toBeNull();
-    expect(parseDlrDate('2413321299')).toBeNull();
-    expect(parseDlrDate('abc')).toBeNull();
   });
 });
 

@@ -104,6 +104,7 @@ export function parseTelnyx(req: RawWebhook): NormalizedEvent[] {
       segments,
       encoding,
       occurredAt,
+      recipientOptedOut: errorCode === '40300' && providerStatus.endsWith('_failed'), // STOP block, this recipient
     };
   });
 }

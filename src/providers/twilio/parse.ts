@@ -11,9 +11,20 @@ const WHATSAPP = 'whatsapp:';
 // Twilio caps NumMedia at 10; a larger claim is not believed, to bound the work per webhook.
 const MAX_MEDIA = 10;
 
+// Twilio's error code for a message to a recipient who replied STOP to the sender (its error dictionary, 21610);
+// in a failed status callback it reports an opt-out as surely as the send API's answer does.
+const OPTED_OUT = '21610';
+
 /**
- * Twilio messaging webhooks: an inbound message (SmsStatus `received`) or a status callback for a message sent
- * through Twilio. Twilio adds parameters without notice; unknown ones are ignored here (they were verified).
+ * Twilio messaging webhooks: an inbound message or a status callback for a message sent through Twilio. Twilio adds
+ * parameters without notice; unknown ones are ignored here (they were verified).
+ *
+ * A status callback always carries MessageStatus ("a subset of the standard request properties, and additionally
+ * MessageStatus and ErrorCode": https://www.twilio.com/docs/messaging/guides/track-outbound-message-status); the
+ * documented parameters of an incoming message (MessageSid, SmsSid, SmsMessageSid, AccountSid,
+ * MessagingServiceSid, From, To, Body, NumMedia, NumSegments, media, geographic and WhatsApp fields:
+ * https://www.twilio.com/docs/messaging/guides/webhook-request) do not include it, nor SmsStatus, which real
+ * requests carry but must not be required.
  */
 export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
   if (req.contentType !== 'form') {
@@ -26,17 +37,14 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
     'MessageSid',
     'Twilio',
   );
-  const providerStatus = requireField(
-    formValue(p, 'MessageStatus') ?? formValue(p, 'SmsStatus'),
-    'MessageStatus',
-    'Twilio',
-  );
+  const messageStatus = formValue(p, 'MessageStatus');
   const rawFrom = formValue(p, 'From');
   const rawTo = formValue(p, 'To');
   const whatsapp = (rawFrom?.startsWith(WHATSAPP) ?? false) || (rawTo?.startsWith(WHATSAPP) ?? false);
   const body = formValue(p, 'Body') ?? '';
 
-  if (providerStatus === 'received' || providerStatus === 'receiving') {
+  // `received`/`receiving` only ever describe an incoming message, never a callback about one we sent.
+  if (messageStatus === undefined || messageStatus === 'received' || messageStatus === 'receiving') {
     const media = readMedia(p);
     const channel: Channel = whatsapp ? 'whatsapp' : media.length > 0 ? 'mms' : 'sms';
     return [
@@ -45,7 +53,7 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
         dedupeKey: `twilio:${sid}:received`,
         provider: 'twilio',
         providerMessageId: sid,
-        providerStatus,
+        providerStatus: messageStatus ?? (formValue(p, 'SmsStatus') || 'received'),
         channel,
         from: address(requireField(rawFrom, 'From', 'Twilio')),
         to: address(requireField(rawTo, 'To', 'Twilio')),
@@ -59,7 +67,8 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
     ];
   }
 
-  const errorCode = formValue(p, 'ErrorCode');
+  const providerStatus = requireField(messageStatus, 'MessageStatus', 'Twilio');
+  const errorCode = formValue(p, 'ErrorCode') || null;
   return [
     {
       kind: 'status',
@@ -68,7 +77,7 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
       providerMessageId: sid,
       status: mapTwilioStatus(providerStatus),
       providerStatus,
-      errorCode: errorCode === undefined || errorCode === '' ? null : errorCode,
+      errorCode,
       errorMessage: formValue(p, 'ErrorMessage') || null,
       from: rawFrom ? address(rawFrom) : null,
       to: rawTo ? address(rawTo) : null,
@@ -76,7 +85,12 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
       body: body || null,
       segments: asCount(formValue(p, 'NumSegments')),
       encoding: null,
-      occurredAt: parseDlrDate(formValue(p, 'RawDlrDoneDate')) ?? req.receivedAt,
+      // RawDlrDoneDate is the carrier's delivery time as YYMMDDhhmm: minute precision and no time zone (the
+      // offset varies by carrier), so it can read hours before the `sent` it follows. It is kept as the carrier
+      // wrote it; the event's time is when it reached us, which keeps a message's history in the order it happened.
+      occurredAt: req.receivedAt,
+      providerTime: formValue(p, 'RawDlrDoneDate') || null,
+      recipientOptedOut: errorCode === OPTED_OUT,
     },
   ];
 }
@@ -98,15 +112,4 @@ function readMedia(p: FormParams): Media[] {
     media.push({ url, contentType: formValue(p, `MediaContentType${i}`) ?? null });
   }
   return media;
-}
-
-/** RawDlrDoneDate is the carrier's delivery time as YYMMDDhhmm (UTC); null when absent or malformed. */
-export function parseDlrDate(raw: string | undefined): number | null {
-  const m = raw?.match(/^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/);
-  if (!m) return null;
-  const [, yy, mo, dd, hh, mi] = m.map(Number) as [number, number, number, number, number, number];
-  const t = Date.UTC(2000 + yy, mo - 1, dd, hh, mi);
-  const d = new Date(t);
-  // Reject dates Date.UTC silently rolled over (month 13, day 32...).
-  return d.getUTCMonth() === mo - 1 && d.getUTCDate() === dd && hh < 24 && mi < 60 ? t : null;
 }

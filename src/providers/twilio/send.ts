@@ -15,11 +15,13 @@ export interface TwilioSenderOptions {
   statusCallbackUrl: () => string | null;
 }
 
-// Twilio's error codes (https://www.twilio.com/docs/api/errors), by what they mean for the dispatcher.
+// Twilio's error codes (https://www.twilio.com/docs/api/errors/<code>), by what they mean for the dispatcher.
 const CODES: Readonly<Record<string, FailureClass>> = {
-  // Too many requests; queue overflow: slow down and retry.
+  // Too many requests; queue overflow (30001: a Messaging Service's pool over 10 hours of queued messages); 21611:
+  // this From number's queue already holds more than 10 hours of sending at its rate. Slow down and retry.
   '20429': 'rate_limited',
   '30001': 'rate_limited',
+  '21611': 'rate_limited',
   // The recipient replied STOP to this sender.
   '21610': 'opted_out',
   // The destination cannot receive: invalid number, not SMS-capable, landline or unreachable carrier.
@@ -27,16 +29,24 @@ const CODES: Readonly<Record<string, FailureClass>> = {
   '21217': 'recipient',
   '21401': 'recipient',
   '21421': 'recipient',
-  '21612': 'recipient',
   '21614': 'recipient',
   '30006': 'recipient',
   // The account cannot send: authentication, suspended or inactive account. Another carrier may well succeed.
   '20003': 'provider',
   '20005': 'provider',
   '30002': 'provider',
-  // The From is not a number of this account: fail over (the next carrier uses its own number), but it says
-  // nothing about Twilio's health.
+  // The sender or the account's settings refuse this message; another carrier, sending from its own number, may
+  // well take it. None says anything about the recipient or Twilio's health (fail over; the circuit stays closed):
+  // 21606: the From is not a message-capable number of this account for this destination.
+  // 21612: the To cannot be reached from this From ("not currently reachable using the 'From' phone number").
+  // 21408: the account's Geo Permissions do not allow sending to the To number's region.
+  // 21212: the From is not a valid phone number, short code or alphanumeric sender id (or is on a DNO list).
+  // 21659: the From is not a Twilio number, or a short code sending to another country.
   '21606': 'sender',
+  '21612': 'sender',
+  '21408': 'sender',
+  '21212': 'sender',
+  '21659': 'sender',
 };
 
 const TWILIO_CHANNELS = {

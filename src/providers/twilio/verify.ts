@@ -1,14 +1,18 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import twilio from 'twilio';
 import type { Verification } from '../../core/provider.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { FormParams, RawWebhook } from '../../core/webhook.js';
-import { formValue } from '../fields.js';
 
 /**
  * Checks X-Twilio-Signature with the official SDK, which knows the URL variants Twilio may have signed (with and
  * without the default port, legacy query encoding) and compares in constant time. Every configured token is tried,
  * so webhooks signed with the secondary token keep verifying during a rotation.
+ *
+ * A form webhook (every messaging webhook) is verified over the URL and all its parameters, and must name the
+ * configured account in exactly one AccountSid: Twilio always sends it, and a signature re-split so that the
+ * parameters start later (the first ones moved into the query string) loses it. A JSON webhook (other Twilio
+ * products; acknowledged, never stored) is verified over the URL and the body's SHA-256 (`bodySHA256`).
  */
 export function verifyTwilio(
   req: RawWebhook,
@@ -19,18 +23,17 @@ export function verifyTwilio(
   if (signature === undefined || signature === '') {
     return { ok: false, code: 'signature_missing', reason: 'no X-Twilio-Signature header' };
   }
-  // JSON webhooks sign the URL only and carry a SHA-256 of the body in the query string.
-  const signsBodyHash = req.url.includes('bodySHA256=');
-  let params;
+  if (req.contentType === 'json') return verifyJson(req, signature, authTokens);
+
+  let params: FormParams;
   try {
-    params = signsBodyHash ? undefined : req.form();
+    params = req.form();
   } catch (err) {
     if (err instanceof SwitchboardError) return { ok: false, code: err.code, reason: err.message };
     throw err;
   }
   const valid = authTokens.some((token) => {
     try {
-      if (params === undefined) return twilio.validateRequestWithBody(token, signature, req.url, req.text());
       return (
         signedExactly(token, signature, req.url, params) ||
         twilio.validateRequest(token, signature, req.url, params)
@@ -41,11 +44,67 @@ export function verifyTwilio(
     }
   });
   if (!valid) return { ok: false, code: 'signature_invalid', reason: 'X-Twilio-Signature does not match' };
-  const account = params === undefined ? undefined : formValue(params, 'AccountSid');
-  if (account !== undefined && account !== accountSid) {
+  const account = params.AccountSid;
+  if (account === undefined) {
+    return { ok: false, code: 'account_mismatch', reason: 'the webhook carries no AccountSid' };
+  }
+  if (account !== accountSid) {
     return { ok: false, code: 'account_mismatch', reason: 'AccountSid is not the configured account' };
   }
   return { ok: true };
+}
+
+/**
+ * Twilio's JSON webhooks sign the URL only, with `bodySHA256=<hex SHA-256 of the body>` in its query string (the
+ * SDK's validateRequestWithBody). The hash is taken only from a parameter of the request's own query string named
+ * exactly `bodySHA256`, present once: the SDK's helpers look for the text anywhere in the URL, or take the first
+ * decoded match, which a crafted path or parameter value could supply.
+ */
+function verifyJson(req: RawWebhook, signature: string, authTokens: readonly string[]): Verification {
+  const expected = bodyHashParameter(req.url);
+  if (expected === null) {
+    return {
+      ok: false,
+      code: 'signature_invalid',
+      reason: 'a JSON webhook must carry one bodySHA256 query parameter',
+    };
+  }
+  // The raw bytes, hashed here: the SDK's validateBody re-encodes a decoded string, which changes invalid UTF-8.
+  const actual = createHash('sha256').update(req.body).digest();
+  const bodyMatches = timingSafeEqual(actual, Buffer.from(expected, 'hex'));
+  const urlSigned = authTokens.some((token) => {
+    try {
+      return twilio.validateRequest(token, signature, req.url, {});
+    } catch {
+      return false;
+    }
+  });
+  if (!bodyMatches || !urlSigned) {
+    return {
+      ok: false,
+      code: 'signature_invalid',
+      reason: 'X-Twilio-Signature or bodySHA256 does not match',
+    };
+  }
+  return { ok: true };
+}
+
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** The value of the query string's one `bodySHA256` parameter, when it is a SHA-256 in hex; else null. */
+export function bodyHashParameter(url: string): string | null {
+  const start = url.indexOf('?');
+  if (start === -1) return null;
+  const end = url.indexOf('#', start);
+  const query = url.slice(start + 1, end === -1 ? undefined : end);
+  let found: string | null = null;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    if ((eq === -1 ? pair : pair.slice(0, eq)) !== 'bodySHA256') continue;
+    if (found !== null) return null;
+    found = eq === -1 ? '' : pair.slice(eq + 1);
+  }
+  return found !== null && SHA256_HEX.test(found) ? found : null;
 }
 
 /**
