@@ -9,6 +9,7 @@ import {
   advanceStatus,
   type Message,
   type MessageWithEvents,
+  type Owned,
   type ProviderId,
   type SendAttempt,
   type Status,
@@ -18,10 +19,10 @@ import {
   type DeliveryResult,
   type EndpointDefinition,
   type EndpointState,
-  type EventDetail,
   type EventFilter,
   type EventSummary,
   type PendingDelivery,
+  type StoredEventDetail,
 } from '../core/events.js';
 import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
 import type {
@@ -232,6 +233,7 @@ export class SqliteEngine {
       errorCode: null,
       errorMessage: null,
       statusCallback: null,
+      createdBy: null,
       now,
     });
   }
@@ -263,6 +265,7 @@ export class SqliteEngine {
         errorCode: event.errorCode,
         errorMessage: event.errorMessage,
         statusCallback: null,
+        createdBy: null,
         now,
       });
       return { messageId, change: status === 'queued' ? null : status };
@@ -281,7 +284,7 @@ export class SqliteEngine {
     return { messageId: existing.id, change: next !== existing.status ? next : null };
   }
 
-  getMessage(id: string): MessageWithEvents | null {
+  getMessage(id: string): Owned<MessageWithEvents> | null {
     const row = this.#db.select().from(messages).where(eq(messages.id, id)).get();
     if (!row) return null;
     const events = this.#db
@@ -322,6 +325,7 @@ export class SqliteEngine {
     }
     return {
       ...message,
+      createdBy: row.createdBy,
       events: history,
       attempts: attempts.map((a) => ({
         provider: a.provider as Message['provider'],
@@ -341,7 +345,7 @@ export class SqliteEngine {
     return this.#sending.loadOutbox(provider, afterId, limit);
   }
 
-  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Message> {
+  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Owned<Message>> {
     const where: SQL[] = [];
     if (filter.direction) where.push(eq(messages.direction, filter.direction));
     if (filter.status) where.push(eq(messages.status, filter.status));
@@ -360,7 +364,10 @@ export class SqliteEngine {
       .limit(page.limit + 1)
       .all();
     const hasMore = rows.length > page.limit;
-    const data = (hasMore ? rows.slice(0, page.limit) : rows).map(toMessage);
+    const data = (hasMore ? rows.slice(0, page.limit) : rows).map((row) => ({
+      ...toMessage(row),
+      createdBy: row.createdBy,
+    }));
     const last = data.at(-1);
     return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
   }
@@ -386,7 +393,7 @@ export class SqliteEngine {
     return this.#eventQueries.list(filter, page);
   }
 
-  getEvent(id: string): EventDetail | null {
+  getEvent(id: string): StoredEventDetail | null {
     return this.#eventQueries.get(id);
   }
 

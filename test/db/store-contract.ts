@@ -39,6 +39,7 @@ export function outbound(overrides: Partial<NewOutboundMessage> = {}): NewOutbou
     statusCallback: null,
     idempotencyKey: null,
     requestHash: `hash-${seq}`,
+    createdBy: null,
     ...overrides,
   };
 }
