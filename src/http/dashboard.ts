@@ -13,10 +13,18 @@ import { dashboardPage, DOCUMENT_HEADERS, loginPage } from '../dashboard/page.js
 import { SESSION_TTL_MS, Sessions } from '../dashboard/sessions.js';
 import { SnapshotBuilder } from '../dashboard/snapshot.js';
 import type { EventDeliverer } from '../events/deliverer.js';
-import { authenticate, bearerToken, checkScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
+import {
+  authenticate,
+  bearerToken,
+  checkScope,
+  requestKey,
+  type ApiKeyIdentity,
+  type KeyVerifier,
+} from './auth.js';
 import { perKeyRateLimit } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { queryPhone } from './schema.js';
+import { messageFor } from './visibility.js';
 
 export interface DashboardOptions {
   store: Store;
@@ -216,7 +224,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
       async (request) => {
         const message = await store.getMessage(request.params.id);
         if (message === null) throw new SwitchboardError('message_not_found');
-        return message;
+        return messageFor(requestKey(request), message);
       },
     );
 
@@ -238,8 +246,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
         ]);
         // Ids are UUIDv7, so id order is creation order. Newest first, deduplicated, then the latest
         // CONVERSATION_LIMIT, oldest first as a chat reads.
+        const viewer = requestKey(request);
         const byId = new Map<string, Message>();
-        for (const m of [...from.data, ...to.data]) byId.set(m.id, m);
+        for (const m of [...from.data, ...to.data]) byId.set(m.id, messageFor(viewer, m));
         const newest = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
         return {
           number,
