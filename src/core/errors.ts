@@ -41,6 +41,17 @@ export const ERRORS = {
     message: 'Too many requests for this API key; retry after Retry-After seconds.',
   },
   invalid_request: { status: 400, message: 'The request is invalid.' },
+
+  // Dashboard
+  too_many_sign_in_attempts: {
+    status: 429,
+    message: 'Too many failed sign-ins from this address; retry after Retry-After seconds.',
+  },
+  too_many_streams: {
+    status: 429,
+    message: 'This API key has as many live dashboard streams open as it may; close one and retry.',
+  },
+
   invalid_cursor: { status: 400, message: 'The pagination cursor is invalid.' },
   not_found: { status: 404, message: 'Not found.' },
   message_not_found: { status: 404, message: 'No message has this id.' },
