@@ -1,3 +1,5 @@
+import { hideUrlCredentials } from './url-credentials.js';
+
 /**
  * Every error Switchboard reports to a client, in one place: a stable snake_case code, the HTTP status it maps to,
  * and a default message. Clients branch on `code`; the message is for people and may change.
@@ -117,11 +119,15 @@ export function isSwitchboardError(err: unknown): err is SwitchboardError {
   return err instanceof SwitchboardError;
 }
 
-/** Invalid configuration at start: one line per bad field, all reported at once. */
+/**
+ * Invalid configuration at start: one line per bad field, all reported at once. A URL quoted in a line never shows
+ * its user name and password, whoever wrote the line (it goes to the log and the terminal).
+ */
 export class ConfigError extends Error {
   readonly problems: readonly string[];
 
-  constructor(problems: string[]) {
+  constructor(given: string[]) {
+    const problems = given.map(hideUrlCredentials);
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
