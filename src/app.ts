@@ -13,7 +13,7 @@ import { EventDeliverer } from './events/deliverer.js';
 import { Activity } from './dashboard/activity.js';
 import { apiRoutes } from './http/api.js';
 import { ApiKeys } from './http/api-keys.js';
-import { dashboardCookiePath, dashboardRoutes } from './http/dashboard.js';
+import { dashboardCookiePath, dashboardRoutes, type DashboardOptions } from './http/dashboard.js';
 import { registerRateLimit } from './http/rate-limit.js';
 import { errorBody, registerErrorHandling } from './http/errors.js';
 import { registerGracefulClose } from './http/graceful-close.js';
@@ -45,6 +45,8 @@ export interface AppDeps {
   deliveryCapacity?: number;
   /** The API rate limit's window (API_RATE_LIMIT_PER_MINUTE counts per minute). @default 60000 */
   rateLimitWindowMs?: number;
+  /** The dashboard's sign-in throttle and its cap on live streams per key (tests shorten and lower them). */
+  dashboard?: Pick<DashboardOptions, 'signInThrottle' | 'maxStreamsPerKey'>;
 }
 
 /** The gateway plus what tests and the sandbox need to reach. */
@@ -281,6 +283,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     deliverer,
     secureCookies: config.publicBaseUrl?.startsWith('https:') ?? false,
     cookiePath: dashboardCookiePath(config.publicBaseUrl),
+    ...deps.dashboard,
   });
 
   // Sending starts once the server listens: status callback URLs (in the sandbox) need its address, and

@@ -1,4 +1,5 @@
 import { ConfigError } from './core/errors.js';
+import { withoutCredentials } from './core/url-credentials.js';
 import { readConfigFile } from './config-file.js';
 import { readEventsConfig, type AppEventsConfig } from './events-config.js';
 import { readSendingConfig, type SendingConfig } from './sending-config.js';
@@ -99,7 +100,8 @@ export function loadConfig(env: Env = process.env): Config {
     const parsed = URL.canParse(rawBase) ? new URL(rawBase) : null;
     if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
       problems.push(
-        `PUBLIC_BASE_URL must be an absolute http(s) URL such as https://sms.example.com, got "${rawBase}".`,
+        `PUBLIC_BASE_URL must be an absolute http(s) URL such as https://sms.example.com, got ` +
+          `"${withoutCredentials(rawBase)}".`,
       );
     } else if (parsed.search || parsed.hash) {
       problems.push(
@@ -161,13 +163,20 @@ export function loadConfig(env: Env = process.env): Config {
   // A sandbox started by accident (credentials missing from a production environment) must not send a real
   // database's outbox to the simulator: unasked, it uses a database of its own, and refuses one that is named.
   let databaseUrl = read('DATABASE_URL') ?? DEFAULTS.DATABASE_URL;
-  if (sandbox && rawSandbox === undefined) {
+  const unsupported = unsupportedDatabaseScheme(databaseUrl);
+  if (unsupported !== null) {
+    // Never taken for a file name (SQLite would create `postgres:/...` beside the gateway), never quoted whole.
+    problems.push(
+      `DATABASE_URL is a ${unsupported}:// URL (${withoutCredentials(databaseUrl)}), which this version does not ` +
+        'support: Switchboard stores in SQLite; set DATABASE_URL to a file path (./data/switchboard.db) or :memory:.',
+    );
+  } else if (sandbox && rawSandbox === undefined) {
     const named = read('DATABASE_URL');
     if (named === undefined) databaseUrl = SANDBOX_DATABASE_URL;
     else if (named !== ':memory:') {
       problems.push(
         `No carrier credentials are set, so Switchboard would run the sandbox (simulated carriers), but DATABASE_URL ` +
-          `names a database (${named}). Set the carrier credentials, or SWITCHBOARD_SANDBOX=true to run the sandbox ` +
+          `names a database (${withoutCredentials(named)}). Set the carrier credentials, or SWITCHBOARD_SANDBOX=true to run the sandbox ` +
           'on that database.',
       );
     }
@@ -238,11 +247,16 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+/** `postgres` for `postgres://user:pass@host/db`: a URL's scheme (two letters or more, so not `C://`); else null. */
+function unsupportedDatabaseScheme(value: string): string | null {
+  return /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(value)?.[1]?.toLowerCase() ?? null;
+}
+
 function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {
   if (raw === undefined) return null;
   const parsed = URL.canParse(raw) ? new URL(raw) : null;
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
-    problems.push(`${name} must be an absolute http(s) URL, got "${raw}".`);
+    problems.push(`${name} must be an absolute http(s) URL, got "${withoutCredentials(raw)}".`);
     return null;
   }
   return raw.replace(/\/+$/, '');

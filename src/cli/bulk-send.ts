@@ -7,6 +7,7 @@ import { stringify } from 'csv-stringify/sync';
 import { isTerminal, type Message, type Status } from '../core/message.js';
 import { describeError, type ApiClient } from './client.js';
 import { CliError } from './command.js';
+import { printable } from './output.js';
 import { Progress } from './progress.js';
 
 const COLUMNS = ['to', 'body', 'from', 'provider', 'media_urls'] as const;
@@ -187,6 +188,9 @@ function writeResults(path: string, rows: Row[]): void {
         ]),
         {
           header: true,
+          // A cell starting with = + - @, a tab or a carriage return is a formula to a spreadsheet (a number
+          // written "=HYPERLINK(...)" in the CSV, a carrier's error text): written with a leading ' instead.
+          escape_formulas: true,
           columns: [
             'row',
             'to',
@@ -229,7 +233,7 @@ function readRows(text: string, file: string): Row[] {
       trim: true,
     });
   } catch (err) {
-    throw new CliError(`${file} is not valid CSV: ${(err as Error).message}`);
+    throw new CliError(`${file} is not valid CSV: ${printable((err as Error).message)}`);
   }
   if (records.length === 0) throw new CliError(`${file} has no rows under its header.`);
   const header = Object.keys(records[0] as object);
@@ -237,7 +241,7 @@ function readRows(text: string, file: string): Row[] {
   if (unknown.length > 0 || !header.includes('to')) {
     throw new CliError(
       `${file}: the header must name a "to" column and may name ${COLUMNS.slice(1).join(', ')}` +
-        (unknown.length > 0 ? `; unknown: ${unknown.join(', ')}.` : '.'),
+        (unknown.length > 0 ? `; unknown: ${printable(unknown.join(', '))}.` : '.'),
     );
   }
   return records.map((record, i) => ({
@@ -373,7 +377,7 @@ function summary(rows: Row[], file: string, results: string): string {
   const byCode = (list: Row[]) => {
     const codes = new Map<string, number>();
     for (const r of list) codes.set(r.errorCode || 'unknown', (codes.get(r.errorCode || 'unknown') ?? 0) + 1);
-    return [...codes].map(([code, n]) => `${code} x${n}`).join(', ');
+    return [...codes].map(([code, n]) => `${printable(code)} x${n}`).join(', ');
   };
   const earlier = rows.filter((r) => r.replayed).length;
   const lines = [

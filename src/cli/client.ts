@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseRetryAfter } from '../providers/retry-after.js';
+import { withoutCredentials } from '../core/url-credentials.js';
 import { CliError } from './command.js';
+import { printable } from './output.js';
 
 /** Where a running gateway is and the key to use: --url/--key, else SWITCHBOARD_URL/SWITCHBOARD_API_KEY. */
 export interface ClientOptions {
@@ -35,7 +37,19 @@ export class ApiClient {
   constructor(options: ClientOptions, env: NodeJS.ProcessEnv = process.env) {
     const url = options.url ?? env.SWITCHBOARD_URL ?? `http://127.0.0.1:${env.PORT ?? '3000'}`;
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-      throw new CliError(`The gateway URL must be an http(s) URL, got "${url}".`, 2);
+      throw new CliError(
+        `The gateway URL must be an http(s) URL, got "${printable(withoutCredentials(url))}".`,
+        2,
+      );
+    }
+    const { username, password } = new URL(url);
+    if (username !== '' || password !== '') {
+      // fetch refuses them anyway; the API key is the credential.
+      throw new CliError(
+        `The gateway URL must not carry a user name or password (${withoutCredentials(url)}): the API key ` +
+          'authenticates (--key, SWITCHBOARD_API_KEY).',
+        2,
+      );
     }
     const key = options.key ?? env.SWITCHBOARD_API_KEY;
     if (!key) {
@@ -97,9 +111,10 @@ export class ApiClient {
 /** `code: message (HTTP status)` from the gateway's error body. */
 export function describeError(response: ApiResponse<unknown>): string {
   const error = (response.body as { error?: { code?: string; message?: string } } | null)?.error;
+  // The gateway quotes what it was sent (a number, a field) and a proxy may answer anything: printed escaped.
   return error?.code
-    ? `${error.code}: ${error.message ?? ''} (HTTP ${response.status})`
-    : `HTTP ${response.status}: ${String(response.body).slice(0, 200)}`;
+    ? `${printable(error.code)}: ${printable(error.message ?? '')} (HTTP ${response.status})`
+    : `HTTP ${response.status}: ${printable(String(response.body).slice(0, 200))}`;
 }
 
 /** How long to wait after a 429, from Retry-After (seconds or an HTTP date); 1 s when it says nothing usable. */

@@ -3,7 +3,7 @@ import { newApiKey, SCOPES, type ApiKeyRecord, type Scope } from '../core/api-ke
 import { SqliteStore } from '../db/sqlite.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
 import { gatewayConfig } from './config.js';
-import { formatTable } from './output.js';
+import { formatTable, printable } from './output.js';
 
 const USAGE = `Usage:
   switchboard keys create --name NAME --scopes send,read[,admin] [--rate-limit N]
@@ -57,7 +57,7 @@ export const keys: Command = async (argv) => {
       throw new CliError(`keys revoke takes one key id.\n\n${USAGE}`, 2);
     const record = await withStore((store) => store.revokeApiKey(id, Date.now()));
     if (record === null) throw new CliError(`No API key has the id "${id}" (see: switchboard keys list).`);
-    process.stdout.write(`Revoked API key ${record.id} "${record.name}".\n`);
+    process.stdout.write(`Revoked API key ${record.id} "${printable(record.name)}".\n`);
     return 0;
   }
   throw new CliError(`keys needs an action: create, list or revoke.\n\n${USAGE}`, 2);
@@ -102,7 +102,7 @@ async function withStore<T>(work: (store: SqliteStore) => Promise<T>): Promise<T
 function table(records: ApiKeyRecord[]): string {
   const rows = records.map((r) => [
     r.id,
-    r.name,
+    printable(r.name),
     r.scopes.join(','),
     r.rateLimitPerMinute === null ? 'default' : `${r.rateLimitPerMinute}/min`,
     new Date(r.createdAt).toISOString(),

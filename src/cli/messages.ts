@@ -95,7 +95,7 @@ function showMessage(m: MessageWithEvents): string {
     `${m.id}  ${m.direction} via ${m.provider}  ${m.status}`,
     `from ${printable(m.from)} to ${printable(m.to)}  (${m.channel}${m.segments !== null ? `, ${m.segments} segment(s)` : ''})`,
     `created ${m.createdAt}, updated ${m.updatedAt}`,
-    ...(m.errorCode !== null ? [`error ${m.errorCode}: ${printable(m.errorMessage ?? '')}`] : []),
+    ...(m.errorCode !== null ? [`error ${printable(m.errorCode)}: ${printable(m.errorMessage ?? '')}`] : []),
     '',
     printable(m.body, true),
     ...m.media.map((media) => `[media] ${printable(media.url)}`),
@@ -112,7 +112,7 @@ function showMessage(m: MessageWithEvents): string {
       'Send attempts:',
       ...m.attempts.map(
         (a) =>
-          `  ${a.startedAt}  ${a.provider}  ${a.errorClass === null ? 'accepted' : `${a.errorClass} ${a.errorCode ?? ''}`}` +
+          `  ${a.startedAt}  ${a.provider}  ${a.errorClass === null ? 'accepted' : `${a.errorClass} ${printable(a.errorCode ?? '')}`}` +
           `  ${a.durationMs} ms`,
       ),
     );
@@ -120,7 +120,8 @@ function showMessage(m: MessageWithEvents): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** At most `max` characters of the text (by code point), then escaped: an escape is never cut in half. */
 function oneLine(text: string, max: number): string {
-  const flat = printable(text.replace(/\s+/g, ' '));
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  const chars = [...text.replace(/\s+/g, ' ')];
+  return printable(chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join(''));
 }

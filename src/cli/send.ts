@@ -3,6 +3,7 @@ import { isTerminal, type Message } from '../core/message.js';
 import { checkCanRead, sendCsv } from './bulk-send.js';
 import { ApiClient, CLIENT_OPTIONS, describeError } from './client.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
+import { printable } from './output.js';
 
 const USAGE = `Usage:
   switchboard send --to NUMBER [--body TEXT] [--media URL]... [--from NUMBER] [--provider twilio|telnyx] [--wait]
@@ -90,6 +91,6 @@ export const send: Command = async (argv) => {
     message = next;
   }
   if (message.errorCode !== null)
-    process.stdout.write(`error ${message.errorCode}: ${message.errorMessage ?? ''}\n`);
+    process.stdout.write(`error ${printable(message.errorCode)}: ${printable(message.errorMessage ?? '')}\n`);
   return message.status === 'failed' || message.status === 'undelivered' ? 1 : 0;
 };

@@ -1,3 +1,5 @@
+import { hideUrlCredentials } from './url-credentials.js';
+
 /**
  * Every error Switchboard reports to a client, in one place: a stable snake_case code, the HTTP status it maps to,
  * and a default message. Clients branch on `code`; the message is for people and may change.
@@ -48,6 +50,17 @@ export const ERRORS = {
     message: 'Too many requests for this API key; retry after Retry-After seconds.',
   },
   invalid_request: { status: 400, message: 'The request is invalid.' },
+
+  // Dashboard
+  too_many_sign_in_attempts: {
+    status: 429,
+    message: 'Too many failed sign-ins from this address; retry after Retry-After seconds.',
+  },
+  too_many_streams: {
+    status: 429,
+    message: 'This API key has as many live dashboard streams open as it may; close one and retry.',
+  },
+
   invalid_cursor: { status: 400, message: 'The pagination cursor is invalid.' },
   not_found: { status: 404, message: 'Not found.' },
   message_not_found: { status: 404, message: 'No message has this id.' },
@@ -122,11 +135,15 @@ export function isSwitchboardError(err: unknown): err is SwitchboardError {
   return err instanceof SwitchboardError;
 }
 
-/** Invalid configuration at start: one line per bad field, all reported at once. */
+/**
+ * Invalid configuration at start: one line per bad field, all reported at once. A URL quoted in a line never shows
+ * its user name and password, whoever wrote the line (it goes to the log and the terminal).
+ */
 export class ConfigError extends Error {
   readonly problems: readonly string[];
 
-  constructor(problems: string[]) {
+  constructor(given: string[]) {
+    const problems = given.map(hideUrlCredentials);
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;

@@ -135,6 +135,11 @@ export interface EventDetail extends EventSummary {
   deliveries: DeliveryInfo[];
 }
 
+/** An event as the store reads it back, with the API key that sent its message (see Owned in message.ts). */
+export interface StoredEventDetail extends EventDetail {
+  messageCreatedBy: string | null;
+}
+
 /** The event side of the store (core/store.ts Store extends it). */
 export interface EventStore {
   /**
@@ -151,7 +156,7 @@ export interface EventStore {
   recordDelivery(result: DeliveryResult): Promise<void>;
   /** Newest first. Throws `invalid_cursor` for a cursor it did not issue. */
   listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Promise<Page<EventSummary>>;
-  getEvent(id: string): Promise<EventDetail | null>;
+  getEvent(id: string): Promise<StoredEventDetail | null>;
   /**
    * New deliveries of an event: to one endpoint, or (null) to every enabled endpoint whose filter takes it. Null:
    * no such event.

@@ -118,6 +118,13 @@ export interface SendAttempt {
   durationMs: number;
 }
 
+/**
+ * A message as the store reads it back, with the API key that sent it through the API (its id; null for inbound
+ * messages, replies, and messages stored before it was kept). The API never shows `createdBy`: it decides who
+ * sees the message's statusCallback in full (see http/visibility.ts).
+ */
+export type Owned<T extends Message> = T & { createdBy: string | null };
+
 export interface MessageWithEvents extends Message {
   events: MessageEvent[];
   /** Outbound messages: every try, with carrier, error and timing. */

@@ -50,17 +50,38 @@ export interface OutboundOptions {
 }
 
 /**
- * Idempotency keys, one namespace per source, so that a client's key can never collide with another's or with a
- * queued reply. A batch's header key maps each item by its content (and its occurrence among identical items), not
- * its position, so a batch retried without its refused items still matches item for item.
+ * Idempotency keys as stored: one namespace per API key, so that no key can read (a replay) or block (a conflict)
+ * another key's message, and one for queued replies, which no client key can match. A batch's header key maps each
+ * item by its content (and its occurrence among identical items), not its position, so a batch retried without its
+ * refused items still matches item for item.
+ *
+ * Keys written before the namespaces existed (`api:<key>`, `batch:<key>:...`) had no owner; nothing matches them
+ * any more (see the README, Sending messages: Idempotency). The `key:` prefix keeps the new forms apart from them
+ * whatever a client's key looks like. An API key's id holds no `:`, so the parts cannot run into each other.
  */
 export const idempotencyKeys = {
-  api: (key: string) => `api:${key}`,
-  /** @param contentHash requestHash of the item; @param occurrence how many identical items came before it */
-  batchItem: (key: string, contentHash: string, occurrence: number) =>
-    `batch:${key}:${contentHash}:${occurrence}`,
+  /** A client's Idempotency-Key: a single send's header, or a batch item's own `idempotencyKey`. */
+  api: (apiKeyId: string, key: string) => `key:${apiKeyId}:api:${key}`,
+  /** @param contentHash the item's requestHash; @param occurrence how many identical items came before it */
+  batchItem: (apiKeyId: string, key: string, contentHash: string, occurrence: number) =>
+    `key:${apiKeyId}:batch:${key}:${contentHash}:${occurrence}`,
   reply: (inboundId: string) => `reply:${inboundId}`,
 };
+
+/** Under which idempotency key a message is queued. */
+export type Idempotency =
+  /** A final key (see idempotencyKeys). */
+  | { key: string }
+  /** A batch's Idempotency-Key header: each item is keyed by it, its content and its occurrence in the batch. */
+  | { batchKey: string; apiKeyId: string };
+
+/** One message for sendMany. */
+export interface SendItem {
+  request: SendRequest;
+  idempotency: Idempotency | null;
+  /** The API key that asks for it (its id; see http/auth.ts); null for the gateway's own messages (replies). */
+  createdBy: string | null;
+}
 
 /**
  * send(): validate -> route -> (in one transaction: idempotency, opt-out check, message + outbox row) -> hand to the
@@ -74,31 +95,44 @@ export class OutboundService {
   }
 
   /**
-   * One message, with the client's own Idempotency-Key (or null). Throws a SwitchboardError for a request that
-   * cannot be sent.
+   * One message from an API key, with the client's own Idempotency-Key (or null), in that API key's namespace.
+   * Throws a SwitchboardError for a request that cannot be sent.
    */
   async send(
     request: SendRequest,
-    idempotencyKey: string | null,
+    from: { apiKeyId: string; idempotencyKey: string | null },
   ): Promise<{ replayed: boolean; message: Message }> {
-    const key = idempotencyKey === null ? null : idempotencyKeys.api(idempotencyKey);
-    const [result] = await this.sendMany([{ request, idempotencyKey: key }]);
+    const { apiKeyId, idempotencyKey } = from;
+    const idempotency =
+      idempotencyKey === null ? null : { key: idempotencyKeys.api(apiKeyId, idempotencyKey) };
+    const [result] = await this.sendMany([{ request, idempotency, createdBy: apiKeyId }]);
     if (!result) throw new SwitchboardError('internal_error');
     if (!result.ok) throw result.error;
     return result;
   }
 
   /**
-   * Several messages in one transaction, each with its own outcome: a bad item is refused alone. Keys are final
-   * (see idempotencyKeys). Throws only when the store fails (then nothing was stored).
+   * Several messages in one transaction, each with its own outcome: a bad item is refused alone. Throws only when
+   * the store fails (then nothing was stored).
    */
-  async sendMany(items: { request: SendRequest; idempotencyKey: string | null }[]): Promise<SendOutcome[]> {
+  async sendMany(items: SendItem[]): Promise<SendOutcome[]> {
     const outcomes: (SendOutcome | null)[] = [];
     const valid: NewOutboundMessage[] = [];
     const slots: number[] = [];
-    items.forEach(({ request, idempotencyKey }, i) => {
+    // Identical items under one batch key are distinct messages: the n-th copy gets the n-th key.
+    const occurrences = new Map<string, number>();
+    items.forEach(({ request, idempotency, createdBy }, i) => {
       try {
-        valid.push(this.#prepare(request, idempotencyKey));
+        const message = this.#prepare(request, idempotency !== null, createdBy);
+        if (idempotency !== null && 'key' in idempotency) message.idempotencyKey = idempotency.key;
+        else if (idempotency !== null) {
+          const { apiKeyId, batchKey } = idempotency;
+          const seen = `${apiKeyId}:${batchKey}:${message.requestHash}`;
+          const n = occurrences.get(seen) ?? 0;
+          occurrences.set(seen, n + 1);
+          message.idempotencyKey = idempotencyKeys.batchItem(apiKeyId, batchKey, message.requestHash, n);
+        }
+        valid.push(message);
         slots.push(i);
         outcomes.push(null);
       } catch (err) {
@@ -142,7 +176,8 @@ export class OutboundService {
           ...(reply.body ? { body: reply.body } : {}),
           ...(reply.mediaUrls?.length ? { mediaUrls: reply.mediaUrls } : {}),
         },
-        idempotencyKey: idempotencyKeys.reply(inbound.id),
+        idempotency: { key: idempotencyKeys.reply(inbound.id) },
+        createdBy: null,
       },
     ]);
     if (!result) return { outcome: 'refused', reason: 'no result' };
@@ -157,7 +192,8 @@ export class OutboundService {
     return { outcome: result.replayed ? 'duplicate' : 'stored', reason: null };
   }
 
-  #prepare(request: SendRequest, idempotencyKey: string | null): NewOutboundMessage {
+  /** The message to store; its idempotency key is set by the caller (sendMany). */
+  #prepare(request: SendRequest, keyed: boolean, createdBy: string | null): NewOutboundMessage {
     const { to, from, channel } = readAddresses(request);
     const route = chooseRoute(this.#o.routing, to, from, request.provider, channel);
     const body = request.body ?? '';
@@ -194,9 +230,21 @@ export class OutboundService {
       segments: fit.segments,
       encoding: fit.encoding,
       statusCallback: request.statusCallback ?? null,
-      idempotencyKey,
+      idempotencyKey: null,
       // Only compared under an idempotency key; without one, not worth a SHA-256 per message.
-      requestHash: idempotencyKey === null ? '' : requestHash(request),
+      requestHash: keyed
+        ? requestHash({
+            to,
+            from,
+            provider: request.provider ?? null,
+            // The channel asked for, however it was asked (`channel`, or a whatsapp: address).
+            channel,
+            body,
+            media: mediaUrls,
+            statusCallback: request.statusCallback ?? null,
+          })
+        : '',
+      createdBy,
     };
   }
 }
@@ -268,21 +316,36 @@ function sender(raw: string): string {
 }
 
 /**
- * What makes two requests "the same" under one Idempotency-Key: the fields as the client sent them, in a fixed
- * order (so the order of JSON keys does not matter).
+ * What makes two requests "the same" under one Idempotency-Key: the request as it will be sent, not as the client
+ * wrote it, so `+1 415 555 0123` and `+14155550123` are one request. Numbers in E.164 and the sender normalized;
+ * the carrier the request asked for (not the one routing picked: a change of routing rules does not turn a retry
+ * into a conflict); URLs as the URL parser writes them (`HTTPS://Example.com` is `https://example.com/`). Fields in
+ * a fixed order, so the order of JSON keys does not matter either.
  */
-export function requestHash(r: SendRequest): string {
+function requestHash(r: {
+  to: string;
+  from: string | null;
+  provider: ProviderId | null;
+  channel: string | null;
+  body: string;
+  media: string[];
+  statusCallback: string | null;
+}): string {
   const canonical = JSON.stringify([
     r.to,
-    r.from ?? null,
-    r.body ?? null,
-    r.mediaUrls ?? [],
-    r.provider ?? null,
-    r.statusCallback ?? null,
-    // Only when given, so that keys stored before `channel` existed still match their requests.
-    ...(r.channel !== undefined ? [r.channel] : []),
+    r.from,
+    r.provider,
+    r.channel,
+    r.body,
+    r.media.map(canonicalUrl),
+    r.statusCallback === null ? null : canonicalUrl(r.statusCallback),
   ]);
   return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** Checked by checkUrl before it gets here; an unparsable one (none) is kept as written. */
+function canonicalUrl(value: string): string {
+  return URL.canParse(value) ? new URL(value).href : value;
 }
 
 function toOutcome(result: EnqueueResult): SendOutcome {

@@ -5,6 +5,7 @@ import type {
   Media,
   Message,
   MessageWithEvents,
+  Owned,
   ProviderId,
   Status,
 } from './message.js';
@@ -44,8 +45,10 @@ export interface NewOutboundMessage {
    * the request is refused as a conflict (different hash). Null: no key.
    */
   idempotencyKey: string | null;
-  /** A digest of the request as the client sent it, compared under the same idempotency key. */
+  /** A digest of the request (normalized: see core/outbound.ts), compared under the same idempotency key. */
   requestHash: string;
+  /** The API key that sent it (its id); null for the gateway's own messages (replies). */
+  createdBy: string | null;
 }
 
 export type EnqueueResult =
@@ -170,9 +173,12 @@ export interface Store extends EventStore, ApiKeyStore {
    * sender the recipient has opted out of is applied as `failed` (`recipient_opted_out`) instead.
    */
   recordSend(outcome: SendOutcome): Promise<SendOutcome['kind']>;
-  getMessage(id: string): Promise<MessageWithEvents | null>;
+  getMessage(id: string): Promise<Owned<MessageWithEvents> | null>;
   /** Newest first. Throws `invalid_cursor` for a cursor it did not issue. */
-  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Promise<Page<Message>>;
+  listMessages(
+    filter: MessageFilter,
+    page: { cursor?: string; limit: number },
+  ): Promise<Page<Owned<Message>>>;
   /**
    * Whether `phone` has opted out of messages from `ourNumber`. The pair is the sender of a STOP and the number it
    * was sent to: opting out of one of our numbers does not opt out of the others. `ourNumber` '' (the carrier picks

@@ -1,16 +1,16 @@
 import { and, asc, desc, eq, gte, inArray, lt, type SQL } from 'drizzle-orm';
 import type {
   DeliveryInfo,
-  EventDetail,
   EventFilter,
   EventPayload,
   EventSummary,
   EventType,
+  StoredEventDetail,
 } from '../core/events.js';
 import type { Page } from '../core/store.js';
 import { toDeliveryInfo } from './event-writes.js';
 import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
-import { deliveryAttempts, eventDeliveries, events } from './schema.js';
+import { deliveryAttempts, eventDeliveries, events, messages } from './schema.js';
 import type { Db } from './statements.js';
 
 /** The events API's reads (not on a hot path: through drizzle). */
@@ -55,7 +55,7 @@ export class EventQueries {
     return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
   }
 
-  get(id: string): EventDetail | null {
+  get(id: string): StoredEventDetail | null {
     const row = this.#db.select().from(events).where(eq(events.id, id)).get();
     if (!row) return null;
     const deliveries = this.#db
@@ -92,7 +92,17 @@ export class EventQueries {
           })),
       ),
     );
-    return { ...toSummary(row), payload: JSON.parse(row.payload) as EventPayload, deliveries: info };
+    const owner = this.#db
+      .select({ createdBy: messages.createdBy })
+      .from(messages)
+      .where(eq(messages.id, row.messageId))
+      .get();
+    return {
+      ...toSummary(row),
+      payload: JSON.parse(row.payload) as EventPayload,
+      deliveries: info,
+      messageCreatedBy: owner?.createdBy ?? null,
+    };
   }
 }
 

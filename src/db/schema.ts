@@ -32,6 +32,9 @@ export const messages = sqliteTable(
     errorMessage: text('error_message'),
     // Outbound: where the app asked for this message's status changes (delivered by the event pipeline).
     statusCallback: text('status_callback'),
+    // Outbound through the API: the id of the API key that sent it (its statusCallback is shown in full to that key
+    // and to admin keys only). Null for inbound messages, replies and messages stored before it was kept.
+    createdBy: text('created_by'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },

@@ -67,6 +67,7 @@ export class SendPipelineWrites {
       errorCode: null,
       errorMessage: null,
       statusCallback: item.statusCallback,
+      createdBy: item.createdBy,
       now,
     });
     s.insertOutbox.run({ messageId: id, provider: item.provider, nextAttemptAt: now, createdAt: now });

@@ -9,6 +9,7 @@ import {
   advanceStatus,
   type Message,
   type MessageWithEvents,
+  type Owned,
   type ProviderId,
   type SendAttempt,
   type Status,
@@ -18,10 +19,10 @@ import {
   type DeliveryResult,
   type EndpointDefinition,
   type EndpointState,
-  type EventDetail,
   type EventFilter,
   type EventSummary,
   type PendingDelivery,
+  type StoredEventDetail,
 } from '../core/events.js';
 import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
 import type {
@@ -243,6 +244,7 @@ export class SqliteEngine {
       errorCode: null,
       errorMessage: null,
       statusCallback: null,
+      createdBy: null,
       now,
     });
   }
@@ -277,6 +279,7 @@ export class SqliteEngine {
         errorCode: event.errorCode,
         errorMessage: event.errorMessage,
         statusCallback: null,
+        createdBy: null,
         now,
       });
       return {
@@ -303,7 +306,7 @@ export class SqliteEngine {
     };
   }
 
-  getMessage(id: string): MessageWithEvents | null {
+  getMessage(id: string): Owned<MessageWithEvents> | null {
     const row = this.#db.select().from(messages).where(eq(messages.id, id)).get();
     if (!row) return null;
     const events = this.#db
@@ -346,6 +349,7 @@ export class SqliteEngine {
     }
     return {
       ...message,
+      createdBy: row.createdBy,
       events: history,
       attempts: attempts.map((a) => ({
         provider: a.provider as Message['provider'],
@@ -365,7 +369,7 @@ export class SqliteEngine {
     return this.#sending.loadOutbox(provider, afterId, limit);
   }
 
-  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Message> {
+  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Page<Owned<Message>> {
     const where: SQL[] = [];
     if (filter.direction) where.push(eq(messages.direction, filter.direction));
     if (filter.status) where.push(eq(messages.status, filter.status));
@@ -384,7 +388,10 @@ export class SqliteEngine {
       .limit(page.limit + 1)
       .all();
     const hasMore = rows.length > page.limit;
-    const data = (hasMore ? rows.slice(0, page.limit) : rows).map(toMessage);
+    const data = (hasMore ? rows.slice(0, page.limit) : rows).map((row) => ({
+      ...toMessage(row),
+      createdBy: row.createdBy,
+    }));
     const last = data.at(-1);
     return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
   }
@@ -410,7 +417,7 @@ export class SqliteEngine {
     return this.#eventQueries.list(filter, page);
   }
 
-  getEvent(id: string): EventDetail | null {
+  getEvent(id: string): StoredEventDetail | null {
     return this.#eventQueries.get(id);
   }
 

@@ -1,6 +1,6 @@
 import type { ApiKeyRecord } from '../core/api-keys.js';
 import { Worker } from 'node:worker_threads';
-import type { Message, MessageWithEvents, ProviderId } from '../core/message.js';
+import type { Message, MessageWithEvents, Owned, ProviderId } from '../core/message.js';
 import type {
   EnqueueResult,
   IngestItem,
@@ -17,10 +17,10 @@ import type {
   DeliveryResult,
   EndpointDefinition,
   EndpointState,
-  EventDetail,
   EventFilter,
   EventSummary,
   PendingDelivery,
+  StoredEventDetail,
 } from '../core/events.js';
 import { queuedMessage, type EnqueueWire } from './rows.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
@@ -140,12 +140,15 @@ export class SqliteStore implements Store {
     return this.#request({ op: 'loadOutbox', provider, afterId, limit }) as Promise<OutboxItem[]>;
   }
 
-  getMessage(messageId: string): Promise<MessageWithEvents | null> {
-    return this.#request({ op: 'getMessage', messageId }) as Promise<MessageWithEvents | null>;
+  getMessage(messageId: string): Promise<Owned<MessageWithEvents> | null> {
+    return this.#request({ op: 'getMessage', messageId }) as Promise<Owned<MessageWithEvents> | null>;
   }
 
-  listMessages(filter: MessageFilter, page: { cursor?: string; limit: number }): Promise<Page<Message>> {
-    return this.#request({ op: 'listMessages', filter, page }) as Promise<Page<Message>>;
+  listMessages(
+    filter: MessageFilter,
+    page: { cursor?: string; limit: number },
+  ): Promise<Page<Owned<Message>>> {
+    return this.#request({ op: 'listMessages', filter, page }) as Promise<Page<Owned<Message>>>;
   }
 
   isOptedOut(phone: string, ourNumber: string): Promise<boolean> {
@@ -176,8 +179,8 @@ export class SqliteStore implements Store {
     return this.#request({ op: 'listEvents', filter, page }) as Promise<Page<EventSummary>>;
   }
 
-  getEvent(eventId: string): Promise<EventDetail | null> {
-    return this.#request({ op: 'getEvent', eventId }) as Promise<EventDetail | null>;
+  getEvent(eventId: string): Promise<StoredEventDetail | null> {
+    return this.#request({ op: 'getEvent', eventId }) as Promise<StoredEventDetail | null>;
   }
 
   redeliver(eventId: string, endpointId: string | null): Promise<DeliveryInfo[] | null> {

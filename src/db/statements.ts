@@ -160,11 +160,11 @@ function prepareRaw(sqlite: Database.Database) {
     ),
     insertMessage: raw<Record<string, unknown>>(
       `INSERT INTO messages (id, provider, provider_message_id, direction, channel, from_number, to_number, cc, body,
-         media, status, provider_status, segments, encoding, error_code, error_message, status_callback, created_at,
-         updated_at)
+         media, status, provider_status, segments, encoding, error_code, error_message, status_callback, created_by,
+         created_at, updated_at)
        VALUES (@id, @provider, @providerMessageId, @direction, @channel, @fromNumber, @toNumber, @cc, @body, @media,
-         @status, @providerStatus, @segments, @encoding, @errorCode, @errorMessage, @statusCallback, @createdAt,
-         @updatedAt)`,
+         @status, @providerStatus, @segments, @encoding, @errorCode, @errorMessage, @statusCallback, @createdBy,
+         @createdAt, @updatedAt)`,
     ),
     insertEvent: raw<{
       messageId: string;

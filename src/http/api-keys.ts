@@ -51,10 +51,10 @@ export class ApiKeys implements KeyVerifier {
 
   constructor(options: ApiKeysOptions) {
     this.#o = options;
-    this.#env = options.envKeys.map((key, i) => ({
+    this.#env = options.envKeys.map((key) => ({
       digest: digest(key),
       identity: {
-        id: `env-${i + 1}`,
+        id: envKeyId(key),
         name: 'SWITCHBOARD_API_KEYS',
         scopes: ['admin'],
         rateLimitPerMinute: null,
@@ -135,6 +135,16 @@ export class ApiKeys implements KeyVerifier {
       });
     return this.#loading;
   }
+}
+
+/**
+ * A SWITCHBOARD_API_KEYS entry's id: `env-` and 12 hex characters of a SHA-256 of the key, so it stays the same when
+ * the list is reordered or another key is added (idempotency keys, message ownership and dashboard sessions are
+ * tied to it), and changes when the key itself does. The hash is domain-separated, so the id is not a prefix of
+ * any digest kept elsewhere; 48 bits tell nothing useful about a key of 16 or more characters chosen at random.
+ */
+export function envKeyId(key: string): string {
+  return `env-${hash('sha256', `switchboard environment key id\0${key}`, 'hex').slice(0, 12)}`;
 }
 
 function toKnown(record: ApiKeyRecord): Known {

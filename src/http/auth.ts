@@ -6,7 +6,10 @@ export type { Scope };
 
 /** Who presented a valid API key. */
 export interface ApiKeyIdentity {
-  /** `env-N` for the Nth SWITCHBOARD_API_KEYS entry; otherwise the id of a key made with `switchboard keys`. */
+  /**
+   * The id of a key made with `switchboard keys`, or for a SWITCHBOARD_API_KEYS entry `env-` and a hash of the key
+   * (see envKeyId): stable across restarts and reorderings, since idempotency keys and messages are tied to it.
+   */
   id: string;
   name: string;
   scopes: readonly Scope[];
@@ -36,6 +39,12 @@ declare module 'fastify' {
 
 export function hasScope(identity: ApiKeyIdentity, scope: Scope): boolean {
   return identity.scopes.includes('admin') || identity.scopes.includes(scope);
+}
+
+/** The key a request authenticated with (set by apiAuth or the dashboard); throws `unauthorized` if none was. */
+export function requestKey(request: FastifyRequest): ApiKeyIdentity {
+  if (request.apiKey === null) throw new SwitchboardError('unauthorized');
+  return request.apiKey;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

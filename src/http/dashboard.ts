@@ -11,12 +11,21 @@ import { ASSETS } from '../dashboard/assets.js';
 import { LiveFeed } from '../dashboard/live.js';
 import { dashboardPage, DOCUMENT_HEADERS, loginPage } from '../dashboard/page.js';
 import { SESSION_TTL_MS, Sessions } from '../dashboard/sessions.js';
+import { SignInThrottle, type SignInThrottleOptions } from '../dashboard/sign-in-throttle.js';
 import { SnapshotBuilder } from '../dashboard/snapshot.js';
 import type { EventDeliverer } from '../events/deliverer.js';
-import { authenticate, bearerToken, checkScope, type ApiKeyIdentity, type KeyVerifier } from './auth.js';
+import {
+  authenticate,
+  bearerToken,
+  checkScope,
+  requestKey,
+  type ApiKeyIdentity,
+  type KeyVerifier,
+} from './auth.js';
 import { perKeyRateLimit } from './rate-limit.js';
 import { RequestLog } from './request-log.js';
 import { queryPhone } from './schema.js';
+import { messageFor } from './visibility.js';
 
 export interface DashboardOptions {
   store: Store;
@@ -31,9 +40,18 @@ export interface DashboardOptions {
    * https://example.com/sms), `/sms/dashboard`. @default '/dashboard'
    */
   cookiePath?: string;
+  /** Failed sign-ins per client address (tests shorten the window). */
+  signInThrottle?: SignInThrottleOptions;
+  /** Live streams (/dashboard/stream) one API key may have open at once. @default MAX_STREAMS_PER_KEY */
+  maxStreamsPerKey?: number;
 }
 
 export const SESSION_COOKIE = 'switchboard_session';
+/**
+ * Live streams one API key may hold open: a page per operator and a few spare. Each open stream holds a connection
+ * and gets every snapshot, so a script (or a leaked key) opening thousands would cost the gateway, not the caller.
+ */
+export const MAX_STREAMS_PER_KEY = 10;
 
 /** The dashboard's path as the browser sees it, for the cookie: PUBLIC_BASE_URL's path prefix + /dashboard. */
 export function dashboardCookiePath(publicBaseUrl: string | null): string {
@@ -90,6 +108,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   // Registered here, so cookies are parsed for the dashboard's routes only.
   await app.register(cookie);
   const sessions = new Sessions();
+  const throttle = new SignInThrottle(options.signInThrottle);
+  const maxStreams = options.maxStreamsPerKey ?? MAX_STREAMS_PER_KEY;
+  /** Open streams per API key id; a key's entry is removed when its last stream closes. */
+  const streams = new Map<string, number>();
   const builder = new SnapshotBuilder({ store, activity, dispatcher, deliverer });
   const feed = new LiveFeed({
     build: () => builder.build(),
@@ -179,7 +201,23 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     '/dashboard/session',
     { schema: { ...hidden, body: SessionBody } },
     async (request, reply) => {
-      const identity = await authenticate(keys, request.body.key);
+      const waitMs = throttle.blockedFor(request.ip);
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        reply.header('retry-after', String(seconds));
+        throw new SwitchboardError(
+          'too_many_sign_in_attempts',
+          `Too many failed sign-ins from this address; retry in ${seconds} s.`,
+        );
+      }
+      let identity: ApiKeyIdentity;
+      try {
+        identity = await authenticate(keys, request.body.key);
+      } catch (err) {
+        // Only a key that is not valid counts: a valid key without the read scope is no guess.
+        if (err instanceof SwitchboardError && err.code === 'unauthorized') throttle.failed(request.ip);
+        throw err;
+      }
       checkScope(identity, 'read', 'the dashboard');
       request.apiKey = identity;
       // A session already in this browser is replaced, not left behind.
@@ -216,7 +254,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
       async (request) => {
         const message = await store.getMessage(request.params.id);
         if (message === null) throw new SwitchboardError('message_not_found');
-        return message;
+        return messageFor(requestKey(request), message);
       },
     );
 
@@ -238,8 +276,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
         ]);
         // Ids are UUIDv7, so id order is creation order. Newest first, deduplicated, then the latest
         // CONVERSATION_LIMIT, oldest first as a chat reads.
+        const viewer = requestKey(request);
         const byId = new Map<string, Message>();
-        for (const m of [...from.data, ...to.data]) byId.set(m.id, m);
+        for (const m of [...from.data, ...to.data]) byId.set(m.id, messageFor(viewer, m));
         const newest = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
         return {
           number,
@@ -250,6 +289,16 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     );
 
     data.get('/dashboard/stream', { schema: hidden, exposeHeadRoute: false }, (request, reply) => {
+      const keyId = requestKey(request).id;
+      const open = streams.get(keyId) ?? 0;
+      if (open >= maxStreams) {
+        throw new SwitchboardError(
+          'too_many_streams',
+          `API key ${keyId} has ${open} live dashboard streams open, the most it may; close a dashboard page ` +
+            'and retry.',
+        );
+      }
+      streams.set(keyId, open + 1);
       // From here the response is ours: Fastify sends nothing more. Fastify still writes the request's log line
       // when the response finishes, which it does when the feed ends it (shutdown, session ended).
       reply.hijack();
@@ -264,6 +313,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
       // Reconnect after 2 s if the connection drops.
       res.write('retry: 2000\n\n');
       res.on('close', () => {
+        const left = (streams.get(keyId) ?? 1) - 1;
+        if (left > 0) streams.set(keyId, left);
+        else streams.delete(keyId);
         // The usual end of a stream: the page was closed. The response never finishes then, so Fastify writes no
         // line for it; it is written here, in the request log's own format.
         if (!res.writableFinished) streamLog.requestCompleted(null, request, reply);

@@ -14,6 +14,8 @@ import {
   pageOf,
 } from './response-schemas.js';
 import { IdParams, literalUnion, pageQueryFields, parseSince } from './schema.js';
+import { requestKey } from './auth.js';
+import { endpointFor, eventFor } from './visibility.js';
 
 const ListQuery = Type.Object(
   {
@@ -83,6 +85,9 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store; deliverer: EventDel
   const one = {
     tags: ['events'],
     summary: 'An event: its payload as sent, and every delivery with its attempts',
+    description:
+      "The message's `statusCallback` in the payload is shown in full to admin keys and to the key that sent the " +
+      'message; to other keys, its origin.',
     security: bearer,
     params: IdParams,
     response: { 200: EventDetailSchema, ...apiErrors },
@@ -90,7 +95,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store; deliverer: EventDel
   app.get<{ Params: IdParams }>('/v1/events/:id', { schema: one, config: read }, async (request) => {
     const event = await store.getEvent(request.params.id);
     if (!event) throw new SwitchboardError('event_not_found');
-    return event;
+    return eventFor(requestKey(request), event);
   });
 
   app.post<{ Params: IdParams; Body: RedeliverBody }>(
@@ -117,12 +122,15 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store; deliverer: EventDel
   const endpoints = {
     tags: ['endpoints'],
     summary: "The apps' endpoints, enabled or not, with their backlog",
+    description:
+      'URLs in full for admin keys; for other keys, their origin (a path or query may carry a token).',
     security: bearer,
     response: { 200: Type.Object({ data: Type.Array(EndpointStateSchema) }), ...apiErrors },
   };
-  app.get('/v1/endpoints', { schema: endpoints, config: read }, async () => ({
-    data: await store.listEndpoints(),
-  }));
+  app.get('/v1/endpoints', { schema: endpoints, config: read }, async (request) => {
+    const viewer = requestKey(request);
+    return { data: (await store.listEndpoints()).map((e) => endpointFor(viewer, e)) };
+  });
 
   for (const action of ['enable', 'disable'] as const) {
     app.post<{ Params: IdParams }>(

@@ -8,6 +8,8 @@ import type { Store } from '../core/store.js';
 import { apiErrors, bearer, MessageWithHistorySchema, pageOf } from './response-schemas.js';
 import { IdParams, literalUnion, MessageSchema, pageQueryFields, parseSince, queryPhone } from './schema.js';
 import { sendRoutes } from './send.js';
+import { messageFor } from './visibility.js';
+import { requestKey } from './auth.js';
 
 const ListQuery = Type.Object(
   {
@@ -27,6 +29,9 @@ function queryNumber(value: string): string {
   return normalizeAddress(queryPhone(value));
 }
 
+const CALLBACK_VISIBILITY =
+  '`statusCallback` is shown in full to admin keys and to the key that sent the message; to other keys, its origin.';
+
 /** The /v1 messages API: reading needs the `read` scope, sending (send.ts) `send`. */
 export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: OutboundService }> = async (
   app,
@@ -41,6 +46,7 @@ export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: Outboun
       schema: {
         tags: ['messages'],
         summary: 'List messages, newest first',
+        description: CALLBACK_VISIBILITY,
         security: bearer,
         querystring: ListQuery,
         response: { 200: pageOf(MessageSchema), ...apiErrors },
@@ -49,7 +55,8 @@ export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: Outboun
     },
     async (request) => {
       const q = request.query;
-      return store.listMessages(
+      const viewer = requestKey(request);
+      const page = await store.listMessages(
         {
           direction: q.direction,
           status: q.status,
@@ -61,12 +68,14 @@ export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: Outboun
         },
         { cursor: q.cursor, limit: q.limit },
       );
+      return { data: page.data.map((m) => messageFor(viewer, m)), nextCursor: page.nextCursor };
     },
   );
 
   const oneMessage = {
     tags: ['messages'],
     summary: 'A message with its status history and send attempts',
+    description: CALLBACK_VISIBILITY,
     security: bearer,
     params: IdParams,
     response: { 200: MessageWithHistorySchema, ...apiErrors },
@@ -74,6 +83,6 @@ export const messageRoutes: FastifyPluginAsync<{ store: Store; outbound: Outboun
   app.get<{ Params: IdParams }>('/v1/messages/:id', { schema: oneMessage, config: read }, async (request) => {
     const message = await store.getMessage(request.params.id);
     if (!message) throw new SwitchboardError('message_not_found');
-    return message;
+    return messageFor(requestKey(request), message);
   });
 };

@@ -5,11 +5,12 @@ import { SwitchboardError } from '../core/errors.js';
 import { PROVIDER_IDS } from '../core/message.js';
 import {
   idempotencyKeys,
-  requestHash,
   type OutboundService,
+  type SendItem,
   type SendOutcome,
   type SendRequest,
 } from '../core/outbound.js';
+import { requestKey } from './auth.js';
 import { errorBody } from './errors.js';
 import { apiErrors, bearer, ErrorSchema } from './response-schemas.js';
 import { MessageSchema } from './schema.js';
@@ -82,8 +83,9 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
       config: { scope: 'send' },
     },
     async (request, reply) => {
-      const key = request.headers['idempotency-key'] ?? null;
-      const result = await stored(() => outbound.send(toRequest(request.body), key));
+      const idempotencyKey = request.headers['idempotency-key'] ?? null;
+      const apiKeyId = requestKey(request).id;
+      const result = await stored(() => outbound.send(toRequest(request.body), { apiKeyId, idempotencyKey }));
       if (result.replayed) void reply.header('idempotent-replayed', 'true');
       return reply.code(202).send(result.message);
     },
@@ -108,9 +110,9 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
     },
     async (request, reply) => {
       const headerKey = request.headers['idempotency-key'] ?? null;
-      const occurrences = new Map<string, number>();
+      const apiKeyId = requestKey(request).id;
       const results: (SendOutcome | null)[] = [];
-      const valid: { request: SendRequest; idempotencyKey: string | null }[] = [];
+      const valid: SendItem[] = [];
       const slots: number[] = [];
       request.body.messages.forEach((item, index) => {
         if (!checkItem.Check(item)) {
@@ -123,17 +125,14 @@ export const sendRoutes: FastifyPluginAsync<{ outbound: OutboundService }> = asy
           return;
         }
         const { idempotencyKey, ...fields } = item;
-        const message = toRequest(fields);
-        let key: string | null = null;
-        if (idempotencyKey !== undefined) key = idempotencyKeys.api(idempotencyKey);
-        else if (headerKey !== null) {
-          // Identical items in one batch are distinct messages: the n-th copy gets the n-th key.
-          const hash = requestHash(message);
-          const n = occurrences.get(hash) ?? 0;
-          occurrences.set(hash, n + 1);
-          key = idempotencyKeys.batchItem(headerKey, hash, n);
-        }
-        valid.push({ request: message, idempotencyKey: key });
+        // An item's own key is like a single send's header; the batch's header keys items by their content.
+        const idempotency =
+          idempotencyKey !== undefined
+            ? { key: idempotencyKeys.api(apiKeyId, idempotencyKey) }
+            : headerKey !== null
+              ? { batchKey: headerKey, apiKeyId }
+              : null;
+        valid.push({ request: toRequest(fields), idempotency, createdBy: apiKeyId });
         slots.push(index);
         results.push(null);
       });

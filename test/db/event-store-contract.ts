@@ -30,7 +30,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
 
     it('stores an event with each change, with a delivery per endpoint whose filter takes it', async () => {
       const [received] = await store.ingest([{ event: inbound({ body: 'hi' }), optOut: null }]);
-      const [queued] = await store.enqueue([outbound()]);
+      const [queued] = await store.enqueue([outbound({ createdBy: 'key-a' })]);
       const outId = queued!.outcome === 'stored' ? queued!.message.id : '';
       // Creating a queued message is the app's own doing: no event.
       expect((await store.listEvents({}, { limit: 10 })).data).toHaveLength(1);
@@ -60,6 +60,11 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         type: 'message.status',
         data: { id: outId, status: 'delivered', providerMessageId: 'SMout1' },
       });
+      // Which API key sent the message comes with the event (the API decides from it what the reader may see),
+      // never inside the payload that endpoints are sent.
+      expect(detail!.messageCreatedBy).toBe('key-a');
+      expect(detail!.payload.data).not.toHaveProperty('createdBy');
+      expect((await store.getEvent(events[0]!.id))!.messageCreatedBy).toBeNull();
       expect((await pendingOf('all')).map((d) => d.eventId)).toEqual(events.map((e) => e.id));
       expect((await pendingOf('inbox')).map((d) => [d.eventId, d.type, d.conversation])).toEqual([
         [events[0]!.id, 'message.received', '+14155550123'],

@@ -40,6 +40,7 @@ export function outbound(overrides: Partial<NewOutboundMessage> = {}): NewOutbou
     statusCallback: null,
     idempotencyKey: null,
     requestHash: `hash-${seq}`,
+    createdBy: null,
     ...overrides,
   };
 }
@@ -219,6 +220,18 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(outboxRows.map((r) => r.messageId)).toEqual([id]);
       expect(outboxRows[0]).toMatchObject({ provider: 'twilio', to: message.to, attempts: 0 });
       expect(await store.getMessage(id)).toMatchObject({ status: 'queued', statusCallback: null });
+    });
+
+    it('keeps which API key sent a message, and reads it back with the message', async () => {
+      const [sent] = await store.enqueue([outbound({ createdBy: 'key-a', to: '+14155550188' })]);
+      const id = sent!.outcome === 'stored' ? sent!.message.id : '';
+      await store.ingest([{ event: inbound({ from: '+14155550188' }), optOut: null }]);
+      expect(await store.getMessage(id)).toMatchObject({ id, createdBy: 'key-a' });
+      const listed = await store.listMessages({}, { limit: 10 });
+      expect(listed.data.map((m) => [m.direction, m.createdBy])).toEqual([
+        ['inbound', null],
+        ['outbound', 'key-a'],
+      ]);
     });
 
     it('refuses, inside the same transaction, a recipient who opted out of that sender', async () => {

@@ -403,7 +403,12 @@ describe('the dashboard', () => {
     expect(colours.size).toBeGreaterThan(200);
 
     // The chart: bars in each carrier's outbound colour, drawn from the data (none would be there without it).
-    const chart = decode(await page.getByTestId('chart-svg').screenshot());
+    // A clip of the page where the chart is, not the element's own screenshot: every update (2 s) replaces the
+    // chart's element, and on a loaded machine the element's screenshot could outlast it ("not attached").
+    await page.getByTestId('chart-svg').scrollIntoViewIfNeeded();
+    const box = await page.getByTestId('chart-svg').boundingBox();
+    expect(box).not.toBeNull();
+    const chart = decode(await page.screenshot({ clip: box! }));
     expect(pixelsNear(chart, SERIES_COLORS['twilio:outbound']!)).toBeGreaterThan(150);
     expect(pixelsNear(chart, SERIES_COLORS['telnyx:outbound']!)).toBeGreaterThan(100);
     expect(pixelsNear(chart, SERIES_COLORS['twilio:inbound']!)).toBeGreaterThan(30);

@@ -1,1 +1,0 @@
-ALTER TABLE `message_events` ADD `provider_time` text;
