@@ -39,6 +39,7 @@ import { EventQueries } from './event-queries.js';
 import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
 import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
+import { newerVersionMessage, recordedMigrations, unknownMigrations } from './migration-journal.js';
 import { toMessage } from './rows.js';
 import { SendPipelineWrites } from './send-pipeline.js';
 import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
@@ -95,6 +96,11 @@ export class SqliteEngine {
     // Statement journals (for savepoints and multi-row statements) stay in memory instead of temp files.
     this.#sqlite.pragma('temp_store = MEMORY');
     this.#db = drizzle({ client: this.#sqlite, schema });
+    const unknown = unknownMigrations(recordedMigrations(this.#sqlite));
+    if (unknown.length > 0) {
+      this.#sqlite.close();
+      throw new Error(newerVersionMessage(path, unknown));
+    }
     migrate(this.#db, { migrationsFolder: MIGRATIONS });
     this.#now = now;
     this.#statements = prepareStatements(this.#db, this.#sqlite);
