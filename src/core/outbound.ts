@@ -6,6 +6,7 @@ import { chooseRoute, type RoutingTable } from './routing.js';
 import { countSegments } from './segments.js';
 import type { SendLimits } from './sending.js';
 import type { EnqueueResult, NewOutboundMessage, OutboxItem, Store } from './store.js';
+import { checkWellFormed } from './unicode.js';
 
 /** A send request as the API takes it (already shape-checked by its schema). */
 export interface SendRequest {
@@ -147,6 +148,7 @@ export class OutboundService {
   }
 
   #prepare(request: SendRequest, idempotencyKey: string | null): NewOutboundMessage {
+    checkWellFormed(request);
     const to = phoneNumber(request.to, 'to');
     const from = request.from === undefined ? null : sender(request.from);
     const route = chooseRoute(this.#o.routing, to, from, request.provider);
