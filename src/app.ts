@@ -35,7 +35,7 @@ export interface AppDeps {
   onInbound?: InboundHandler;
   /** A logger instance to use instead of the default pino at config.logLevel. */
   logger?: FastifyBaseLogger;
-  /** Clock for webhook freshness checks. */
+  /** The wall clock: webhook freshness checks, the send pipeline's stored times. */
   now?: () => number;
   /** On shutdown, how long sends already talking to a carrier get to finish. @default 5000 */
   sendGraceMs?: number;
@@ -172,6 +172,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
       activity.sendDecision(applied, attempt);
     },
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
+    ...(deps.now !== undefined && { now: deps.now }),
   });
   const { events } = config;
   const outbound = new OutboundService({
