@@ -26,6 +26,7 @@ import { webhookRoutes } from './http/webhooks.js';
 import { buildProviders } from './providers/index.js';
 import { buildSenders } from './providers/senders.js';
 import { startSandbox } from './sandbox.js';
+import { ShutdownBudget, shutdownDeadlineMs } from './shutdown.js';
 import type { ProviderSimulator } from './simulator/simulator.js';
 
 export interface AppDeps {
@@ -35,10 +36,13 @@ export interface AppDeps {
   onInbound?: InboundHandler;
   /** A logger instance to use instead of the default pino at config.logLevel. */
   logger?: FastifyBaseLogger;
-  /** Clock for webhook freshness checks. */
+  /** The wall clock: webhook freshness checks, the send pipeline's stored times. */
   now?: () => number;
-  /** On shutdown, how long sends already talking to a carrier get to finish. @default 5000 */
-  sendGraceMs?: number;
+  /**
+   * The whole shutdown's time budget, from close() to the store closed (serve's deadline), shared by every step.
+   * @default shutdownDeadlineMs(config.computeTimeoutMs)
+   */
+  shutdownMs?: number;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
   outboxCapacity?: number;
   /** Event deliveries each app endpoint holds in memory (EventDeliverer `capacity`). @default 10000 */
@@ -63,7 +67,10 @@ declare module 'fastify' {
   }
 }
 
-const DEFAULT_SEND_GRACE_MS = 5_000;
+// The end of the shutdown budget, kept for the last steps: closing the store (and the process exiting), and before
+// it the last records of deliveries and sends cut off. Requests still open are cut before both.
+const STORE_CLOSE_MS = 1_000;
+const LAST_RECORDS_MS = 500;
 
 /**
  * Builds the gateway without listening: the only place that knows every part. main.ts listens; tests call this
@@ -177,6 +184,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
       activity.sendDecision(applied, attempt);
     },
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
+    ...(deps.now !== undefined && { now: deps.now }),
   });
   const { events } = config;
   const outbound = new OutboundService({
@@ -259,8 +267,16 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     },
   });
 
+  const budget = new ShutdownBudget(deps.shutdownMs ?? shutdownDeadlineMs(config.computeTimeoutMs));
+  let sendsStopped: Promise<void> = Promise.resolve();
+  app.addHook('preClose', async () => {
+    budget.start();
+    // No new send starts once shutdown begins; those in flight finish (and are recorded) while the server
+    // answers its last requests. A reply an app gives meanwhile is queued in the outbox for the next start.
+    sendsStopped = dispatcher.stop(budget.left(STORE_CLOSE_MS + LAST_RECORDS_MS));
+  });
   registerRequestLog(app);
-  registerGracefulClose(app);
+  registerGracefulClose(app, budget, STORE_CLOSE_MS + LAST_RECORDS_MS);
   registerErrorHandling(app);
   await registerOpenApi(app);
   await app.register(healthRoutes, { store });
@@ -293,12 +309,20 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     dispatcher.start();
     deliverer.start(new Map(endpointStates.map((e) => [e.id, e.enabled])));
   });
+  // After the server has answered its last requests (or cut them at the budget): every step shares what is left,
+  // keeping STORE_CLOSE_MS for the store.
   app.addHook('onClose', async () => {
     keys.stop();
-    await inbound.idle();
-    // Before the dispatcher: a delivery's answer may queue a reply for it to send.
-    await deliverer.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);
-    await dispatcher.stop(deps.sendGraceMs ?? DEFAULT_SEND_GRACE_MS);
+    const steps: [string, Promise<unknown>][] = [
+      ['inbound processing', inbound.idle()],
+      ['event deliveries', deliverer.stop(budget.left(STORE_CLOSE_MS + LAST_RECORDS_MS))],
+      ['sends', sendsStopped],
+    ];
+    for (const [name, step] of steps) {
+      if (!(await budget.within(step, STORE_CLOSE_MS))) {
+        app.log.warn(`shutdown: ${name} did not finish within the deadline; going on without them`);
+      }
+    }
     if (ownsStore) await store.close();
     await sandbox?.simulator.close();
   });

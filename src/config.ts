@@ -68,6 +68,14 @@ export const MIN_API_KEY_LENGTH = 16;
 
 type Env = Record<string, string | undefined>;
 
+/** With none of these set (and SWITCHBOARD_SANDBOX unset), the gateway runs the sandbox. */
+const CARRIER_CREDENTIALS = [
+  'TWILIO_ACCOUNT_SID',
+  'TWILIO_AUTH_TOKEN',
+  'TELNYX_PUBLIC_KEY',
+  'TELNYX_API_KEY',
+];
+
 /** Every environment variable Switchboard reads, with its default; the README's table mirrors this. */
 export const DEFAULTS = {
   PORT: '3000',
@@ -79,6 +87,21 @@ export const DEFAULTS = {
   API_RATE_LIMIT_PER_MINUTE: '6000',
   TRUST_PROXY: 'false',
 } as const;
+
+/**
+ * The database the gateway would open, from the database settings alone: DATABASE_URL, else the sandbox's own
+ * database when the sandbox would start unasked, else the default. `switchboard migrate` needs nothing more, so a
+ * problem elsewhere in the configuration (no carrier credentials, say) does not stop it.
+ */
+export function databaseUrlOf(env: Env = process.env): string {
+  const read = (name: string) => env[name]?.trim() || undefined;
+  const named = read('DATABASE_URL');
+  if (named !== undefined) return named;
+  const unaskedSandbox =
+    read('SWITCHBOARD_SANDBOX') === undefined &&
+    CARRIER_CREDENTIALS.every((name) => read(name) === undefined);
+  return unaskedSandbox ? SANDBOX_DATABASE_URL : DEFAULTS.DATABASE_URL;
+}
 
 /**
  * Reads and validates the configuration. Throws a ConfigError listing every bad value, each naming its variable,
@@ -145,12 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
   const telnyx = readTelnyx(read('TELNYX_PUBLIC_KEY'), read('TELNYX_API_KEY'), problems);
 
   const rawSandbox = read('SWITCHBOARD_SANDBOX');
-  const hasCredentials = [
-    'TWILIO_ACCOUNT_SID',
-    'TWILIO_AUTH_TOKEN',
-    'TELNYX_PUBLIC_KEY',
-    'TELNYX_API_KEY',
-  ].some((name) => read(name) !== undefined);
+  const hasCredentials = CARRIER_CREDENTIALS.some((name) => read(name) !== undefined);
   if (rawSandbox !== undefined && rawSandbox !== 'true' && rawSandbox !== 'false') {
     problems.push(`SWITCHBOARD_SANDBOX must be "true" or "false", got "${rawSandbox}".`);
   }

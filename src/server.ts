@@ -1,13 +1,7 @@
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { ConfigError } from './core/errors.js';
-
-/**
- * How long in-flight requests and background processing get to finish on SIGTERM before the process exits: at
- * least 10 s, and always longer than the compute deadline, so a request waiting for the app is not cut off.
- */
-const MIN_SHUTDOWN_DEADLINE_MS = 10_000;
-const SHUTDOWN_MARGIN_MS = 2_000;
+import { shutdownDeadlineMs } from './shutdown.js';
 
 /**
  * Runs the gateway until SIGTERM/SIGINT: `npm start`, `switchboard serve`. A bad configuration or a start that
@@ -25,9 +19,12 @@ export async function serve(): Promise<void> {
     throw err;
   }
 
+  // One budget for the whole shutdown: the app's steps share it (app.ts) and end before it; only a step that
+  // overruns it (a store that cannot close) makes the exit code 1.
+  const deadlineMs = shutdownDeadlineMs(config.computeTimeoutMs);
   let app;
   try {
-    app = await buildApp(config);
+    app = await buildApp(config, { shutdownMs: deadlineMs });
   } catch (err) {
     // An operator's problem (database path, permissions): one line that says what, not a stack trace.
     console.error(`Switchboard could not start: ${err instanceof Error ? err.message : String(err)}`);
@@ -38,13 +35,10 @@ export async function serve(): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(
-      () => {
-        app.log.error('shutdown deadline passed; exiting');
-        process.exit(1);
-      },
-      Math.max(MIN_SHUTDOWN_DEADLINE_MS, config.computeTimeoutMs + SHUTDOWN_MARGIN_MS),
-    );
+    const timer = setTimeout(() => {
+      app.log.error('shutdown deadline passed; exiting');
+      process.exit(1);
+    }, deadlineMs);
     timer.unref();
     app.close().then(
       () => process.exit(0),

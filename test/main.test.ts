@@ -1,7 +1,9 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/db/sqlite.js';
 import { formBody, TWILIO_SID, TWILIO_TOKEN, twilioInbound, twilioSignature } from './helpers/carriers.js';
 import { json } from './helpers/gateway.js';
 import { startProcess as start, waitReady } from './helpers/process.js';
@@ -130,6 +132,30 @@ describe('the gateway process', () => {
     expect(await gateway.exited).toBe(1);
     expect(gateway.output()).toContain('Switchboard could not start: Cannot open the database at');
     expect(gateway.output()).toContain('DATABASE_URL');
+  });
+
+  it('refuses to start, in one line, on a database migrated by a newer version', async () => {
+    const path = join(dir, 'newer.db');
+    const store = await SqliteStore.open({ path });
+    await store.close();
+    const db = new Database(path);
+    // What a newer version's migrator leaves: a migration this build does not ship.
+    db.prepare('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)').run(
+      'future',
+      4_102_444_800_000,
+    );
+    db.close();
+    const gateway = start({
+      PORT: String(await freePort()),
+      DATABASE_URL: path,
+      SWITCHBOARD_SANDBOX: 'true',
+    });
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.output().trim()).toBe(
+      `Switchboard could not start: The database at ${path} was migrated by a newer version of Switchboard ` +
+        '(1 migration this version does not know); run that version or a later one, or restore a backup taken ' +
+        'before the upgrade.',
+    );
   });
 
   it('refuses to start on bad configuration, naming every bad variable', async () => {

@@ -1,8 +1,9 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DEFAULTS, loadConfig, type Config } from '../config.js';
+import { databaseUrlOf, loadConfig, MIN_API_KEY_LENGTH, type Config } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { inspectDatabase } from '../db/inspect.js';
+import { newerVersionMessage } from '../db/migration-journal.js';
 import { parse, type Command } from './command.js';
 
 const USAGE = `Usage: switchboard doctor
@@ -57,10 +58,9 @@ export function diagnose(env: NodeJS.ProcessEnv): Finding[] {
       text: 'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: anyone who can reach the gateway can inject messages',
     });
   }
-  const databaseUrl = config?.databaseUrl ?? env.DATABASE_URL?.trim() ?? DEFAULTS.DATABASE_URL;
-  const database = checkDatabase(databaseUrl);
+  const database = checkDatabase(config?.databaseUrl ?? databaseUrlOf(env));
   findings.push(...database.findings);
-  findings.push(apiKeys(config, database.activeKeys));
+  findings.push(...apiKeys(config, env, database.activeKeys));
   return findings;
 }
 
@@ -100,7 +100,8 @@ function checkDatabase(path: string): { findings: Finding[]; activeKeys: number 
       findings: [
         { level: 'warn', text: 'DATABASE_URL is :memory:: every message is lost when the process ends' },
       ],
-      activeKeys: null,
+      // A new database every start: no key but SWITCHBOARD_API_KEYS.
+      activeKeys: 0,
     };
   }
   const parent = nearestExisting(dirname(path));
@@ -132,6 +133,12 @@ function checkDatabase(path: string): { findings: Finding[]; activeKeys: number 
       activeKeys: 0,
     };
   }
+  if (report.unknown.length > 0) {
+    return {
+      findings: [{ level: 'fail', text: newerVersionMessage(path, report.unknown) }],
+      activeKeys: null,
+    };
+  }
   const findings: Finding[] = [];
   try {
     accessSync(path, constants.R_OK | constants.W_OK);
@@ -154,19 +161,30 @@ function checkDatabase(path: string): { findings: Finding[]; activeKeys: number 
   return { findings, activeKeys: report.activeApiKeys };
 }
 
-function apiKeys(config: Config | null, activeKeys: number | null): Finding {
-  const envKeys = config?.apiKeys.length ?? 0;
+/**
+ * Whether any API key exists, said only when it is known: with a configuration that failed to load (a broken
+ * SWITCHBOARD_CONFIG file, say), SWITCHBOARD_API_KEYS is read as written, and a database that cannot be read
+ * may hold keys. A problem in SWITCHBOARD_API_KEYS itself is reported with the configuration's.
+ */
+function apiKeys(config: Config | null, env: NodeJS.ProcessEnv, activeKeys: number | null): Finding[] {
+  const written = (env.SWITCHBOARD_API_KEYS ?? '').split(',').map((key) => key.trim());
+  const envKeys = config?.apiKeys.length ?? written.filter((key) => key.length >= MIN_API_KEY_LENGTH).length;
   const total = envKeys + (activeKeys ?? 0);
   if (total > 0) {
-    return {
-      level: 'ok',
-      text: `API keys: ${activeKeys ?? 0} in the database${envKeys > 0 ? `, ${envKeys} in SWITCHBOARD_API_KEYS` : ''}`,
-    };
+    return [
+      {
+        level: 'ok',
+        text: `API keys: ${activeKeys ?? 0} in the database${envKeys > 0 ? `, ${envKeys} in SWITCHBOARD_API_KEYS` : ''}`,
+      },
+    ];
   }
-  return {
-    level: 'fail',
-    text: "no API key: the API answers 401 to everyone; create one with 'switchboard keys create --name NAME --scopes send,read'",
-  };
+  if (activeKeys === null || (config === null && written.some((key) => key !== ''))) return [];
+  return [
+    {
+      level: 'fail',
+      text: "no API key: the API answers 401 to everyone; create one with 'switchboard keys create --name NAME --scopes send,read'",
+    },
+  ];
 }
 
 function nearestExisting(dir: string): string {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
+import { databaseUrlOf } from '../config.js';
 import { newApiKey, SCOPES, type ApiKeyRecord, type Scope } from '../core/api-keys.js';
 import { SqliteStore } from '../db/sqlite.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
-import { gatewayConfig } from './config.js';
 import { formatTable, printable } from './output.js';
 
 const USAGE = `Usage:
@@ -74,7 +74,8 @@ function parseScopes(value: string | undefined): Scope[] {
 }
 
 async function withStore<T>(work: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const { databaseUrl } = gatewayConfig();
+  // The database settings alone: keys need no carrier credentials.
+  const databaseUrl = databaseUrlOf();
   if (databaseUrl === ':memory:') {
     throw new CliError('DATABASE_URL is :memory:; keys must be stored where the gateway reads them.');
   }

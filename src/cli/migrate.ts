@@ -1,16 +1,18 @@
+import { databaseUrlOf } from '../config.js';
 import { SqliteStore } from '../db/sqlite.js';
 import { inspectDatabase } from '../db/inspect.js';
+import { newerVersionMessage } from '../db/migration-journal.js';
 import { CliError, parse, type Command } from './command.js';
-import { gatewayConfig } from './config.js';
 
 const USAGE = `Usage: switchboard migrate
 
 Creates the database named by DATABASE_URL, or applies the migrations it lacks. The gateway does the same
-at start; running it first (in a deploy step, say) keeps that out of the start.`;
+at start; running it first (in a deploy step, say) keeps that out of the start. It reads only the database
+settings, so it runs before carrier credentials or other settings are in place.`;
 
 export const migrate: Command = async (argv) => {
   if (parse(argv, {}, USAGE) === null) return 0;
-  const { databaseUrl } = gatewayConfig();
+  const databaseUrl = databaseUrlOf();
   if (databaseUrl === ':memory:')
     throw new CliError('DATABASE_URL is :memory:; there is nothing to migrate.');
   let before;
@@ -19,6 +21,7 @@ export const migrate: Command = async (argv) => {
   } catch (err) {
     throw new CliError(`Cannot use the database at ${databaseUrl}: ${(err as Error).message}`);
   }
+  if (before.unknown.length > 0) throw new CliError(newerVersionMessage(databaseUrl, before.unknown));
   try {
     const store = await SqliteStore.open({ path: databaseUrl });
     await store.close();

@@ -14,6 +14,8 @@ export interface BreakerOptions {
  *
  * Only carrier-side failures count (5xx, timeouts, authentication); a recipient's invalid number says the carrier
  * works, so it counts as a success.
+ *
+ * Its clock is monotonic: on a wall clock stepped back an hour, an open circuit would stay open for that hour.
  */
 export class CircuitBreaker {
   readonly #o: BreakerOptions;
@@ -22,7 +24,8 @@ export class CircuitBreaker {
   #openedAt: number | null = null;
   #probing = false;
 
-  constructor(options: BreakerOptions, now: () => number = Date.now) {
+  /** @param now a monotonic clock in milliseconds; performance.now by default */
+  constructor(options: BreakerOptions, now: () => number = () => performance.now()) {
     for (const name of ['failureThreshold', 'cooldownMs'] as const) {
       const value = options[name];
       if (!(Number.isInteger(value) && value > 0)) {
@@ -43,7 +46,7 @@ export class CircuitBreaker {
     return this.state !== 'open';
   }
 
-  /** When an open circuit lets its next probe through. */
+  /** When an open circuit lets its next probe through, on the breaker's clock. */
   retryAt(): number {
     return (this.#openedAt ?? 0) + this.#o.cooldownMs;
   }

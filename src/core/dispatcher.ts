@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { MAX_RETRY_AFTER_MS, retryDelay, type BackoffOptions } from './backoff.js';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
@@ -34,7 +35,13 @@ export interface DispatcherOptions {
    * @default 10000
    */
   capacity?: number;
+  /** The wall clock, for the times that are stored (attempts, next_attempt_at). @default Date.now */
   now?: () => number;
+  /**
+   * A monotonic clock for every wait in memory (retries, the circuit breaker, the rate limiter), so that a wall
+   * clock stepped back or forward holds nothing up. @default performance.now
+   */
+  monotonic?: () => number;
   random?: () => number;
   /** Told of every decision once it is recorded, with what the store applied (metrics). */
   observe?: (applied: SendOutcome['kind'], attempt: AttemptRecord) => void;
@@ -52,6 +59,8 @@ interface Job {
   /** Carriers this message has been on since it was loaded (failover never returns to one). */
   tried: Set<ProviderId>;
   timer: NodeJS.Timeout | null;
+  /** When its next try is due, on the monotonic clock (the stored next_attempt_at is wall-clock time). */
+  dueAt: number;
   /** Time has passed since the opt-out check (a retry, a failover): check again before sending. */
   recheck: boolean;
 }
@@ -76,6 +85,8 @@ interface Lane {
 }
 
 const DEFAULT_CAPACITY = 10_000;
+/** Node's default warning threshold for listeners on one emitter. */
+const DEFAULT_MAX_LISTENERS = 10;
 /** While a circuit's probe is out, messages with nowhere else to go look again this often. */
 const PROBE_POLL_MS = 250;
 /** A decision that could not be committed is written again after this, doubling up to the maximum. */
@@ -100,6 +111,7 @@ export class Dispatcher {
   readonly #jobs = new Map<string, Job>();
   readonly #capacity: number;
   readonly #now: () => number;
+  readonly #monotonic: () => number;
   /** Aborted when stopping begins: ends waits for the rate limiter. */
   readonly #halt = new AbortController();
   /** Aborted at the shutdown deadline: cuts off sends still in flight. */
@@ -112,6 +124,8 @@ export class Dispatcher {
     this.#o = options;
     this.#capacity = options.capacity ?? DEFAULT_CAPACITY;
     this.#now = options.now ?? Date.now;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
+    let concurrency = 0;
     for (const [id, sender] of options.senders) {
       const settings = options.lanes.get(id);
       if (!settings) throw new TypeError(`Expected queue settings for provider \`${id}\``);
@@ -120,8 +134,8 @@ export class Dispatcher {
         sender,
         settings,
         queue: new PQueue({ concurrency: settings.concurrency }),
-        limiter: new SegmentRateLimiter(settings.mps),
-        breaker: new CircuitBreaker(settings.circuitBreaker, this.#now),
+        limiter: new SegmentRateLimiter(settings.mps, this.#monotonic),
+        breaker: new CircuitBreaker(settings.circuitBreaker, this.#monotonic),
         inFlight: 0,
         jobs: 0,
         spilled: true,
@@ -129,7 +143,12 @@ export class Dispatcher {
         cursor: null,
         loading: null,
       });
+      concurrency += settings.concurrency;
     }
+    // A send in flight listens to each signal once at most (the rate limiter's wait, then the carrier call), so
+    // their listeners never outnumber the lanes' concurrency; past Node's default of 10 it warned of a leak that
+    // is not one. Bounded rather than unlimited, so a real leak still warns.
+    setMaxListeners(concurrency + DEFAULT_MAX_LISTENERS, this.#halt.signal, this.#deadline.signal);
   }
 
   /**
@@ -204,7 +223,9 @@ export class Dispatcher {
   /** @param recheck the opt-out list may have changed since the row was checked: check again before sending */
   #admit(item: OutboxItem, recheck: boolean): void {
     if (this.#jobs.has(item.messageId)) return;
-    const job: Job = { item, tried: new Set([item.provider]), timer: null, recheck };
+    // The stored time is converted once, on arrival; from here on the wait is measured on the monotonic clock.
+    const dueAt = this.#monotonic() + Math.max(0, item.nextAttemptAt - this.#now());
+    const job: Job = { item, tried: new Set([item.provider]), timer: null, dueAt, recheck };
     this.#jobs.set(item.messageId, job);
     const lane = this.#lanes.get(item.provider);
     if (lane) {
@@ -222,7 +243,7 @@ export class Dispatcher {
   /** Queues the job on its carrier's lane now, or when its next try is due. */
   #schedule(job: Job): void {
     if (this.#stopping) return;
-    const wait = job.item.nextAttemptAt - this.#now();
+    const wait = job.dueAt - this.#monotonic();
     if (wait > 0) {
       job.timer = setTimeout(() => {
         job.timer = null;
@@ -259,6 +280,7 @@ export class Dispatcher {
       return; // stopping: the message stays in the outbox
     }
     const startedAt = this.#now();
+    const started = this.#monotonic();
     lane.inFlight += 1;
     let outcome: SendOutcome | null = null;
     let failure: SendFailure | null = null;
@@ -280,7 +302,7 @@ export class Dispatcher {
       outcome = {
         kind: 'accepted',
         messageId: item.messageId,
-        attempt: this.#attemptRecord(lane.id, startedAt, null),
+        attempt: this.#attemptRecord(lane.id, startedAt, this.#monotonic() - started, null),
         providerMessageId: result.providerMessageId,
         providerStatus: result.providerStatus,
         from: result.from,
@@ -301,12 +323,12 @@ export class Dispatcher {
       lane.breaker.release();
       return;
     }
-    void this.#track(this.#onFailure(lane, job, failure as SendFailure, startedAt));
+    const attempt = this.#attemptRecord(lane.id, startedAt, this.#monotonic() - started, failure);
+    void this.#track(this.#onFailure(lane, job, failure as SendFailure, attempt));
   }
 
-  async #onFailure(lane: Lane, job: Job, failure: SendFailure, startedAt: number): Promise<void> {
+  async #onFailure(lane: Lane, job: Job, failure: SendFailure, attempt: AttemptRecord): Promise<void> {
     const { item } = job;
-    const attempt = this.#attemptRecord(lane.id, startedAt, failure);
     const attempts = item.attempts + 1;
     // The circuit counts the carrier's own failures. A 429 or a refused sender number shows the carrier working.
     if (failure.class === 'transient' || failure.class === 'provider') lane.breaker.onFailure();
@@ -326,7 +348,7 @@ export class Dispatcher {
     }
     if (failure.class === 'rate_limited' && failure.retryAfterMs !== null) {
       // The whole account is over its limit, not just this message: hold the lane.
-      lane.limiter.pauseUntil(performance.now() + Math.min(failure.retryAfterMs, MAX_RETRY_AFTER_MS));
+      lane.limiter.pauseUntil(this.#monotonic() + Math.min(failure.retryAfterMs, MAX_RETRY_AFTER_MS));
     }
     const retryable =
       (failure.class === 'transient' || failure.class === 'rate_limited') &&
@@ -343,8 +365,11 @@ export class Dispatcher {
       retryable ? 'send failed; will retry' : 'send failed; failing over',
     );
     if (retryable) {
-      const nextAttemptAt =
-        this.#now() + retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
+      const delay = retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
+      // Stored as a wall-clock time (for the next start); waited for in memory on the monotonic clock. Only
+      // acted on once committed (see #commit).
+      job.dueAt = this.#monotonic() + delay;
+      const nextAttemptAt = this.#now() + delay;
       return this.#commit(job, { kind: 'retry', messageId: item.messageId, attempt, nextAttemptAt });
     }
     return this.#failoverOrFail(job, attempt);
@@ -394,7 +419,7 @@ export class Dispatcher {
       return this.#failoverOrFail(job, attempt);
     }
     // Nowhere else to go: wait on this carrier until its circuit lets a probe through (not a try).
-    job.item = { ...job.item, nextAttemptAt: Math.max(lane.breaker.retryAt(), this.#now() + PROBE_POLL_MS) };
+    job.dueAt = Math.max(lane.breaker.retryAt(), this.#monotonic() + PROBE_POLL_MS);
     this.#schedule(job);
   }
 
@@ -486,6 +511,7 @@ export class Dispatcher {
         attempts: 0,
         nextAttemptAt: outcome.nextAttemptAt,
       };
+      job.dueAt = this.#monotonic(); // a failover is tried at once
       this.#schedule(job);
     } else {
       // accepted, failed (or a failover the store turned into a failure: the new sender's recipient opted out)
@@ -555,9 +581,9 @@ export class Dispatcher {
       if (rows.length === 0 || this.#stopping) return;
       for (const row of rows) {
         cursor = row.messageId;
-        const job: Job = { item: row, tried: new Set([provider]), timer: null, recheck: true };
+        const job: Job = { item: row, tried: new Set([provider]), timer: null, dueAt: 0, recheck: true };
         this.#jobs.set(row.messageId, job);
-        const attempt = this.#attemptRecord(provider, this.#now(), unconfigured());
+        const attempt = this.#attemptRecord(provider, this.#now(), 0, unconfigured());
         const routed = this.#routeAgain(row);
         await this.#commit(
           job,
@@ -601,7 +627,13 @@ export class Dispatcher {
     return checked.ok ? { ...route, ...checked.fit } : { refused: checked.error.message };
   }
 
-  #attemptRecord(provider: ProviderId, startedAt: number, failure: SendFailure | null): AttemptRecord {
+  /** @param startedAt wall clock, as stored; @param durationMs measured on the monotonic clock */
+  #attemptRecord(
+    provider: ProviderId,
+    startedAt: number,
+    durationMs: number,
+    failure: SendFailure | null,
+  ): AttemptRecord {
     return {
       provider,
       errorClass: failure?.class ?? null,
@@ -609,7 +641,7 @@ export class Dispatcher {
       errorMessage: failure?.message ?? null,
       httpStatus: failure?.httpStatus ?? null,
       startedAt,
-      durationMs: Math.max(0, this.#now() - startedAt),
+      durationMs: Math.round(durationMs),
     };
   }
 

@@ -7,6 +7,7 @@ import { chooseRoute, type RequestChannel, type RoutingTable } from './routing.j
 import { countSegments } from './segments.js';
 import type { SendLimits } from './sending.js';
 import type { EnqueueResult, NewOutboundMessage, OutboxItem, Store } from './store.js';
+import { checkWellFormed } from './unicode.js';
 
 /** A send request as the API takes it (already shape-checked by its schema). */
 export interface SendRequest {
@@ -194,6 +195,7 @@ export class OutboundService {
 
   /** The message to store; its idempotency key is set by the caller (sendMany). */
   #prepare(request: SendRequest, keyed: boolean, createdBy: string | null): NewOutboundMessage {
+    checkWellFormed(request);
     const { to, from, channel } = readAddresses(request);
     const route = chooseRoute(this.#o.routing, to, from, request.provider, channel);
     const body = request.body ?? '';

@@ -185,7 +185,11 @@ export interface Store extends EventStore, ApiKeyStore {
    * the sender): whether they opted out of any of our numbers.
    */
   isOptedOut(phone: string, ourNumber: string): Promise<boolean>;
-  /** Throws when the database cannot be reached. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the store takes writes now; throws, saying why, when it does not (its writes failed and have
+   * not been shown to work since, or it cannot answer within `timeoutMs`). Answers within `timeoutMs` whatever
+   * the database is doing: readiness (/readyz) must not hang on a blocked disk or a held lock.
+   */
+  checkReady(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }

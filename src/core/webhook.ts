@@ -1,4 +1,5 @@
 import { SwitchboardError } from './errors.js';
+import { parseWellFormedJson } from './unicode.js';
 
 export type FormParams = Record<string, string | string[]>;
 export type WebhookContentType = 'form' | 'json';
@@ -60,12 +61,15 @@ export class RawWebhook {
     return this.#form;
   }
 
-  /** The JSON body; throws `malformed_body` for invalid JSON. */
+  /**
+   * The JSON body; throws `malformed_body` for invalid JSON. A lone UTF-16 surrogate in a string (`"\ud800"`)
+   * becomes U+FFFD: a carrier's verified message is stored, never refused, and the database holds only UTF-8.
+   */
   json(): unknown {
     if (!this.#jsonParsed) {
       if (this.contentType !== 'json') throw new SwitchboardError('malformed_body', 'Expected a JSON body.');
       try {
-        this.#json = JSON.parse(this.text());
+        this.#json = parseWellFormedJson(this.text());
       } catch (err) {
         throw new SwitchboardError('malformed_body', 'The body is not valid JSON.', { cause: err });
       }

@@ -1,8 +1,7 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-
-const JOURNAL = new URL('./migrations/meta/_journal.json', import.meta.url);
+import { knownMigrations, recordedMigrations, unknownMigrations } from './migration-journal.js';
 
 export interface DatabaseReport {
   path: string;
@@ -11,14 +10,13 @@ export interface DatabaseReport {
   applied: string[];
   /** Migrations not applied yet (the gateway and `switchboard migrate` apply them). */
   pending: string[];
+  /**
+   * Migrations applied by a newer version, unknown to this one (their `created_at`): the gateway refuses such a
+   * database.
+   */
+  unknown: number[];
   /** API keys not revoked (0 before the api_keys migration). */
   activeApiKeys: number;
-}
-
-/** The migrations this build ships, oldest first. */
-export function knownMigrations(): { tag: string; when: number }[] {
-  const journal = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
-  return journal.entries;
 }
 
 /**
@@ -28,7 +26,7 @@ export function knownMigrations(): { tag: string; when: number }[] {
  */
 export function inspectDatabase(path: string): DatabaseReport {
   const migrations = knownMigrations();
-  const none = { applied: [], pending: migrations.map((m) => m.tag), activeApiKeys: 0 };
+  const none = { applied: [], pending: migrations.map((m) => m.tag), unknown: [], activeApiKeys: 0 };
   if (path === ':memory:') return { path, exists: false, ...none };
   if (!existsSync(path)) {
     let dir = dirname(path);
@@ -43,17 +41,9 @@ export function inspectDatabase(path: string): DatabaseReport {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('schema_version');
-    const hasTable = db
-      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
-      .get();
+    const recorded = recordedMigrations(db);
     // Drizzle's migrator applies every migration newer than the last one recorded.
-    const last = hasTable
-      ? ((
-          db.prepare('SELECT max(created_at) AS last FROM __drizzle_migrations').get() as {
-            last: number | null;
-          }
-        ).last ?? 0)
-      : 0;
+    const last = recorded.at(-1) ?? 0;
     const hasKeys = db
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'")
       .get();
@@ -62,6 +52,7 @@ export function inspectDatabase(path: string): DatabaseReport {
       exists: true,
       applied: migrations.filter((m) => m.when <= last).map((m) => m.tag),
       pending: migrations.filter((m) => m.when > last).map((m) => m.tag),
+      unknown: unknownMigrations(recorded, migrations),
       activeApiKeys: hasKeys
         ? (db.prepare('SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL').get() as { n: number }).n
         : 0,

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 // Times are integer milliseconds since the epoch; the API turns them into ISO 8601 strings.
 
@@ -242,4 +242,13 @@ export const apiKeys = sqliteTable('api_keys', {
   rateLimitPerMinute: integer('rate_limit_per_minute'),
   createdAt: integer('created_at').notNull(),
   revokedAt: integer('revoked_at'),
+});
+
+/**
+ * Written by the readiness check's probe (sqlite-engine.ts `probeWrite`): a row that needs new pages, inserted and
+ * deleted in one committed transaction, so the check proves the database can still grow. Empty between probes.
+ */
+export const writeProbe = sqliteTable('write_probe', {
+  id: integer('id').primaryKey(),
+  filler: blob('filler', { mode: 'buffer' }).notNull(),
 });

@@ -40,6 +40,7 @@ import { EventQueries } from './event-queries.js';
 import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
 import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
+import { newerVersionMessage, recordedMigrations, unknownMigrations } from './migration-journal.js';
 import { toMessage } from './rows.js';
 import { SendPipelineWrites } from './send-pipeline.js';
 import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
@@ -61,7 +62,21 @@ export type WriteOp =
   | { op: 'createApiKey'; record: ApiKeyRecord }
   | { op: 'revokeApiKey'; id: string; at: number };
 
-export type PragmaName = 'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store';
+export type PragmaName =
+  'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store' | 'page_count' | 'max_page_count';
+
+/** How long a write waits for another connection's write lock before it fails with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * The readiness probe's wait for the lock: shorter than the readiness check's own deadline, so a lock held by
+ * another process is reported as such, and the worker is not held for a write's full wait.
+ */
+const PROBE_BUSY_TIMEOUT_MS = 1_000;
+/**
+ * Pages the probe's row needs. A single message needs a few new pages at most, so a database that cannot find
+ * this many (its disk or its max_page_count full) is refusing writes.
+ */
+const PROBE_PAGES = 8;
 
 /**
  * The SQLite database itself, synchronous: WAL, synchronous=FULL (a commit survives power loss), migrations applied
@@ -77,6 +92,7 @@ export class SqliteEngine {
   readonly #events: EventWrites;
   readonly #eventQueries: EventQueries;
   readonly #apiKeys: ApiKeyRows;
+  readonly #probe: () => void;
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
@@ -92,10 +108,15 @@ export class SqliteEngine {
     this.#sqlite.pragma('journal_mode = WAL');
     this.#sqlite.pragma('synchronous = FULL');
     this.#sqlite.pragma('foreign_keys = ON');
-    this.#sqlite.pragma('busy_timeout = 5000');
+    this.#sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Statement journals (for savepoints and multi-row statements) stay in memory instead of temp files.
     this.#sqlite.pragma('temp_store = MEMORY');
     this.#db = drizzle({ client: this.#sqlite, schema });
+    const unknown = unknownMigrations(recordedMigrations(this.#sqlite));
+    if (unknown.length > 0) {
+      this.#sqlite.close();
+      throw new Error(newerVersionMessage(path, unknown));
+    }
     migrate(this.#db, { migrationsFolder: MIGRATIONS });
     this.#now = now;
     this.#statements = prepareStatements(this.#db, this.#sqlite);
@@ -103,10 +124,37 @@ export class SqliteEngine {
     this.#eventQueries = new EventQueries(this.#db);
     this.#apiKeys = new ApiKeyRows(this.#db);
     this.#sending = new SendPipelineWrites(this.#statements, this.#events, now);
+    const insertProbe = this.#sqlite.prepare('INSERT INTO write_probe (filler) VALUES (zeroblob(?))');
+    const clearProbe = this.#sqlite.prepare('DELETE FROM write_probe');
+    const probeBytes = PROBE_PAGES * Number(this.#sqlite.pragma('page_size', { simple: true }));
+    const probe = this.#sqlite.transaction(() => {
+      insertProbe.run(probeBytes);
+      clearProbe.run();
+    });
+    this.#probe = () => probe.immediate();
   }
 
-  pragma(name: PragmaName): unknown {
+  /** A pragma's value; or, with `value`, sets it first (max_page_count: tests fill the "disk" with it). */
+  pragma(name: PragmaName, value?: number): unknown {
+    if (value !== undefined) {
+      if (!Number.isSafeInteger(value)) throw new TypeError(`Expected an integer, got \`${value}\``);
+      return this.#sqlite.pragma(`${name} = ${value}`, { simple: true });
+    }
     return this.#sqlite.pragma(name, { simple: true });
+  }
+
+  /**
+   * Proves the database takes writes now: commits a transaction that needs new pages (see PROBE_PAGES) and leaves
+   * nothing behind. Throws SQLite's error otherwise: SQLITE_FULL, SQLITE_BUSY (another connection holds the write
+   * lock for more than PROBE_BUSY_TIMEOUT_MS), an I/O error. A frozen disk makes it hang, like any write.
+   */
+  probeWrite(): void {
+    this.#sqlite.pragma(`busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
+    try {
+      this.#probe();
+    } finally {
+      this.#sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   /**

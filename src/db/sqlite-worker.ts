@@ -116,9 +116,11 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
     case 'getEvent':
       return engine.getEvent(req.eventId);
     case 'pragma':
-      return engine.pragma(req.name);
+      return engine.pragma(req.name, req.value);
     case 'ping':
       return engine.ping();
+    case 'probe':
+      return engine.probeWrite();
     case 'close':
       return engine.close();
   }

@@ -24,6 +24,7 @@ import type {
 } from '../core/events.js';
 import { queuedMessage, type EnqueueWire } from './rows.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
+import { isStorageFailure, WriteHealth } from './write-health.js';
 import {
   fromWire,
   type DeliveriesNotice,
@@ -73,9 +74,10 @@ interface QueuedWrite {
  */
 export class SqliteStore implements Store {
   readonly #worker: Worker;
+  /** Requests sent to the worker and not yet answered, oldest first (ids only grow). */
   readonly #inFlight = new Map<
     number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
+    { resolve: (value: unknown) => void; reject: (error: unknown) => void; sentAt: number }
   >();
   #nextId = 1;
   #queue: QueuedWrite[] = [];
@@ -85,6 +87,9 @@ export class SqliteStore implements Store {
   #failure: Error | null = null;
   readonly #deliveryListeners: (() => void)[] = [];
   #closing: Promise<void> | null = null;
+  readonly #health = new WriteHealth();
+  /** The readiness probe in progress, shared by every check that asks meanwhile. */
+  #probe: Promise<void> | null = null;
 
   /** Opens (creating and migrating) the database; rejects if it cannot be opened. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -207,13 +212,62 @@ export class SqliteStore implements Store {
     this.#deliveryListeners.push(listener);
   }
 
-  /** A pragma's value, for tests and diagnostics. */
-  pragma(name: PragmaName): Promise<unknown> {
-    return this.#request({ op: 'pragma', name });
+  /** A pragma's value, for tests and diagnostics; with `value`, sets it first (max_page_count, in tests). */
+  pragma(name: PragmaName, value?: number): Promise<unknown> {
+    return this.#request({ op: 'pragma', name, ...(value !== undefined && { value }) });
   }
 
-  async ping(): Promise<void> {
-    await this.#request({ op: 'ping' });
+  /**
+   * Whether the store takes writes now, answered within `timeoutMs` whatever the worker is doing. Not ready:
+   * writes failed for the storage's reasons (disk full, I/O, a lock held elsewhere) and no probe write has
+   * succeeded since (see WriteHealth); a request has waited on the worker longer than `timeoutMs` (a held lock, a
+   * frozen disk, a backlog); the worker does not answer in time. While writes fail, and when nothing has
+   * committed for a second, a probe write (at most one a second) shows whether they work now, so an idle gateway
+   * notices both the failure and the recovery.
+   */
+  async checkReady(timeoutMs: number): Promise<void> {
+    if (this.#failure !== null) throw new Error(`the database worker has stopped (${this.#failure.message})`);
+    if (this.#closing !== null) throw new Error('the database is closing');
+    const waited = this.#oldestWaitMs();
+    if (waited >= timeoutMs) {
+      throw new Error(`a database request has waited ${(waited / 1000).toFixed(1)} s for an answer`);
+    }
+    let check: Promise<unknown>;
+    if (this.#probe !== null) check = this.#probe;
+    else if (this.#health.probeDue()) check = this.#startProbe();
+    else if (this.#health.failure !== null) throw writesFail(this.#health.failure);
+    else check = this.#send({ op: 'ping' });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs - waited);
+    });
+    try {
+      if ((await Promise.race([check, late])) === 'late') {
+        throw new Error(`the database did not answer within ${(timeoutMs / 1000).toFixed(1)} s`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#health.failure !== null) throw writesFail(this.#health.failure);
+  }
+
+  #startProbe(): Promise<void> {
+    this.#health.probing();
+    const probe = this.#send({ op: 'probe' }).then(
+      () => this.#health.proved(),
+      (err: unknown) => this.#health.failed(err as Error),
+    );
+    this.#probe = probe;
+    void probe.finally(() => {
+      if (this.#probe === probe) this.#probe = null;
+    });
+    return probe;
+  }
+
+  /** How long the oldest request still unanswered has waited on the worker (0: none). */
+  #oldestWaitMs(): number {
+    const oldest = this.#inFlight.values().next();
+    return oldest.done ? 0 : performance.now() - oldest.value.sentAt;
   }
 
   /** Commits every write already requested, then closes the database and stops the worker. */
@@ -249,14 +303,20 @@ export class SqliteStore implements Store {
     this.#send({ op: 'write', ops: group.map((w) => w.op) })
       .then(
         (outcomes) => {
+          let storageFailure: Error | null = null;
           (outcomes as WireOutcome[]).forEach((outcome, i) => {
             const write = group[i] as QueuedWrite;
-            if (outcome.ok) write.resolve(outcome.value);
-            else write.reject(fromWire(outcome.error));
+            if (outcome.ok) return write.resolve(outcome.value);
+            const error = fromWire(outcome.error);
+            if (isStorageFailure(outcome.error)) storageFailure ??= error;
+            write.reject(error);
           });
+          if (storageFailure === null) this.#health.committed();
+          else this.#health.failed(storageFailure);
         },
         (err: unknown) => {
           // The group's transaction failed as a whole (I/O error, disk full): none of it is durable.
+          this.#health.failed(err as Error);
           for (const write of group) write.reject(err);
         },
       )
@@ -274,7 +334,7 @@ export class SqliteStore implements Store {
     if (this.#failure !== null) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#inFlight.set(id, { resolve, reject });
+      this.#inFlight.set(id, { resolve, reject, sentAt: performance.now() });
       this.#worker.postMessage(JSON.stringify({ ...request, id }));
     });
   }
@@ -295,6 +355,10 @@ export class SqliteStore implements Store {
     for (const write of this.#queue) write.reject(err);
     this.#queue = [];
   }
+}
+
+function writesFail(cause: Error): Error {
+  return new Error(`writes to the database fail (${cause.message})`, { cause });
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -17,8 +17,9 @@ export type Request =
   | { id: number; op: 'listApiKeys' }
   | { id: number; op: 'listEvents'; filter: EventFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'getEvent'; eventId: string }
-  | { id: number; op: 'pragma'; name: PragmaName }
+  | { id: number; op: 'pragma'; name: PragmaName; value?: number }
   | { id: number; op: 'ping' }
+  | { id: number; op: 'probe' }
   | { id: number; op: 'close' };
 
 export type Response = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };

@@ -435,8 +435,8 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       );
     });
 
-    it('answers a ping', async () => {
-      await expect(store.ping()).resolves.toBeUndefined();
+    it('is ready to take writes', async () => {
+      await expect(store.checkReady(1_500)).resolves.toBeUndefined();
     });
   });
 }
