@@ -51,7 +51,19 @@ export interface Config {
   sending: SendingConfig;
   /** Where events go (APP_WEBHOOK_URL, SWITCHBOARD_CONFIG endpoints), how they are signed and retried. */
   events: AppEventsConfig;
+  retention: RetentionConfig;
 }
+
+/** How long data is kept (core/retention.ts); null: forever. */
+export interface RetentionConfig {
+  /** RETENTION_DAYS: messages, their events, attempts and idempotency keys are deleted after this. */
+  deleteAfterDays: number | null;
+  /** REDACT_BODIES_AFTER_DAYS: message bodies and media are emptied after this (sooner than deletion). */
+  redactBodiesAfterDays: number | null;
+}
+
+/** A century: beyond that a number of days is a mistake, not a policy. */
+export const MAX_RETENTION_DAYS = 36_500;
 
 /** Where an automatic sandbox keeps its messages, apart from the real database. */
 export const SANDBOX_DATABASE_URL = './data/sandbox.db';
@@ -188,6 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}, got "${logLevel}".`);
   }
 
+  const retention = readRetention(read, problems);
+
   const unsafe = read('UNSAFE_SKIP_WEBHOOK_VERIFICATION');
   if (unsafe !== undefined && unsafe !== 'true' && unsafe !== 'false') {
     problems.push(`UNSAFE_SKIP_WEBHOOK_VERIFICATION must be "true" or "false", got "${unsafe}".`);
@@ -212,7 +226,31 @@ export function loadConfig(env: Env = process.env): Config {
     telnyxApiBaseUrl,
     sending,
     events,
+    retention,
   };
+}
+
+function readRetention(read: (name: string) => string | undefined, problems: string[]): RetentionConfig {
+  const days = (name: string): number | null => {
+    const raw = read(name);
+    if (raw === undefined) return null;
+    const before = problems.length;
+    const value = parseInteger(raw, name, 1, MAX_RETENTION_DAYS, problems, ' (unset: keep everything)');
+    return problems.length === before ? value : null;
+  };
+  const deleteAfterDays = days('RETENTION_DAYS');
+  const redactBodiesAfterDays = days('REDACT_BODIES_AFTER_DAYS');
+  if (
+    deleteAfterDays !== null &&
+    redactBodiesAfterDays !== null &&
+    redactBodiesAfterDays >= deleteAfterDays
+  ) {
+    problems.push(
+      `REDACT_BODIES_AFTER_DAYS (${redactBodiesAfterDays}) must be smaller than RETENTION_DAYS (${deleteAfterDays}): ` +
+        'messages are deleted before their bodies would be redacted.',
+    );
+  }
+  return { deleteAfterDays, redactBodiesAfterDays };
 }
 
 function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {
