@@ -1,9 +1,12 @@
 /**
  * Retention benchmark: how long one prune (or redaction) step holds the database's write lock on a realistic
- * database, the number behind RetentionOptions.stepSize.
+ * database, the number behind RetentionOptions.stepSize, and what the live traffic's writes see meanwhile.
  *
- *   node --import tsx bench/retention.ts
- *   BENCH_MESSAGES=200000 BENCH_STEP=200 node --import tsx bench/retention.ts
+ *   npm run bench:retention
+ *   BENCH_MESSAGES=200000 BENCH_STEPS=100,200 node --import tsx bench/retention.ts
+ *
+ * BENCH_STEPS: the step sizes (messages per step) to time, in turn, each for BENCH_TIMED steps; a dry run of each
+ * (the same statements, rolled back: no commit) shows how much of a step is the SQL and how much the commit's writes.
  *
  * Builds a file database (WAL, synchronous=FULL, the real migrations) through the store's own engine: half
  * outbound messages (Idempotency-Key, a send attempt, `sent` and `delivered` receipts) and half inbound ones, with
@@ -17,11 +20,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NormalizedEvent } from '../src/core/provider.js';
 import type { NewOutboundMessage, RetentionStep } from '../src/core/store.js';
+import { Retention, RETENTION_DEFAULTS, type RetentionReport } from '../src/core/retention.js';
 import { SqliteEngine, type WriteOp } from '../src/db/sqlite-engine.js';
+import { SqliteStore } from '../src/db/sqlite.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
-const STEP = Number(process.env.BENCH_STEP ?? 200);
-const STEPS_TIMED = Number(process.env.BENCH_STEPS ?? 100);
+const STEP_SIZES = (process.env.BENCH_STEPS ?? '100,200').split(',').map(Number);
+const STEPS_TIMED = Number(process.env.BENCH_TIMED ?? 50);
 const CHUNK = 500;
 
 const dir = mkdtempSync(join(process.env.BENCH_TMPDIR ?? tmpdir(), 'switchboard-bench-retention-'));
@@ -182,12 +187,19 @@ function build(): void {
   );
 }
 
-function timeSteps(op: 'pruneStep' | 'redactStep', before: number): void {
+/** Times steps from `startAfter`; answers where the last one ended. */
+function timeSteps(
+  op: 'pruneStep' | 'redactStep',
+  before: number,
+  size: number,
+  dryRun: boolean,
+  startAfter: string | null,
+): string | null {
   const times: number[] = [];
   const totals: Record<string, number> = {};
-  let afterId: string | null = null;
+  let afterId = startAfter;
   for (let i = 0; i < STEPS_TIMED; i++) {
-    const step: RetentionStep = { before, since: null, afterId, limit: STEP, dryRun: false };
+    const step: RetentionStep = { before, since: null, afterId, limit: size, dryRun };
     const started = performance.now();
     const [result] = write([{ op, step }]) as {
       counts: Record<string, number>;
@@ -205,9 +217,11 @@ function timeSteps(op: 'pruneStep' | 'redactStep', before: number): void {
     .map(([k, v]) => `${k} ${(v / times.length).toFixed(0)}`)
     .join(', ');
   console.log(
-    `${op} (${STEP} messages per step, ${times.length} steps): lock held p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, ` +
+    `${op}${dryRun ? ' dry run' : ''} (${size} messages per step, ${times.length} steps): ` +
+      `${dryRun ? 'SQL alone' : 'lock held'} p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, ` +
       `max ${at(1)} ms; rows per step: ${rows}`,
   );
+  return afterId;
 }
 
 /** For scale: a live write's own transaction (one inbound message), commit and fsync included. */
@@ -228,6 +242,59 @@ build();
 timeLiveWrites();
 // Everything built is older than this: redaction first (it leaves the rows in place), then deletion.
 const cutoff = Date.now() + 1_000;
-timeSteps('redactStep', cutoff);
-timeSteps('pruneStep', cutoff);
+// Each size on messages no step has touched yet; the dry run first, on the messages the real steps then take.
+let redactFrom: string | null = null;
+for (const size of STEP_SIZES) {
+  timeSteps('redactStep', cutoff, size, true, redactFrom);
+  redactFrom = timeSteps('redactStep', cutoff, size, false, redactFrom);
+}
+for (const size of STEP_SIZES) {
+  timeSteps('pruneStep', cutoff, size, true, null);
+  timeSteps('pruneStep', cutoff, size, false, null);
+}
 engine.close();
+await liveWritesDuringPrune(cutoff);
+
+/**
+ * What the live traffic sees: the store as the gateway runs it (worker thread, group commit) takes one inbound
+ * message every 20 ms, first alone, then while Retention prunes the rest of the backlog with its defaults.
+ */
+async function liveWritesDuringPrune(before: number): Promise<void> {
+  const store = await SqliteStore.open({ path });
+  const live = async (until: () => boolean): Promise<number[]> => {
+    const times: number[] = [];
+    while (!until()) {
+      const started = performance.now();
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      times.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return times.sort((a, b) => a - b);
+  };
+  const show = (label: string, t: number[]) =>
+    console.log(
+      `${label}: ${t.length} writes, p50 ${t[Math.floor(t.length / 2)]!.toFixed(1)} ms, ` +
+        `p99 ${t[Math.floor(t.length * 0.99)]!.toFixed(1)} ms, max ${t.at(-1)!.toFixed(1)} ms`,
+    );
+  const idleUntil = performance.now() + 5_000;
+  show('live writes, alone', await live(() => performance.now() > idleUntil));
+  const retention = new Retention({
+    store,
+    policy: { deleteAfterMs: 1, redactAfterMs: null },
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+    now: () => before + 1,
+  });
+  let report: RetentionReport | null = null;
+  const started = performance.now();
+  const running = retention.run().then((r) => (report = r));
+  show('live writes, during the prune', await live(() => report !== null));
+  await running;
+  const seconds = (performance.now() - started) / 1000;
+  const r = report as RetentionReport | null;
+  console.log(
+    `the prune: ${r!.deleted.messages} messages in ${seconds.toFixed(1)} s ` +
+      `(${(r!.deleted.messages / seconds).toFixed(0)} a second), ${r!.steps} steps of ${RETENTION_DEFAULTS.stepSize}, ` +
+      `longest ${r!.longestStepMs.toFixed(0)} ms (round trip)`,
+  );
+  await store.close();
+}

@@ -123,9 +123,14 @@ function summary(
         `${report.redacted.messages} messages, ${report.redacted.events} event payloads.`,
     );
   }
-  if (report.held > 0) {
+  const { prune, redact } = report.held;
+  if (prune + redact > 0) {
+    const left = [
+      ...(prune > 0 ? [`${prune} not deleted`] : []),
+      ...(redact > 0 ? [`${redact} not redacted`] : []),
+    ];
     lines.push(
-      `Left alone: ${report.held} old messages still waiting (in the outbox, or with an event pending delivery).`,
+      `Left alone: old messages still waiting to go out or to reach an app, or with a newer event (${left.join(', ')}).`,
     );
   }
   lines.push(

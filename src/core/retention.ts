@@ -15,8 +15,11 @@ export interface RetentionPolicy {
 export interface RetentionReport {
   deleted: PruneCounts;
   redacted: RedactCounts;
-  /** Old messages left alone because they still wait: in the outbox, or with an event pending delivery. */
-  held: number;
+  /**
+   * Old messages left alone because they still wait (in the outbox, or with an event pending delivery; for
+   * deletion also those with an event newer than the cutoff), by pass.
+   */
+  held: { prune: number; redact: number };
   /** Transactions (store steps) it took. */
   steps: number;
   /** The longest step, measured from here (the store's round trip, commit included), in milliseconds. */
@@ -29,7 +32,7 @@ export interface RetentionOptions {
   store: Pick<Store, 'pruneStep' | 'redactStep'>;
   policy: RetentionPolicy;
   log: Logger;
-  /** Messages one step looks at. @default 200 */
+  /** Messages one step looks at. @default 100 */
   stepSize?: number;
   /**
    * The shortest pause between steps, in milliseconds. Every pause is at least as long as the step before it took,
@@ -45,7 +48,7 @@ export interface RetentionOptions {
 }
 
 export const RETENTION_DEFAULTS = {
-  stepSize: 200,
+  stepSize: 100,
   minPauseMs: 10,
   intervalMs: 3_600_000,
   firstRunDelayMs: 60_000,
@@ -110,7 +113,8 @@ export class Retention {
 
   /**
    * One run: deletes, then redacts, what the policy says is old. `dryRun`: counts only (each step's changes are
-   * rolled back), and the next real run starts from the oldest message as if this one had not happened.
+   * rolled back), and the next real run starts from the oldest message as if this one had not happened. While a
+   * run is in progress, answers that run (one at a time).
    */
   run(options: { dryRun?: boolean } = {}): Promise<RetentionReport> {
     if (this.#running !== null) return this.#running;
@@ -125,7 +129,7 @@ export class Retention {
     const report: RetentionReport = {
       deleted: { ...NO_DELETIONS },
       redacted: { messages: 0, events: 0 },
-      held: 0,
+      held: { prune: 0, redact: 0 },
       steps: 0,
       longestStepMs: 0,
       complete: true,
@@ -170,7 +174,7 @@ export class Retention {
       const took = performance.now() - started;
       report.steps += 1;
       report.longestStepMs = Math.max(report.longestStepMs, took);
-      report.held += result.held;
+      report.held[kind] += result.held;
       tally(result);
       if (result.firstHeldId !== null && resume === undefined) resume = afterId;
       if (result.done) {

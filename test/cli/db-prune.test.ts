@@ -69,7 +69,9 @@ describe('switchboard db prune', () => {
     expect(stdout).toMatch(/ {2}messages\s+5\n/);
     expect(stdout).toMatch(/ {2}status history entries\s+5\n/);
     expect(stdout).toMatch(/ {2}idempotency keys\s+1\n/);
-    expect(stdout).toContain('Left alone: 1 old messages still waiting');
+    expect(stdout).toContain(
+      'Left alone: old messages still waiting to go out or to reach an app, or with a newer event (1 not deleted).',
+    );
     expect(stdout).toContain('Dry run: nothing was changed.');
     const db = new Database(database, { readonly: true });
     expect(count(db, 'messages')).toBe(8);

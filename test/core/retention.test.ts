@@ -88,7 +88,7 @@ describe('Retention', () => {
       now: () => now,
     });
     const first = await retention.run();
-    expect(first).toMatchObject({ redacted: { messages: 600 }, held: 1, steps: 13 });
+    expect(first).toMatchObject({ redacted: { messages: 600 }, held: { prune: 0, redact: 1 }, steps: 13 });
     // Newer messages age; the queued one goes out meanwhile.
     await backlog(store, 100);
     await store.recordSend({

@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/core/retention.js';
 import { newSecret, TestApp } from '../helpers/app-server.js';
@@ -90,5 +94,28 @@ describe('retention in the gateway', () => {
     const count = logs.lines.length;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(logs.lines.slice(count).filter((l) => String(l.msg).startsWith('retention'))).toEqual([]);
+  });
+
+  it('still shows an event stored before redaction existed (its payload has no redactedAt)', async () => {
+    app = await TestApp.start();
+    const database = join(mkdtempSync(join(tmpdir(), 'switchboard-retention-')), 'gw.db');
+    gw = await startGateway({
+      DATABASE_URL: database,
+      APP_WEBHOOK_URL: `${app.url}/events`,
+      APP_WEBHOOK_SECRET: newSecret(),
+    });
+    expect((await gw.postTwilio(twilioInbound({ Body: 'from an older version' }))).status).toBe(200);
+    const [event] = (await json(await gw.api('/v1/events'))).data;
+    // As the previous version stored it: the message without the field.
+    const db = new Database(database);
+    db.prepare("UPDATE events SET payload = json_remove(payload, '$.data.redactedAt') WHERE id = ?").run(
+      event.id,
+    );
+    db.close();
+    const res = await gw.api(`/v1/events/${event.id}`);
+    expect(res.status).toBe(200);
+    const detail = await json(res);
+    expect(detail.payload.data).toMatchObject({ body: 'from an older version' });
+    expect(detail.payload.data).not.toHaveProperty('redactedAt');
   });
 });
