@@ -5,6 +5,7 @@ import { STATUS_CALLBACK_ENDPOINT } from './core/events.js';
 import { InboundGateway, type InboundHandler, type InboundMessage } from './core/inbound.js';
 import type { ProviderId } from './core/message.js';
 import { OutboundService } from './core/outbound.js';
+import { DAY_MS, Retention, type RetentionOptions } from './core/retention.js';
 import type { RoutingTable, SenderIdentity } from './core/routing.js';
 import type { SendLimits } from './core/sending.js';
 import type { Store } from './core/store.js';
@@ -51,12 +52,16 @@ export interface AppDeps {
   rateLimitWindowMs?: number;
   /** The dashboard's sign-in throttle and its cap on live streams per key (tests shorten and lower them). */
   dashboard?: Pick<DashboardOptions, 'signInThrottle' | 'maxStreamsPerKey'>;
+  /** Retention's pace and clock (its policy comes from config.retention). */
+  retention?: Pick<RetentionOptions, 'stepSize' | 'minPauseMs' | 'intervalMs' | 'firstRunDelayMs' | 'now'>;
 }
 
 /** The gateway plus what tests and the sandbox need to reach. */
 export interface Gateway {
   dispatcher: Dispatcher;
   deliverer: EventDeliverer;
+  /** RETENTION_DAYS and REDACT_BODIES_AFTER_DAYS, run periodically once the server listens. */
+  retention: Retention;
   /** Sandbox mode only: the simulator playing both carriers. */
   simulator: ProviderSimulator | null;
 }
@@ -247,7 +252,23 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     );
   }
   metrics.watch(dispatcher, deliverer);
-  app.decorate('gateway', { dispatcher, deliverer, simulator: sandbox?.simulator ?? null });
+  const days = (n: number | null) => (n === null ? null : n * DAY_MS);
+  const retention = new Retention({
+    store,
+    policy: {
+      deleteAfterMs: days(config.retention.deleteAfterDays),
+      redactAfterMs: days(config.retention.redactBodiesAfterDays),
+    },
+    log: app.log,
+    ...deps.retention,
+  });
+  if (retention.enabled) {
+    app.log.info(
+      { ...config.retention },
+      'retention: old messages are deleted or redacted every hour (RETENTION_DAYS, REDACT_BODIES_AFTER_DAYS)',
+    );
+  }
+  app.decorate('gateway', { dispatcher, deliverer, retention, simulator: sandbox?.simulator ?? null });
 
   const inbound = new InboundGateway({
     detectors: providers.detectors,
@@ -308,10 +329,13 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     sandbox?.simulator.setDefaultWebhookUrl(statusCallbackUrl());
     dispatcher.start();
     deliverer.start(new Map(endpointStates.map((e) => [e.id, e.enabled])));
+    retention.start();
   });
   // After the server has answered its last requests (or cut them at the budget): every step shares what is left,
   // keeping STORE_CLOSE_MS for the store.
   app.addHook('onClose', async () => {
+    // First: a step in progress ends within milliseconds, and none starts once the store begins to close.
+    await retention.stop();
     keys.stop();
     const steps: [string, Promise<unknown>][] = [
       ['inbound processing', inbound.idle()],

@@ -57,7 +57,19 @@ export interface Config {
   sending: SendingConfig;
   /** Where events go (APP_WEBHOOK_URL, SWITCHBOARD_CONFIG endpoints), how they are signed and retried. */
   events: AppEventsConfig;
+  retention: RetentionConfig;
 }
+
+/** How long data is kept (core/retention.ts); null: forever. */
+export interface RetentionConfig {
+  /** RETENTION_DAYS: messages, their events, attempts and idempotency keys are deleted after this. */
+  deleteAfterDays: number | null;
+  /** REDACT_BODIES_AFTER_DAYS: message bodies and media are emptied after this (sooner than deletion). */
+  redactBodiesAfterDays: number | null;
+}
+
+/** A century: beyond that a number of days is a mistake, not a policy. */
+export const MAX_RETENTION_DAYS = 36_500;
 
 /** Where an automatic sandbox keeps its messages, apart from the real database. */
 export const SANDBOX_DATABASE_URL = './data/sandbox.db';
@@ -96,7 +108,11 @@ export const DEFAULTS = {
 export function databaseUrlOf(env: Env = process.env): string {
   const read = (name: string) => env[name]?.trim() || undefined;
   const named = read('DATABASE_URL');
-  if (named !== undefined) return named;
+  if (named !== undefined) {
+    const problem = unsupportedDatabaseProblem(named);
+    if (problem !== null) throw new ConfigError([problem]);
+    return named;
+  }
   const unaskedSandbox =
     read('SWITCHBOARD_SANDBOX') === undefined &&
     CARRIER_CREDENTIALS.every((name) => read(name) === undefined);
@@ -181,13 +197,9 @@ export function loadConfig(env: Env = process.env): Config {
   // A sandbox started by accident (credentials missing from a production environment) must not send a real
   // database's outbox to the simulator: unasked, it uses a database of its own, and refuses one that is named.
   let databaseUrl = read('DATABASE_URL') ?? DEFAULTS.DATABASE_URL;
-  const unsupported = unsupportedDatabaseScheme(databaseUrl);
+  const unsupported = unsupportedDatabaseProblem(databaseUrl);
   if (unsupported !== null) {
-    // Never taken for a file name (SQLite would create `postgres:/...` beside the gateway), never quoted whole.
-    problems.push(
-      `DATABASE_URL is a ${unsupported}:// URL (${withoutCredentials(databaseUrl)}), which this version does not ` +
-        'support: Switchboard stores in SQLite; set DATABASE_URL to a file path (./data/switchboard.db) or :memory:.',
-    );
+    problems.push(unsupported);
   } else if (sandbox && rawSandbox === undefined) {
     const named = read('DATABASE_URL');
     if (named === undefined) databaseUrl = SANDBOX_DATABASE_URL;
@@ -237,6 +249,8 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL must be one of ${levels.join(', ')}, got "${logLevel}".`);
   }
 
+  const retention = readRetention(read, problems);
+
   const unsafe = read('UNSAFE_SKIP_WEBHOOK_VERIFICATION');
   if (unsafe !== undefined && unsafe !== 'true' && unsafe !== 'false') {
     problems.push(`UNSAFE_SKIP_WEBHOOK_VERIFICATION must be "true" or "false", got "${unsafe}".`);
@@ -262,12 +276,44 @@ export function loadConfig(env: Env = process.env): Config {
     telnyxApiBaseUrl,
     sending,
     events,
+    retention,
   };
 }
 
-/** `postgres` for `postgres://user:pass@host/db`: a URL's scheme (two letters or more, so not `C://`); else null. */
-function unsupportedDatabaseScheme(value: string): string | null {
-  return /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(value)?.[1]?.toLowerCase() ?? null;
+/**
+ * A DATABASE_URL with a URL scheme (`postgres://user:pass@host/db`; two letters or more, so not `C://`) is not a file
+ * name: never taken for one (SQLite would create `postgres:/...` beside the gateway), never quoted whole. Null: fine.
+ */
+function unsupportedDatabaseProblem(value: string): string | null {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):\/\//.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) return null;
+  return (
+    `DATABASE_URL is a ${scheme}:// URL (${withoutCredentials(value)}), which this version does not support: ` +
+    'Switchboard stores in SQLite; set DATABASE_URL to a file path (./data/switchboard.db) or :memory:.'
+  );
+}
+
+function readRetention(read: (name: string) => string | undefined, problems: string[]): RetentionConfig {
+  const days = (name: string): number | null => {
+    const raw = read(name);
+    if (raw === undefined) return null;
+    const before = problems.length;
+    const value = parseInteger(raw, name, 1, MAX_RETENTION_DAYS, problems, ' (unset: keep everything)');
+    return problems.length === before ? value : null;
+  };
+  const deleteAfterDays = days('RETENTION_DAYS');
+  const redactBodiesAfterDays = days('REDACT_BODIES_AFTER_DAYS');
+  if (
+    deleteAfterDays !== null &&
+    redactBodiesAfterDays !== null &&
+    redactBodiesAfterDays >= deleteAfterDays
+  ) {
+    problems.push(
+      `REDACT_BODIES_AFTER_DAYS (${redactBodiesAfterDays}) must be smaller than RETENTION_DAYS (${deleteAfterDays}): ` +
+        'messages are deleted before their bodies would be redacted.',
+    );
+  }
+  return { deleteAfterDays, redactBodiesAfterDays };
 }
 
 function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {

@@ -438,4 +438,37 @@ describe('event delivery configuration', () => {
       problems({ SWITCHBOARD_CONFIG: configFile({ endpoints: [{ id: 'a', url: 'https://a.example' }] }) }),
     ).toEqual(['endpoints[0] (a) has no secret: set APP_WEBHOOK_SECRET or endpoints[0].secret.']);
   });
+
+  it('keeps everything unless RETENTION_DAYS or REDACT_BODIES_AFTER_DAYS says otherwise', () => {
+    expect(loadConfig({}).retention).toEqual({ deleteAfterDays: null, redactBodiesAfterDays: null });
+    expect(loadConfig({ RETENTION_DAYS: '90', REDACT_BODIES_AFTER_DAYS: '30' }).retention).toEqual({
+      deleteAfterDays: 90,
+      redactBodiesAfterDays: 30,
+    });
+    expect(loadConfig({ REDACT_BODIES_AFTER_DAYS: '7' }).retention).toEqual({
+      deleteAfterDays: null,
+      redactBodiesAfterDays: 7,
+    });
+  });
+
+  it('refuses a retention that is not a whole number of days, one line per variable', () => {
+    for (const bad of ['0', '-3', '1.5', '90d', 'forever', '36501']) {
+      expect(problems({ RETENTION_DAYS: bad }), bad).toEqual([
+        `RETENTION_DAYS must be a whole number from 1 to 36500 (unset: keep everything), got "${bad}".`,
+      ]);
+    }
+    expect(problems({ RETENTION_DAYS: 'x', REDACT_BODIES_AFTER_DAYS: '0' })).toEqual([
+      expect.stringMatching(/^RETENTION_DAYS must be a whole number/),
+      expect.stringMatching(/^REDACT_BODIES_AFTER_DAYS must be a whole number/),
+    ]);
+  });
+
+  it('refuses bodies redacted no sooner than messages are deleted', () => {
+    for (const redact of ['30', '45']) {
+      expect(problems({ RETENTION_DAYS: '30', REDACT_BODIES_AFTER_DAYS: redact })).toEqual([
+        `REDACT_BODIES_AFTER_DAYS (${redact}) must be smaller than RETENTION_DAYS (30): messages are deleted before ` +
+          'their bodies would be redacted.',
+      ]);
+    }
+  });
 });

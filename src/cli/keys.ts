@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
-import { databaseUrlOf } from '../config.js';
 import { newApiKey, SCOPES, type ApiKeyRecord, type Scope } from '../core/api-keys.js';
-import { SqliteStore } from '../db/sqlite.js';
+import type { SqliteStore } from '../db/sqlite.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
+import { withGatewayStore } from './database.js';
 import { formatTable, printable } from './output.js';
 
 const USAGE = `Usage:
@@ -73,31 +72,8 @@ function parseScopes(value: string | undefined): Scope[] {
   return scopes as Scope[];
 }
 
-async function withStore<T>(work: (store: SqliteStore) => Promise<T>): Promise<T> {
-  // The database settings alone: keys need no carrier credentials.
-  const databaseUrl = databaseUrlOf();
-  if (databaseUrl === ':memory:') {
-    throw new CliError('DATABASE_URL is :memory:; keys must be stored where the gateway reads them.');
-  }
-  // Opening would create a missing database: a key stored where the gateway never looks (another directory, the
-  // sandbox's database because carrier credentials are unset) would only ever get 401s.
-  if (!existsSync(databaseUrl)) {
-    throw new CliError(
-      `There is no database at ${databaseUrl} (DATABASE_URL, from ${process.cwd()}). Run the command where and ` +
-        "with the environment the gateway runs with, after 'switchboard migrate' (or the gateway's first start).",
-    );
-  }
-  let store;
-  try {
-    store = await SqliteStore.open({ path: databaseUrl });
-  } catch (err) {
-    throw new CliError(`Cannot open the database at ${databaseUrl}: ${(err as Error).message}`);
-  }
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
+function withStore<T>(work: (store: SqliteStore) => Promise<T>): Promise<T> {
+  return withGatewayStore('keys must be stored where the gateway reads them.', work);
 }
 
 function table(records: ApiKeyRecord[]): string {

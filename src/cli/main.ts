@@ -9,6 +9,7 @@ import { CliError, type Command } from './command.js';
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand,
   migrate: async () => (await import('./migrate.js')).migrate,
+  db: async () => (await import('./db.js')).db,
   doctor: async () => (await import('./doctor.js')).doctor,
   send: async () => (await import('./send.js')).send,
   messages: async () => (await import('./messages.js')).messages,
@@ -21,6 +22,7 @@ const USAGE = `Usage: switchboard <command> [options]
 Commands:
   serve                 run the gateway (configured by the environment, see the README)
   migrate               create or bring the database (DATABASE_URL) up to date
+  db prune              delete (or redact) old messages and events: --older-than 90d
   doctor                check the configuration, the database and the keys; say what is wrong
   send                  send one message, or many from a CSV file (--csv FILE)
   messages list|show    list messages, or show one with its status history

@@ -88,6 +88,11 @@ export interface Message {
   statusCallback: string | null;
   createdAt: string;
   updatedAt: string;
+  /**
+   * When the body and media were removed (REDACT_BODIES_AFTER_DAYS, `switchboard db prune`): `body` is then '' and
+   * `media` []. Null: never redacted.
+   */
+  redactedAt: string | null;
 }
 
 export interface MessageEvent {

@@ -131,6 +131,55 @@ export type SendOutcome =
       reason?: { code: string; message: string };
     };
 
+/**
+ * One step of retention work (core/retention.ts runs them): the next `limit` messages after `afterId` created
+ * before `before`, handled in one short transaction so that the live traffic's writes never wait long.
+ */
+export interface RetentionStep {
+  /** Milliseconds since the epoch: what was created before this is pruned (or redacted). */
+  before: number;
+  /** Milliseconds since the epoch: messages created before this are not looked at; null: no lower bound. */
+  since: number | null;
+  /** Continue after this message id (exclusive); null: from the oldest message. */
+  afterId: string | null;
+  /** At most this many messages are looked at. */
+  limit: number;
+  /** Count what would be done, and change nothing. */
+  dryRun: boolean;
+}
+
+/** What a prune deleted (or would delete). */
+export interface PruneCounts {
+  messages: number;
+  /** The messages' status histories (carrier events). */
+  history: number;
+  sendAttempts: number;
+  idempotencyKeys: number;
+  /** App events, with their deliveries and the deliveries' attempts. */
+  events: number;
+  deliveries: number;
+  deliveryAttempts: number;
+}
+
+/** What a redaction emptied (or would empty). */
+export interface RedactCounts {
+  messages: number;
+  /** Stored event payloads (the message as it was) emptied the same way. */
+  events: number;
+}
+
+export interface RetentionStepResult<C> {
+  counts: C;
+  /** The last message id looked at (null: none), the next step's `afterId`. */
+  lastId: string | null;
+  /** No message is left between `lastId` and `before`. */
+  done: boolean;
+  /** Messages left alone because they still wait: in the outbox, or with an event pending delivery. */
+  held: number;
+  /** The lowest id among them (null: none); a later pass starts there. */
+  firstHeldId: string | null;
+}
+
 export interface MessageFilter {
   direction?: Direction;
   status?: Status;
@@ -191,5 +240,19 @@ export interface Store extends EventStore, ApiKeyStore {
    * the database is doing: readiness (/readyz) must not hang on a blocked disk or a held lock.
    */
   checkReady(timeoutMs: number): Promise<void>;
+  /**
+   * Retention (RETENTION_DAYS, `switchboard db prune`): deletes each message of the step created before `before`
+   * with its status history, send attempts, idempotency keys, and app events with their deliveries and delivery
+   * attempts, in one transaction. Never deleted: a message still in the outbox (not yet handed to a carrier, nor
+   * failed for good), an event with a delivery still pending, an event created at or after `before` (nor the
+   * message of either), and opt-outs. An old event of a message kept that way is deleted unless it is pending.
+   */
+  pruneStep(step: RetentionStep): Promise<RetentionStepResult<PruneCounts>>;
+  /**
+   * REDACT_BODIES_AFTER_DAYS: empties the body and media of each message of the step created before `before`,
+   * and inside its stored event payloads, and sets its `redactedAt`, in one transaction. A message in the outbox
+   * or with an event pending delivery is left as it is (it still has to go out); one already redacted is skipped.
+   */
+  redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>>;
   close(): Promise<void>;
 }

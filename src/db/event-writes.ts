@@ -52,7 +52,7 @@ function prepare(sqlite: Database.Database) {
       `SELECT id, provider, provider_message_id AS providerMessageId, direction, channel, from_number AS fromNumber,
          to_number AS toNumber, cc, body, media, status, provider_status AS providerStatus, segments, encoding,
          error_code AS errorCode, error_message AS errorMessage, status_callback AS statusCallback,
-         created_at AS createdAt, updated_at AS updatedAt
+         created_at AS createdAt, updated_at AS updatedAt, redacted_at AS redactedAt
        FROM messages WHERE id = @id`,
     ),
     insertEvent: raw<{

@@ -26,6 +26,7 @@ export function toMessage(row: MessageRow): Message {
     statusCallback: row.statusCallback,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
+    redactedAt: row.redactedAt === null ? null : new Date(row.redactedAt).toISOString(),
   };
 }
 
@@ -56,5 +57,6 @@ export function queuedMessage(item: NewOutboundMessage, id: string, createdAt: n
     statusCallback: item.statusCallback,
     createdAt: iso,
     updatedAt: iso,
+    redactedAt: null,
   };
 }

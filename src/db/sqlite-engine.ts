@@ -32,6 +32,7 @@ import type {
   NewOutboundMessage,
   OutboxItem,
   Page,
+  RetentionStep,
   SendOutcome,
 } from '../core/store.js';
 import type { ApiKeyRecord } from '../core/api-keys.js';
@@ -41,6 +42,7 @@ import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
 import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
 import { newerVersionMessage, recordedMigrations, unknownMigrations } from './migration-journal.js';
+import { RetentionWrites } from './retention.js';
 import { toMessage } from './rows.js';
 import { SendPipelineWrites } from './send-pipeline.js';
 import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
@@ -60,7 +62,9 @@ export type WriteOp =
   | { op: 'syncEndpoints'; endpoints: EndpointDefinition[] }
   | { op: 'setEndpointEnabled'; id: string; enabled: boolean; reason: string | null }
   | { op: 'createApiKey'; record: ApiKeyRecord }
-  | { op: 'revokeApiKey'; id: string; at: number };
+  | { op: 'revokeApiKey'; id: string; at: number }
+  | { op: 'pruneStep'; step: RetentionStep }
+  | { op: 'redactStep'; step: RetentionStep };
 
 export type PragmaName =
   'journal_mode' | 'synchronous' | 'foreign_keys' | 'temp_store' | 'page_count' | 'max_page_count';
@@ -93,6 +97,7 @@ export class SqliteEngine {
   readonly #eventQueries: EventQueries;
   readonly #apiKeys: ApiKeyRows;
   readonly #probe: () => void;
+  readonly #retention: RetentionWrites;
 
   /** @param path a file path (its directory is created) or `:memory:` */
   constructor(path: string, now: () => number = Date.now) {
@@ -123,6 +128,7 @@ export class SqliteEngine {
     this.#events = new EventWrites(this.#sqlite, now);
     this.#eventQueries = new EventQueries(this.#db);
     this.#apiKeys = new ApiKeyRows(this.#db);
+    this.#retention = new RetentionWrites(this.#sqlite, now);
     this.#sending = new SendPipelineWrites(this.#statements, this.#events, now);
     const insertProbe = this.#sqlite.prepare('INSERT INTO write_probe (filler) VALUES (zeroblob(?))');
     const clearProbe = this.#sqlite.prepare('DELETE FROM write_probe');
@@ -209,6 +215,11 @@ export class SqliteEngine {
             return this.#apiKeys.create(op.record);
           case 'revokeApiKey':
             return this.#apiKeys.revoke(op.id, op.at);
+          // A step is a write among the others: it joins the live traffic's group commit, and is kept small.
+          case 'pruneStep':
+            return this.#retention.prune(op.step);
+          case 'redactStep':
+            return this.#retention.redact(op.step);
         }
       }),
     );

@@ -9,6 +9,10 @@ import type {
   NewOutboundMessage,
   OutboxItem,
   Page,
+  PruneCounts,
+  RedactCounts,
+  RetentionStep,
+  RetentionStepResult,
   SendOutcome,
   Store,
 } from '../core/store.js';
@@ -206,6 +210,14 @@ export class SqliteStore implements Store {
 
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.#request({ op: 'listApiKeys' }) as Promise<ApiKeyRecord[]>;
+  }
+
+  pruneStep(step: RetentionStep): Promise<RetentionStepResult<PruneCounts>> {
+    return this.#write({ op: 'pruneStep', step }) as Promise<RetentionStepResult<PruneCounts>>;
+  }
+
+  redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>> {
+    return this.#write({ op: 'redactStep', step }) as Promise<RetentionStepResult<RedactCounts>>;
   }
 
   onDeliveries(listener: () => void): void {

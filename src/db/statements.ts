@@ -115,7 +115,7 @@ export type NewMessageRow = Required<typeof messages.$inferInsert>;
 /** Inserts a message row with a new time-ordered id; `now` stamps both creation and update. */
 export function insertMessage(
   s: Statements,
-  row: Omit<NewMessageRow, 'id' | 'createdAt' | 'updatedAt'> & { now: number },
+  row: Omit<NewMessageRow, 'id' | 'createdAt' | 'updatedAt' | 'redactedAt'> & { now: number },
 ): string {
   const id = uuidv7();
   const { now, cc, media, ...values } = row;

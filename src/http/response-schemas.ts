@@ -58,6 +58,13 @@ export const MessageWithHistorySchema = Type.Composite([
   Type.Object({ events: Type.Array(HistoryEntry), attempts: Type.Array(SendAttemptSchema) }),
 ]);
 
+// A payload is shown as stored (it is what was signed and sent); those stored before redaction existed have no
+// `redactedAt`.
+const PayloadMessageSchema = Type.Composite([
+  Type.Omit(MessageSchema, ['redactedAt']),
+  Type.Object({ redactedAt: Type.Optional(nullable(Type.String())) }),
+]);
+
 export const EventSummarySchema = Type.Object({
   id: Type.String(),
   type: literalUnion(EVENT_TYPES),
@@ -91,7 +98,7 @@ export const EventDetailSchema = Type.Composite([
         id: Type.String(),
         type: literalUnion(EVENT_TYPES),
         timestamp: Type.String(),
-        data: MessageSchema,
+        data: PayloadMessageSchema,
       },
       { description: 'The request body as sent to endpoints (and signed).' },
     ),

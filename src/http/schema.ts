@@ -58,4 +58,5 @@ export const MessageSchema = Type.Object({
   statusCallback: nullable(Type.String()),
   createdAt: Type.String(),
   updatedAt: Type.String(),
+  redactedAt: nullable(Type.String()),
 });

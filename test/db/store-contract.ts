@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardError } from '../../src/core/errors.js';
 import type { InboundMessageEvent, StatusEvent } from '../../src/core/provider.js';
 import type { AttemptRecord, NewOutboundMessage, Store } from '../../src/core/store.js';
+import { describeRetentionContract } from './retention-contract.js';
 
 let seq = 0;
 export function inbound(overrides: Partial<InboundMessageEvent> = {}): InboundMessageEvent {
@@ -439,4 +440,5 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       await expect(store.checkReady(1_500)).resolves.toBeUndefined();
     });
   });
+  describeRetentionContract(name, open);
 }

@@ -64,6 +64,7 @@ describe('GET /v1/messages/:id', () => {
       'errorMessage',
       'createdAt',
       'updatedAt',
+      'redactedAt',
       'events',
     ]) {
       expect(message).toHaveProperty(key);

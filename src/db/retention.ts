@@ -1,0 +1,180 @@
+import type Database from 'better-sqlite3';
+import type { PruneCounts, RedactCounts, RetentionStep, RetentionStepResult } from '../core/store.js';
+import { firstIdAt } from './ids.js';
+
+interface Raw<P extends object, R = never> {
+  run(params: P): Database.RunResult;
+  all(params: P): R[];
+}
+
+/** Ids passed as a JSON array: one statement for a whole step, whatever its size. */
+const IDS = 'SELECT value FROM json_each(@ids)';
+
+// Without statistics (no ANALYZE) SQLite prefers the (state, endpoint) index for `state = 'pending'`, which walks
+// every pending delivery for each event: the event's own index is the one to use, whatever the backlog.
+const PENDING = `EXISTS (SELECT 1 FROM event_deliveries d INDEXED BY event_deliveries_event
+                          WHERE d.event_id = e.id AND d.state = 'pending')`;
+
+/** An event of the message still has to reach an app. */
+const PENDING_EVENT = `EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND ${PENDING})`;
+
+function prepare(sqlite: Database.Database) {
+  const raw = <P extends object, R = never>(sql: string) => sqlite.prepare(sql) as unknown as Raw<P, R>;
+  return {
+    // Ids are UUIDv7, so "created before" is an id range, walked along the primary key (no created_at index).
+    // `held`: an event of the message is kept, being newer than the cutoff or pending; the message stays with it.
+    pruneCandidates: raw<
+      { afterId: string; since: string; before: string; limit: number },
+      { id: string; queued: number; held: number }
+    >(
+      `SELECT m.id,
+         EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) AS queued,
+         EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id
+                   AND (e.id >= @before OR ${PENDING})) AS held
+       FROM messages m WHERE m.id > @afterId AND m.id >= @since AND m.id < @before ORDER BY m.id LIMIT @limit`,
+    ),
+    oldSettledEvents: raw<{ ids: string; before: string }, { id: string }>(
+      `SELECT e.id FROM events e
+       WHERE e.message_id IN (${IDS}) AND e.id < @before
+         AND NOT ${PENDING}`,
+    ),
+    deleteDeliveryAttempts: raw<{ ids: string }>(
+      `DELETE FROM delivery_attempts WHERE delivery_id IN
+         (SELECT d.id FROM event_deliveries d WHERE d.event_id IN (${IDS}))`,
+    ),
+    deleteDeliveries: raw<{ ids: string }>(`DELETE FROM event_deliveries WHERE event_id IN (${IDS})`),
+    deleteEvents: raw<{ ids: string }>(`DELETE FROM events WHERE id IN (${IDS})`),
+    deleteHistory: raw<{ ids: string }>(`DELETE FROM message_events WHERE message_id IN (${IDS})`),
+    deleteSendAttempts: raw<{ ids: string }>(`DELETE FROM send_attempts WHERE message_id IN (${IDS})`),
+    deleteIdempotencyKeys: raw<{ ids: string }>(`DELETE FROM idempotency_keys WHERE message_id IN (${IDS})`),
+    deleteMessages: raw<{ ids: string }>(`DELETE FROM messages WHERE id IN (${IDS})`),
+    redactCandidates: raw<
+      { afterId: string; since: string; before: string; limit: number },
+      { id: string; done: number; queued: number; held: number }
+    >(
+      `SELECT m.id, m.redacted_at IS NOT NULL AS done,
+         CASE WHEN m.redacted_at IS NULL THEN EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) END AS queued,
+         CASE WHEN m.redacted_at IS NULL THEN ${PENDING_EVENT} END AS held
+       FROM messages m WHERE m.id > @afterId AND m.id >= @since AND m.id < @before ORDER BY m.id LIMIT @limit`,
+    ),
+    redactMessages: raw<{ ids: string; now: number }>(
+      `UPDATE messages SET body = '', media = '[]', redacted_at = @now WHERE id IN (${IDS})`,
+    ),
+    // The payload is the message as it was when the event happened (see events/): emptied the same way.
+    redactPayloads: raw<{ ids: string; at: string }>(
+      `UPDATE events SET payload = json_set(payload, '$.data.body', '', '$.data.media', json('[]'),
+         '$.data.redactedAt', @at)
+       WHERE message_id IN (${IDS})`,
+    ),
+  };
+}
+
+/** Thrown inside a dry run's savepoint to roll it back; carries what the step counted. */
+class DryRun<T> {
+  constructor(readonly result: T) {}
+}
+
+/**
+ * The store's retention steps (see Store.pruneStep and redactStep), inside the engine's transactions: each step
+ * looks at a bounded run of messages, so it holds the write lock for a few milliseconds (measured in the README's
+ * Data retention section) however large the backlog; core/retention.ts runs the steps with pauses between them.
+ *
+ * Children are deleted explicitly, before their message, rather than through ON DELETE CASCADE: the counts are
+ * what the log reports, and the same statements fit a server database.
+ */
+export class RetentionWrites {
+  readonly #s: ReturnType<typeof prepare>;
+  readonly #sqlite: Database.Database;
+  readonly #now: () => number;
+
+  constructor(sqlite: Database.Database, now: () => number) {
+    this.#sqlite = sqlite;
+    this.#s = prepare(sqlite);
+    this.#now = now;
+  }
+
+  prune(step: RetentionStep): RetentionStepResult<PruneCounts> {
+    return this.#maybeDry(step.dryRun, () => this.#prune(step));
+  }
+
+  redact(step: RetentionStep): RetentionStepResult<RedactCounts> {
+    return this.#maybeDry(step.dryRun, () => this.#redact(step));
+  }
+
+  #prune(step: RetentionStep): RetentionStepResult<PruneCounts> {
+    const s = this.#s;
+    const before = firstIdAt(step.before);
+    const candidates = s.pruneCandidates.all({ ...range(step), before, limit: step.limit });
+    const unqueued = candidates.filter((c) => c.queued === 0);
+    const doomed = json(unqueued.filter((c) => c.held === 0).map((c) => c.id));
+    // Old events that no app is waiting for go, also those of messages that stay.
+    const events = json(
+      s.oldSettledEvents.all({ ids: json(unqueued.map((c) => c.id)), before }).map((e) => e.id),
+    );
+    const counts: PruneCounts = {
+      deliveryAttempts: s.deleteDeliveryAttempts.run({ ids: events }).changes,
+      deliveries: s.deleteDeliveries.run({ ids: events }).changes,
+      events: s.deleteEvents.run({ ids: events }).changes,
+      history: s.deleteHistory.run({ ids: doomed }).changes,
+      sendAttempts: s.deleteSendAttempts.run({ ids: doomed }).changes,
+      idempotencyKeys: s.deleteIdempotencyKeys.run({ ids: doomed }).changes,
+      messages: s.deleteMessages.run({ ids: doomed }).changes,
+    };
+    return result(counts, candidates, step.limit, (c) => c.queued === 1 || c.held === 1);
+  }
+
+  #redact(step: RetentionStep): RetentionStepResult<RedactCounts> {
+    const s = this.#s;
+    const candidates = s.redactCandidates.all({
+      ...range(step),
+      before: firstIdAt(step.before),
+      limit: step.limit,
+    });
+    const isHeld = (c: (typeof candidates)[number]) => c.done === 0 && (c.queued === 1 || c.held === 1);
+    const ids = json(candidates.filter((c) => c.done === 0 && !isHeld(c)).map((c) => c.id));
+    const now = this.#now();
+    const counts: RedactCounts = {
+      messages: s.redactMessages.run({ ids, now }).changes,
+      events: s.redactPayloads.run({ ids, at: new Date(now).toISOString() }).changes,
+    };
+    return result(counts, candidates, step.limit, isHeld);
+  }
+
+  /** A dry run does the step in a savepoint and rolls it back: its counts are exactly what the step would do. */
+  #maybeDry<T>(dryRun: boolean, work: () => T): T {
+    if (!dryRun) return work();
+    try {
+      this.#sqlite.transaction(() => {
+        throw new DryRun(work());
+      })();
+    } catch (err) {
+      if (err instanceof DryRun) return err.result as T;
+      throw err;
+    }
+    throw new Error('unreachable: a dry run always rolls back');
+  }
+}
+
+function range(step: RetentionStep): { afterId: string; since: string } {
+  return { afterId: step.afterId ?? '', since: step.since === null ? '' : firstIdAt(step.since) };
+}
+
+function json(ids: string[]): string {
+  return JSON.stringify(ids);
+}
+
+function result<C, R extends { id: string }>(
+  counts: C,
+  candidates: R[],
+  limit: number,
+  isHeld: (row: R) => boolean,
+): RetentionStepResult<C> {
+  const held = candidates.filter(isHeld);
+  return {
+    counts,
+    lastId: candidates.at(-1)?.id ?? null,
+    done: candidates.length < limit,
+    held: held.length,
+    firstHeldId: held[0]?.id ?? null,
+  };
+}

@@ -1,0 +1,332 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type {
+  PruneCounts,
+  RedactCounts,
+  RetentionStep,
+  RetentionStepResult,
+  Store,
+} from '../../src/core/store.js';
+import { inbound, outbound, status } from './store-contract.js';
+
+/**
+ * A moment that separates what was written before the call from what is written after: every message stored
+ * before it was created earlier, every one stored after it at or later. (No clock to inject: the ids are
+ * time-ordered, so "created before" is what the store itself recorded.)
+ */
+async function cutoff(): Promise<number> {
+  const t = Date.now() + 1;
+  while (Date.now() <= t) await new Promise((resolve) => setTimeout(resolve, 1));
+  return t;
+}
+
+const step = (before: number, overrides: Partial<RetentionStep> = {}): RetentionStep => ({
+  before,
+  since: null,
+  afterId: null,
+  limit: 100,
+  dryRun: false,
+  ...overrides,
+});
+
+/** Every step until done, summed. */
+async function all<C>(
+  run: (s: RetentionStep) => Promise<RetentionStepResult<C>>,
+  first: RetentionStep,
+): Promise<{ counts: C; held: number; steps: number }> {
+  let afterId: string | null = null;
+  const total: Record<string, number> = {};
+  let held = 0;
+  for (let steps = 1; ; steps++) {
+    const r = await run({ ...first, afterId });
+    for (const [k, v] of Object.entries(r.counts as Record<string, number>)) total[k] = (total[k] ?? 0) + v;
+    held += r.held;
+    if (r.done) return { counts: total as C, held, steps };
+    afterId = r.lastId;
+  }
+}
+
+const ALL_EVENTS = ['message.received', 'message.status', 'message.failed'] as const;
+
+/** Retention (Store.pruneStep, Store.redactStep): what every implementation deletes, redacts and keeps. */
+export function describeRetentionContract(name: string, open: () => Promise<Store> | Store): void {
+  describe(`Retention contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+      await store.syncEndpoints([{ id: 'app', url: 'https://app.example/hook', events: [...ALL_EVENTS] }]);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const prune = (s: RetentionStep) => store.pruneStep(s);
+    const redact = (s: RetentionStep) => store.redactStep(s);
+
+    /** Every pending delivery of the app endpoint, delivered (one attempt each). */
+    async function deliverAll(): Promise<number> {
+      const pending = await store.loadDeliveries('app', 0, 1000);
+      for (const d of pending) {
+        await store.recordDelivery({
+          deliveryId: d.id,
+          attempt: {
+            outcome: 'delivered',
+            statusCode: 204,
+            error: null,
+            startedAt: Date.now(),
+            durationMs: 3,
+          },
+          nextAttemptAt: 0,
+          disable: null,
+          claimReply: null,
+        });
+      }
+      return pending.length;
+    }
+
+    /** An outbound message sent with an Idempotency-Key, accepted by the carrier and then delivered. */
+    async function sentMessage(key: string, sid: string): Promise<string> {
+      const [r] = await store.enqueue([outbound({ idempotencyKey: key, requestHash: `h-${key}` })]);
+      const id = r!.outcome === 'stored' ? r!.message.id : '';
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: id,
+        attempt: {
+          provider: 'twilio',
+          errorClass: null,
+          errorCode: null,
+          errorMessage: null,
+          httpStatus: 201,
+          startedAt: Date.now(),
+          durationMs: 5,
+        },
+        providerMessageId: sid,
+        providerStatus: 'queued',
+        from: null,
+      });
+      await store.ingest([{ event: status(sid, 'delivered'), optOut: null }]);
+      return id;
+    }
+
+    const eventsOf = async (messageId: string) => (await store.listEvents({ messageId }, { limit: 50 })).data;
+
+    it('deletes what was created before the cutoff with everything that hangs off it, and keeps the rest', async () => {
+      const [oldIn] = await store.ingest([{ event: inbound({ body: 'old' }), optOut: null }]);
+      const oldOut = await sentMessage('campaign:1', 'SMold');
+      const [stop] = await store.ingest([
+        { event: inbound({ from: '+14155550177', body: 'STOP' }), optOut: 'add' },
+      ]);
+      const oldEvents = [
+        ...(await eventsOf(oldIn!.messageId)),
+        ...(await eventsOf(oldOut)),
+        ...(await eventsOf(stop!.messageId)),
+      ];
+      expect(oldEvents).toHaveLength(4); // received, sending, delivered, received
+      expect(await deliverAll()).toBe(4);
+      const before = await cutoff();
+      const [newIn] = await store.ingest([{ event: inbound({ body: 'new' }), optOut: null }]);
+      await deliverAll();
+
+      const { counts } = await all(prune, step(before));
+      expect(counts).toEqual({
+        messages: 3,
+        history: 3, // two inbound `received`, the outbound's `delivered` receipt
+        sendAttempts: 1,
+        idempotencyKeys: 1,
+        events: 4,
+        deliveries: 4,
+        deliveryAttempts: 4,
+      } satisfies PruneCounts);
+      for (const id of [oldIn!.messageId, oldOut, stop!.messageId])
+        expect(await store.getMessage(id)).toBeNull();
+      for (const e of oldEvents) expect(await store.getEvent(e.id)).toBeNull();
+      // The newer message and its event stay; the opt-out stays (opt-outs are never deleted).
+      expect(await store.getMessage(newIn!.messageId)).toMatchObject({ body: 'new' });
+      expect(await eventsOf(newIn!.messageId)).toHaveLength(1);
+      expect(await store.isOptedOut('+14155550177', '+14155550100')).toBe(true);
+      // The idempotency key went with its message: the same key makes a new message now.
+      const [again] = await store.enqueue([
+        outbound({ idempotencyKey: 'campaign:1', requestHash: 'h-other' }),
+      ]);
+      expect(again!.outcome).toBe('stored');
+      // Nothing left to do.
+      expect((await all(prune, step(before))).counts.messages).toBe(0);
+    });
+
+    it('never deletes a message still in the outbox, nor an event pending delivery with its message', async () => {
+      const [q] = await store.enqueue([outbound({ body: 'still queued' })]);
+      const queued = q!.outcome === 'stored' ? q!.message.id : '';
+      const [waiting] = await store.ingest([
+        { event: inbound({ body: 'app has not got it yet' }), optOut: null },
+      ]);
+      // An outbound message whose `sending` event was delivered and whose `delivered` event is still pending.
+      const partly = await sentMessage('k-partly', 'SMpartly');
+      const sending = (await eventsOf(partly)).at(-1)!; // newest first: `sending`, then `delivered`
+      const ofSending = (await store.loadDeliveries('app', 0, 100)).find((d) => d.eventId === sending.id)!;
+      await store.recordDelivery({
+        deliveryId: ofSending.id,
+        attempt: { outcome: 'delivered', statusCode: 200, error: null, startedAt: Date.now(), durationMs: 1 },
+        nextAttemptAt: 0,
+        disable: null,
+        claimReply: null,
+      });
+      // An old message with a newer event: a late receipt after the cutoff.
+      const late = await sentMessage('k-late', 'SMlate');
+      await deliverAllExcept([waiting!.messageId, partly]);
+      const before = await cutoff();
+      await store.ingest([{ event: status('SMlate', 'read'), optOut: null }]);
+
+      const first = await store.pruneStep(step(before));
+      expect(first.done).toBe(true);
+      expect(first.held).toBe(4);
+      expect(first.firstHeldId).toBe(queued);
+      // Only the settled old events of the kept messages went.
+      expect(first.counts).toMatchObject({ messages: 0, events: 3, sendAttempts: 0, idempotencyKeys: 0 });
+      expect(await store.loadOutbox('twilio', null, 10)).toEqual([
+        expect.objectContaining({ messageId: queued, body: 'still queued' }),
+      ]);
+      expect(await store.getMessage(waiting!.messageId)).toMatchObject({ body: 'app has not got it yet' });
+      expect(await eventsOf(waiting!.messageId)).toHaveLength(1);
+      expect((await eventsOf(partly)).map((e) => e.id)).not.toContain(sending.id);
+      expect(await eventsOf(partly)).toHaveLength(1); // the pending one
+      expect(await store.getMessage(partly)).toMatchObject({ attempts: [{ outcome: 'accepted' }] });
+      expect((await eventsOf(late)).map((e) => e.type)).toEqual(['message.status']); // the newer `read`
+      expect(await store.getMessage(late)).toMatchObject({ status: 'read' });
+
+      // Once the apps have their events, the old messages go (the queued one and the late one's stay).
+      await deliverAll();
+      const second = await all(prune, step(before));
+      expect(second.counts.messages).toBe(2);
+      expect(await store.getMessage(waiting!.messageId)).toBeNull();
+      expect(await store.getMessage(partly)).toBeNull();
+      expect(await store.getMessage(queued)).not.toBeNull();
+      expect(await store.getMessage(late)).not.toBeNull();
+
+      async function deliverAllExcept(messageIds: string[]): Promise<void> {
+        for (const d of await store.loadDeliveries('app', 0, 100)) {
+          if (messageIds.includes(d.messageId)) continue;
+          await store.recordDelivery({
+            deliveryId: d.id,
+            attempt: {
+              outcome: 'delivered',
+              statusCode: 200,
+              error: null,
+              startedAt: Date.now(),
+              durationMs: 1,
+            },
+            nextAttemptAt: 0,
+            disable: null,
+            claimReply: null,
+          });
+        }
+      }
+    });
+
+    it('deletes an event whose deliveries are dead or delivered, but keeps one with any delivery pending', async () => {
+      const [m] = await store.ingest([{ event: inbound(), optOut: null }]);
+      const [event] = await eventsOf(m!.messageId);
+      const [delivery] = await store.loadDeliveries('app', 0, 10);
+      await store.recordDelivery({
+        deliveryId: delivery!.id,
+        attempt: { outcome: 'dead', statusCode: 500, error: 'gave up', startedAt: Date.now(), durationMs: 1 },
+        nextAttemptAt: 0,
+        disable: null,
+        claimReply: null,
+      });
+      // Redelivered by an operator: a new pending delivery of the same event.
+      await store.redeliver(event!.id, 'app');
+      const before = await cutoff();
+      const held = await store.pruneStep(step(before));
+      expect(held).toMatchObject({ held: 1, counts: { messages: 0, events: 0, deliveries: 0 } });
+      expect((await store.getEvent(event!.id))!.deliveries).toHaveLength(2);
+      await deliverAll();
+      const done = await store.pruneStep(step(before));
+      expect(done.counts).toMatchObject({ messages: 1, events: 1, deliveries: 2, deliveryAttempts: 2 });
+    });
+
+    it('works in steps of at most `limit` messages, continuing after `lastId`', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++)
+        ids.push((await store.ingest([{ event: inbound(), optOut: null }]))[0]!.messageId);
+      await deliverAll();
+      const before = await cutoff();
+      const a = await store.pruneStep(step(before, { limit: 2 }));
+      expect(a).toMatchObject({ done: false, lastId: ids[1], counts: { messages: 2 } });
+      const b = await store.pruneStep(step(before, { limit: 2, afterId: a.lastId }));
+      expect(b).toMatchObject({ done: false, lastId: ids[3], counts: { messages: 2 } });
+      const c = await store.pruneStep(step(before, { limit: 2, afterId: b.lastId }));
+      expect(c).toMatchObject({ done: true, lastId: ids[4], counts: { messages: 1 } });
+      expect((await store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
+    });
+
+    it('counts without changing anything in a dry run, exactly what the real run then does', async () => {
+      await sentMessage('k-dry', 'SMdry');
+      await store.ingest([
+        { event: inbound({ media: [{ url: 'https://m.example/1.jpg', contentType: null }] }), optOut: null },
+      ]);
+      await deliverAll();
+      const before = await cutoff();
+      const dryPrune = await all(prune, step(before, { dryRun: true }));
+      const dryRedact = await all(redact, step(before, { dryRun: true }));
+      expect(dryPrune.counts.messages).toBe(2);
+      expect(dryRedact.counts).toEqual({ messages: 2, events: 3 } satisfies RedactCounts);
+      const listed = (await store.listMessages({}, { limit: 10 })).data;
+      expect(listed).toHaveLength(2);
+      expect(listed.every((m) => m.redactedAt === null && m.body !== '')).toBe(true);
+      expect((await all(redact, step(before))).counts).toEqual(dryRedact.counts);
+      expect((await all(prune, step(before))).counts).toEqual(dryPrune.counts);
+    });
+
+    it('redacts bodies and media, in the message and in its stored events, and marks it redacted', async () => {
+      const media = [{ url: 'https://m.example/secret.jpg', contentType: 'image/jpeg' }];
+      const [old] = await store.ingest([
+        { event: inbound({ body: 'my PIN is 1234', media, channel: 'mms' }), optOut: null },
+      ]);
+      const [oldEvent] = await eventsOf(old!.messageId);
+      const [q] = await store.enqueue([outbound({ body: 'not sent yet' })]);
+      const queued = q!.outcome === 'stored' ? q!.message.id : '';
+      await deliverAll();
+      const [waiting] = await store.ingest([
+        { event: inbound({ body: 'app has not got it' }), optOut: null },
+      ]);
+      const before = await cutoff();
+      const [fresh] = await store.ingest([{ event: inbound({ body: 'new' }), optOut: null }]);
+
+      const result = await all(redact, step(before));
+      expect(result.counts).toEqual({ messages: 1, events: 1 } satisfies RedactCounts);
+      expect(result.held).toBe(2);
+      const redacted = await store.getMessage(old!.messageId);
+      expect(redacted).toMatchObject({ body: '', media: [], channel: 'mms', from: '+14155550123' });
+      expect(Date.parse(redacted!.redactedAt!)).toBeGreaterThanOrEqual(before);
+      expect((await store.getEvent(oldEvent!.id))!.payload.data).toMatchObject({
+        id: old!.messageId,
+        body: '',
+        media: [],
+        redactedAt: redacted!.redactedAt,
+      });
+      // Waiting to go out, or to reach an app, or newer: untouched.
+      expect((await store.loadOutbox('twilio', null, 10))[0]).toMatchObject({
+        messageId: queued,
+        body: 'not sent yet',
+      });
+      expect(await store.getMessage(waiting!.messageId)).toMatchObject({
+        body: 'app has not got it',
+        redactedAt: null,
+      });
+      expect(await store.getMessage(fresh!.messageId)).toMatchObject({ body: 'new', redactedAt: null });
+      // Done once: a second pass changes nothing (and keeps the first time).
+      expect((await all(redact, step(before))).counts).toEqual({ messages: 0, events: 0 });
+      expect((await store.getMessage(old!.messageId))!.redactedAt).toBe(redacted!.redactedAt);
+    });
+
+    it('looks only at messages created since `since`', async () => {
+      const [older] = await store.ingest([{ event: inbound({ body: 'older' }), optOut: null }]);
+      const since = await cutoff();
+      const [recent] = await store.ingest([{ event: inbound({ body: 'recent' }), optOut: null }]);
+      await deliverAll();
+      const before = await cutoff();
+      expect((await all(redact, step(before, { since }))).counts.messages).toBe(1);
+      expect(await store.getMessage(older!.messageId)).toMatchObject({ body: 'older' });
+      expect(await store.getMessage(recent!.messageId)).toMatchObject({ body: '' });
+    });
+  });
+}
