@@ -25,6 +25,9 @@ import { loggerOptions } from './http/logging.js';
 import { webhookRoutes } from './http/webhooks.js';
 import { buildProviders } from './providers/index.js';
 import { buildSenders } from './providers/senders.js';
+import { AddressPolicy } from './net/address-policy.js';
+import { CallbackGuard } from './net/callback-guard.js';
+import { systemResolve, type ResolveHost } from './net/resolve.js';
 import { startSandbox } from './sandbox.js';
 import type { ProviderSimulator } from './simulator/simulator.js';
 
@@ -35,8 +38,10 @@ export interface AppDeps {
   onInbound?: InboundHandler;
   /** A logger instance to use instead of the default pino at config.logLevel. */
   logger?: FastifyBaseLogger;
-  /** Clock for webhook freshness checks. */
+  /** The wall clock: webhook freshness checks, and the event deliverer's stored times. */
   now?: () => number;
+  /** Resolves the host names of messages' status callbacks (the SSRF guard). @default dns.lookup, every address */
+  resolveHost?: ResolveHost;
   /** On shutdown, how long sends already talking to a carrier get to finish. @default 5000 */
   sendGraceMs?: number;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
@@ -174,12 +179,18 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     ...(deps.outboxCapacity !== undefined && { capacity: deps.outboxCapacity }),
   });
   const { events } = config;
+  // Messages' status callbacks go where API clients say: public addresses only, unless the operator allows more.
+  const callbackGuard = new CallbackGuard(
+    new AddressPolicy(config.callbackAllowedNetworks),
+    deps.resolveHost ?? systemResolve,
+  );
   const outbound = new OutboundService({
     store,
     routing,
     limits,
     dispatcher,
     statusCallbacks: events.statusCallbacks !== null,
+    callbackCheck: callbackGuard,
   });
 
   const endpoints = [...events.endpoints, ...(events.statusCallbacks ? [events.statusCallbacks] : [])];
@@ -218,6 +229,8 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
       activity.eventDelivery(endpointId, outcome);
     },
     ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
+    ...(deps.now !== undefined && { now: deps.now }),
+    callbackGuard,
   });
   for (const state of endpointStates) {
     if (state.id === STATUS_CALLBACK_ENDPOINT) continue;

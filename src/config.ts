@@ -1,6 +1,7 @@
 import { ConfigError } from './core/errors.js';
 import { readConfigFile } from './config-file.js';
 import { readEventsConfig, type AppEventsConfig } from './events-config.js';
+import { parseNetwork, type Network } from './net/ip.js';
 import { readSendingConfig, type SendingConfig } from './sending-config.js';
 
 export type ProcessingMode = 'fast' | 'compute';
@@ -51,6 +52,11 @@ export interface Config {
   sending: SendingConfig;
   /** Where events go (APP_WEBHOOK_URL, SWITCHBOARD_CONFIG endpoints), how they are signed and retried. */
   events: AppEventsConfig;
+  /**
+   * Networks messages' status callbacks may reach beside public addresses (CALLBACK_ALLOWED_NETWORKS): an operator's
+   * apps on a private network or on this machine. Configured endpoints are never restricted.
+   */
+  callbackAllowedNetworks: Network[];
 }
 
 /** Where an automatic sandbox keeps its messages, apart from the real database. */
@@ -160,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     problems,
   );
   const events = readEventsConfig(read, file, problems);
+  const callbackAllowedNetworks = readNetworks(read('CALLBACK_ALLOWED_NETWORKS'), problems);
 
   const rawApiKeys = read('SWITCHBOARD_API_KEYS');
   const apiKeys = splitList(rawApiKeys);
@@ -212,7 +219,19 @@ export function loadConfig(env: Env = process.env): Config {
     telnyxApiBaseUrl,
     sending,
     events,
+    callbackAllowedNetworks,
   };
+}
+
+/** CALLBACK_ALLOWED_NETWORKS: comma-separated CIDR networks (a bare address is one host); one problem per entry. */
+function readNetworks(raw: string | undefined, problems: string[]): Network[] {
+  const networks: Network[] = [];
+  splitList(raw).forEach((entry, i) => {
+    const parsed = parseNetwork(entry);
+    if (typeof parsed === 'string') problems.push(`CALLBACK_ALLOWED_NETWORKS entry ${i + 1}: ${parsed}.`);
+    else networks.push(parsed);
+  });
+  return networks;
 }
 
 function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {

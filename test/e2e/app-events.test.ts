@@ -38,6 +38,8 @@ async function withApp(env: Record<string, string> = {}, config?: unknown) {
       APP_WEBHOOK_URL: `${app.url}/events`,
       APP_WEBHOOK_SECRET: secret,
       APP_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms',
+      // Status callbacks go to apps on loopback here, which the gateway refuses unless allowed.
+      CALLBACK_ALLOWED_NETWORKS: '127.0.0.1/32',
       ...env,
     },
     ...(config !== undefined && { config }),
