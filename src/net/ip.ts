@@ -79,7 +79,7 @@ export function parseNetwork(text: string): Network | string {
   const network = masked(bytes, prefix);
   if (network.some((b, i) => b !== bytes[i])) {
     const suggestion = family === 'ipv4' ? ipv4Text(network) : ipv6Text(network);
-    return `"${text}" has bits set past its /${prefix} prefix; did you mean ${suggestion}/${prefix}?`;
+    return `"${text}" has bits set past its /${prefix} prefix (the network would be ${suggestion}/${prefix})`;
   }
   return { address, prefix, family };
 }
