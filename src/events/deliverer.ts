@@ -16,6 +16,7 @@ import type { EndpointSettings } from '../events-config.js';
 import { createAgents, postEvent, type ConnectGuard, type PostResult } from './post.js';
 import { readAnswer } from './reply.js';
 import { signatureHeaders } from './signature.js';
+import { Turns } from './turns.js';
 
 export interface DelivererOptions {
   store: EventStore;
@@ -60,6 +61,8 @@ interface Delivery extends PendingDelivery {
   timer: NodeJS.Timeout | null;
   /** The wait before the next attempt that the last failure asked for (ms). */
   retryInMs: number;
+  /** Whose turn it is (see Turns): the callback URL's host on the status-callback endpoint, else ''. */
+  host: string;
   /** A compute-mode request waiting for this delivery's answer, until its deadline. */
   waiter: Waiter | null;
 }
@@ -76,8 +79,11 @@ interface Lane {
    * one that can be sent. What comes behind it stays in the database until it is done (see #apply).
    */
   heads: Map<string, Delivery>;
-  /** Conversations whose head is due and not in flight, in the order they became ready. */
-  ready: Set<string>;
+  /** Conversations whose head is due and not in flight, taken in turn per host (see Turns). */
+  ready: Turns;
+  /** Requests in flight per host, and the most one host may have (the status-callback endpoint: half). */
+  hostsInFlight: Map<string, number>;
+  perHost: number;
   /** Heads waiting on a retry timer (not counted against the capacity). */
   waiting: number;
   /**
@@ -163,7 +169,13 @@ export class EventDeliverer {
         pauseTimer: null,
         inFlight: 0,
         heads: new Map(),
-        ready: new Set(),
+        ready: new Turns(),
+        hostsInFlight: new Map(),
+        // One client's silent callback host may take half the slots at most; the other half serves the rest.
+        perHost:
+          settings.id === STATUS_CALLBACK_ENDPOINT
+            ? Math.max(1, Math.ceil(settings.concurrency / 2))
+            : settings.concurrency,
         waiting: 0,
         urgent: new Map(),
         received: new Map(),
@@ -386,10 +398,11 @@ export class EventDeliverer {
       slot: false,
       timer: null,
       retryInMs: 0,
+      host: row.url === null ? '' : new URL(row.url).hostname,
       waiter: null,
     };
     lane.heads.set(row.conversation, delivery);
-    lane.ready.add(row.conversation);
+    lane.ready.add(row.conversation, delivery.host);
     if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
       lane.received.set(row.messageId, delivery);
       const attach = lane.expecting.get(row.messageId);
@@ -418,9 +431,10 @@ export class EventDeliverer {
     for (const conversation of lane.urgent.keys()) {
       if (lane.ready.delete(conversation)) this.#start(lane, conversation);
     }
+    const admits = (host: string) => (lane.hostsInFlight.get(host) ?? 0) < lane.perHost;
     while (lane.inFlight < lane.settings.concurrency && lane.ready.size > 0) {
-      const conversation = lane.ready.values().next().value as string;
-      lane.ready.delete(conversation);
+      const conversation = lane.ready.take(admits);
+      if (conversation === undefined) break;
       this.#start(lane, conversation);
     }
   }
@@ -431,6 +445,7 @@ export class EventDeliverer {
     delivery.inFlight = true;
     delivery.slot = true;
     lane.inFlight += 1;
+    lane.hostsInFlight.set(delivery.host, (lane.hostsInFlight.get(delivery.host) ?? 0) + 1);
     const attempt = this.#attempt(lane, delivery).catch((err: unknown) => {
       // A bug, not an answer: the delivery stays at its conversation's head and is tried again later.
       this.#o.log.error({ err, deliveryId: delivery.id }, 'event delivery failed unexpectedly');
@@ -702,6 +717,9 @@ export class EventDeliverer {
     if (!delivery.slot) return;
     delivery.slot = false;
     lane.inFlight -= 1;
+    const host = (lane.hostsInFlight.get(delivery.host) ?? 1) - 1;
+    if (host > 0) lane.hostsInFlight.set(delivery.host, host);
+    else lane.hostsInFlight.delete(delivery.host);
     this.#pump(lane);
   }
 
@@ -709,7 +727,7 @@ export class EventDeliverer {
   #keep(lane: Lane, delivery: Delivery): void {
     delivery.inFlight = false;
     this.#releaseSlot(lane, delivery);
-    lane.ready.add(delivery.conversation);
+    lane.ready.add(delivery.conversation, delivery.host);
     this.#pump(lane);
   }
 
@@ -728,7 +746,7 @@ export class EventDeliverer {
     delivery.timer = setTimeout(() => {
       delivery.timer = null;
       lane.waiting -= 1;
-      lane.ready.add(delivery.conversation);
+      lane.ready.add(delivery.conversation, delivery.host);
       this.#pump(lane);
     }, ms);
     delivery.timer.unref();

@@ -118,6 +118,36 @@ describe('a client’s dead statusCallback', () => {
   });
 });
 
+describe('a client’s silent statusCallback host', () => {
+  it('takes at most half the callback slots: other hosts’ callbacks go on meanwhile', async () => {
+    const silent = await startApp();
+    silent.answer(() => ({ delayMs: 60_000 }));
+    const healthy = await startApp();
+    gw = await startSendGateway({
+      env: {
+        APP_WEBHOOK_SECRET: newSecret(),
+        APP_WEBHOOK_TIMEOUT_MS: '30000',
+        CALLBACK_ALLOWED_NETWORKS: '127.0.0.1/32',
+      },
+      deps: { sendGraceMs: 100 },
+    });
+    for (let i = 0; i < 20; i += 1) {
+      const res = await gw.send({ to: `+1415555${9100 + i}`, body: 'x', statusCallback: `${silent.url}/x` });
+      expect(res.status).toBe(202);
+    }
+    // 16 requests in flight at most on the status-callback endpoint; the silent host has half of them.
+    await silent.waitFor(8, PROMPTLY_MS);
+    const port = new URL(healthy.url).port;
+    const sent = await json(
+      await gw.send({ to: '+14155550999', body: 'y', statusCallback: `http://localhost:${port}/ok` }),
+    );
+    await gw.waitForStatus(sent.id, 'delivered');
+    // Well before the silent host's 30 s timeouts free a slot.
+    await healthy.waitFor(3, PROMPTLY_MS, '/ok');
+    expect(silent.requests).toHaveLength(8);
+  });
+});
+
 describe('a wall clock stepped back', () => {
   it('holds neither an endpoint paused by Retry-After nor a retry', async () => {
     let offset = 0;
