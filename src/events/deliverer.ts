@@ -358,6 +358,8 @@ export class EventDeliverer {
       return Promise.resolve();
     }
     const loading = (async () => {
+      // Rows this load was given and did not take (their conversation is in memory): not asked for again.
+      const skipped: number[] = [];
       try {
         do {
           lane.missed = false;
@@ -369,8 +371,13 @@ export class EventDeliverer {
             const held = [...lane.heads.values()]
               .filter((d) => d.timer === null || d.attempts === 0 || d.nextAttemptAt <= now)
               .map((d) => d.id);
-            const rows = await this.#o.store.loadDueDeliveries(lane.settings.id, now, held, limit);
-            for (const row of rows) this.#add(lane, row);
+            const rows = await this.#o.store.loadDueDeliveries(
+              lane.settings.id,
+              now,
+              [...held, ...skipped],
+              limit,
+            );
+            for (const row of rows) if (!this.#add(lane, row)) skipped.push(row.id);
             lane.spilled = rows.length === limit;
             if (rows.length < limit) break;
           }
@@ -388,10 +395,21 @@ export class EventDeliverer {
     return loading;
   }
 
-  /** A due head joins the endpoint's ready conversations (unless its conversation is in memory already). */
-  #add(lane: Lane, row: PendingDelivery): void {
-    // A load that crossed a record: the conversation goes on from that record (see #apply).
-    if (lane.heads.has(row.conversation) || this.#stopping) return;
+  /**
+   * A due head joins the endpoint's ready conversations. False when its conversation is in memory already with
+   * this delivery, or with one whose record is on its way (that record hands the conversation on, see #apply).
+   */
+  #add(lane: Lane, row: PendingDelivery): boolean {
+    if (this.#stopping) return false;
+    const known = lane.heads.get(row.conversation);
+    if (known) {
+      if (known.id === row.id || known.inFlight) return false;
+      // The database has another first delivery for it, and no record of ours is under way: the one held was
+      // deleted (its message folded into another, or removed) and its place handed on (see the migration's
+      // trigger). It leaves memory; the new first one takes its place.
+      this.#answer(known, undefined);
+      this.#done(lane, known);
+    }
     const delivery: Delivery = {
       ...row,
       inFlight: false,
@@ -412,6 +430,7 @@ export class EventDeliverer {
       }
     }
     this.#pump(lane);
+    return true;
   }
 
   /** Starts ready heads: those a compute request waits on first (past the concurrency), then the rest in turn. */
