@@ -107,24 +107,28 @@ function prepare(sqlite: Database.Database) {
       `UPDATE webhook_endpoints SET enabled = @enabled, disabled_reason = @reason, updated_at = @now
        WHERE id = @id`,
     ),
-    // The two halves of "due heads" (see loadDue); their WHERE terms match the partial indexes' exactly.
+    // The two halves of "due heads" (see loadDue), each named to its partial index (their WHERE terms match): the
+    // planner would otherwise take the (state, endpoint) index and read every pending row of the endpoint.
     freshHeads: raw<{ endpointId: string }, DueHead>(
-      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries
+      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_fresh_heads
        WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts = 0
        ORDER BY id`,
     ),
     retryHeads: raw<{ endpointId: string; now: number }, DueHead>(
-      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries
+      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_retry_heads
        WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts > 0
          AND next_attempt_at <= @now
        ORDER BY next_attempt_at, id`,
     ),
+    // By id (`+d.state`: not a term for an index, or the planner reads every pending row through the state index).
     pendingByIds: raw<{ ids: string }, PendingDelivery>(
       `SELECT ${pendingColumns} FROM event_deliveries d JOIN events e ON e.id = d.event_id
-       WHERE d.id IN (SELECT value FROM json_each(@ids)) AND d.state = 'pending'`,
+       WHERE d.id IN (SELECT value FROM json_each(@ids)) AND +d.state = 'pending'`,
     ),
+    // Through the message's events, then their deliveries (named, for the same reason).
     pendingOf: raw<{ endpointId: string; messageId: string }, PendingDelivery>(
-      `SELECT ${pendingColumns} FROM events e JOIN event_deliveries d ON d.event_id = e.id
+      `SELECT ${pendingColumns}
+       FROM events e JOIN event_deliveries d INDEXED BY event_deliveries_event ON d.event_id = e.id
        WHERE e.message_id = @messageId AND d.endpoint_id = @endpointId AND d.state = 'pending' AND d.head = 1
        ORDER BY d.id LIMIT 1`,
     ),
