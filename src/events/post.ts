@@ -208,10 +208,13 @@ async function readCapped(response: IncomingMessage, max: number): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function describeFailure(err: Error, timedOut: boolean, timeoutMs: number): string {
+function describeFailure(failure: Error, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `no answer within ${timeoutMs} ms`;
+  if (failure.name === 'AbortError') return 'aborted (shutting down)';
+  // A name with several addresses fails with one error per address tried (happy eyeballs): the first says enough.
+  const err =
+    failure instanceof AggregateError && failure.errors[0] instanceof Error ? failure.errors[0] : failure;
   const code = (err as NodeJS.ErrnoException).code;
-  if (err.name === 'AbortError') return 'aborted (shutting down)';
   switch (code) {
     case ADDRESS_REFUSED:
       return REFUSED_ERROR;
