@@ -46,7 +46,7 @@ export interface AppDeps {
   sendGraceMs?: number;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
   outboxCapacity?: number;
-  /** Event deliveries each app endpoint holds in memory (EventDeliverer `capacity`). @default 10000 */
+  /** Event deliveries each endpoint holds ready to send in memory (EventDeliverer `capacity`). @default 10000 */
   deliveryCapacity?: number;
   /** The API rate limit's window (API_RATE_LIMIT_PER_MINUTE counts per minute). @default 60000 */
   rateLimitWindowMs?: number;
