@@ -26,6 +26,9 @@ import { loggerOptions } from './http/logging.js';
 import { webhookRoutes } from './http/webhooks.js';
 import { buildProviders } from './providers/index.js';
 import { buildSenders } from './providers/senders.js';
+import { AddressPolicy } from './net/address-policy.js';
+import { CallbackGuard } from './net/callback-guard.js';
+import { systemResolve, type ResolveHost } from './net/resolve.js';
 import { startSandbox } from './sandbox.js';
 import { ShutdownBudget, shutdownDeadlineMs } from './shutdown.js';
 import type { ProviderSimulator } from './simulator/simulator.js';
@@ -44,9 +47,11 @@ export interface AppDeps {
    * @default shutdownDeadlineMs(config.computeTimeoutMs)
    */
   shutdownMs?: number;
+  /** Resolves the host names of messages' status callbacks (the SSRF guard). @default dns.lookup, every address */
+  resolveHost?: ResolveHost;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
   outboxCapacity?: number;
-  /** Event deliveries each app endpoint holds in memory (EventDeliverer `capacity`). @default 10000 */
+  /** Event deliveries each endpoint holds ready to send in memory (EventDeliverer `capacity`). @default 10000 */
   deliveryCapacity?: number;
   /** The API rate limit's window (API_RATE_LIMIT_PER_MINUTE counts per minute). @default 60000 */
   rateLimitWindowMs?: number;
@@ -192,12 +197,18 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
     ...(deps.now !== undefined && { now: deps.now }),
   });
   const { events } = config;
+  // Messages' status callbacks go where API clients say: public addresses only, unless the operator allows more.
+  const callbackGuard = new CallbackGuard(
+    new AddressPolicy(config.callbackAllowedNetworks),
+    deps.resolveHost ?? systemResolve,
+  );
   const outbound = new OutboundService({
     store,
     routing,
     limits,
     dispatcher,
     statusCallbacks: events.statusCallbacks !== null,
+    callbackCheck: callbackGuard,
   });
 
   const endpoints = [...events.endpoints, ...(events.statusCallbacks ? [events.statusCallbacks] : [])];
@@ -236,6 +247,8 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
       activity.eventDelivery(endpointId, outcome);
     },
     ...(deps.deliveryCapacity !== undefined && { capacity: deps.deliveryCapacity }),
+    ...(deps.now !== undefined && { now: deps.now }),
+    callbackGuard,
   });
   for (const state of endpointStates) {
     if (state.id === STATUS_CALLBACK_ENDPOINT) continue;

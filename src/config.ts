@@ -2,6 +2,7 @@ import { ConfigError } from './core/errors.js';
 import { withoutCredentials } from './core/url-credentials.js';
 import { readConfigFile } from './config-file.js';
 import { readEventsConfig, type AppEventsConfig } from './events-config.js';
+import { parseNetwork, type Network } from './net/ip.js';
 import { readSendingConfig, type SendingConfig } from './sending-config.js';
 
 export type ProcessingMode = 'fast' | 'compute';
@@ -58,6 +59,11 @@ export interface Config {
   /** Where events go (APP_WEBHOOK_URL, SWITCHBOARD_CONFIG endpoints), how they are signed and retried. */
   events: AppEventsConfig;
   retention: RetentionConfig;
+  /**
+   * Networks messages' status callbacks may reach beside public addresses (CALLBACK_ALLOWED_NETWORKS): an operator's
+   * apps on a private network or on this machine. Configured endpoints are never restricted.
+   */
+  callbackAllowedNetworks: Network[];
 }
 
 /** How long data is kept (core/retention.ts); null: forever. */
@@ -221,6 +227,7 @@ export function loadConfig(env: Env = process.env): Config {
     problems,
   );
   const events = readEventsConfig(read, file, problems);
+  const callbackAllowedNetworks = readNetworks(read('CALLBACK_ALLOWED_NETWORKS'), problems);
 
   const rawApiKeys = read('SWITCHBOARD_API_KEYS');
   const apiKeys = splitList(rawApiKeys);
@@ -277,6 +284,7 @@ export function loadConfig(env: Env = process.env): Config {
     sending,
     events,
     retention,
+    callbackAllowedNetworks,
   };
 }
 
@@ -314,6 +322,17 @@ function readRetention(read: (name: string) => string | undefined, problems: str
     );
   }
   return { deleteAfterDays, redactBodiesAfterDays };
+}
+
+/** CALLBACK_ALLOWED_NETWORKS: comma-separated CIDR networks (a bare address is one host); one problem per entry. */
+function readNetworks(raw: string | undefined, problems: string[]): Network[] {
+  const networks: Network[] = [];
+  splitList(raw).forEach((entry, i) => {
+    const parsed = parseNetwork(entry);
+    if (typeof parsed === 'string') problems.push(`CALLBACK_ALLOWED_NETWORKS entry ${i + 1}: ${parsed}.`);
+    else networks.push(parsed);
+  });
+  return networks;
 }
 
 function readUrl(raw: string | undefined, name: string, problems: string[]): string | null {

@@ -150,6 +150,32 @@ describe('loadConfig', () => {
   });
 });
 
+describe('CALLBACK_ALLOWED_NETWORKS', () => {
+  it('reads a comma-separated list of IPv4 and IPv6 networks; none by default', () => {
+    expect(loadConfig({}).callbackAllowedNetworks).toEqual([]);
+    expect(
+      loadConfig({ CALLBACK_ALLOWED_NETWORKS: '10.0.0.0/8, 127.0.0.1/32,fd00::/8,192.168.1.7' })
+        .callbackAllowedNetworks,
+    ).toEqual([
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+      { address: 'fd00::', prefix: 8, family: 'ipv6' },
+      { address: '192.168.1.7', prefix: 32, family: 'ipv4' },
+    ]);
+  });
+
+  it('names each bad entry on a line of its own', () => {
+    const found = problems({
+      CALLBACK_ALLOWED_NETWORKS: '10.0.0.0/8,localhost,10.0.0.1/8,::1/129,192.168.0.0/16',
+    });
+    expect(found).toEqual([
+      'CALLBACK_ALLOWED_NETWORKS entry 2: "localhost" is not an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8.',
+      'CALLBACK_ALLOWED_NETWORKS entry 3: "10.0.0.1/8" has bits set past its /8 prefix (the network would be 10.0.0.0/8).',
+      'CALLBACK_ALLOWED_NETWORKS entry 4: "::1/129": the prefix length must be a whole number from 0 to 128.',
+    ]);
+  });
+});
+
 describe('sending configuration', () => {
   const twilioEnv = {
     TWILIO_ACCOUNT_SID: TWILIO_SID,

@@ -95,6 +95,12 @@ export const ERRORS = {
       'statusCallback needs APP_WEBHOOK_SECRET on the gateway: status callbacks are signed like every event (see ' +
       'the README, Receiving events).',
   },
+  invalid_callback_url: {
+    status: 422,
+    message:
+      'statusCallback must point at a public address: loopback, private, link-local and other non-public ' +
+      'addresses are refused (see the README, Security).',
+  },
   no_provider_available: {
     status: 503,
     message: 'No carrier is configured for sending (no credentials); see the README, Configuration.',

@@ -63,6 +63,10 @@ export interface PendingDelivery {
   endpointId: string;
   /** Overrides the endpoint's URL (a message's statusCallback); null: the endpoint's. */
   url: string | null;
+  /**
+   * The order key: one delivery at a time per (endpoint, conversation), in id order. The other party's number; on
+   * the status-callback endpoint, the message's id (its own callbacks wait for nothing else).
+   */
   conversation: string;
   type: EventType;
   /** Attempts made so far. */
@@ -140,6 +144,17 @@ export interface StoredEventDetail extends EventDetail {
   messageCreatedBy: string | null;
 }
 
+/** What recording an attempt did to its delivery. */
+export interface RecordedDelivery {
+  /** Still pending (another attempt is due later, or its endpoint was disabled); false once delivered, dead or gone. */
+  pending: boolean;
+  /**
+   * When it is no longer pending: its conversation's next pending delivery on that endpoint, now first in line (so
+   * the deliverer goes on with it at once); null when there is none, or it is still pending.
+   */
+  next: PendingDelivery | null;
+}
+
 /** The event side of the store (core/store.ts Store extends it). */
 export interface EventStore {
   /**
@@ -151,9 +166,21 @@ export interface EventStore {
   listEndpoints(): Promise<EndpointState[]>;
   /** Null: no such endpoint. A disabled endpoint gets no new deliveries; its pending ones wait. */
   setEndpointEnabled(id: string, enabled: boolean, reason: string | null): Promise<EndpointState | null>;
-  /** An endpoint's pending deliveries with an id above `afterId`, in id order. */
-  loadDeliveries(endpointId: string, afterId: number, limit: number): Promise<PendingDelivery[]>;
-  recordDelivery(result: DeliveryResult): Promise<void>;
+  /**
+   * What an endpoint can send now: the first pending delivery of each of its conversations (nothing behind one is
+   * ever sent before it), when it is due: never attempted, or its next attempt is at or before `now`. In the order
+   * they became due; at most `limit`, skipping the ids in `exclude` (those the deliverer holds already).
+   */
+  loadDueDeliveries(
+    endpointId: string,
+    now: number,
+    exclude: readonly number[],
+    limit: number,
+  ): Promise<PendingDelivery[]>;
+  /** The message's pending delivery to the endpoint if it is first in its conversation; else null (compute mode). */
+  loadDeliveryOf(endpointId: string, messageId: string): Promise<PendingDelivery | null>;
+  /** An attempt and its effect, in one transaction. */
+  recordDelivery(result: DeliveryResult): Promise<RecordedDelivery>;
   /** Newest first. Throws `invalid_cursor` for a cursor it did not issue. */
   listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Promise<Page<EventSummary>>;
   getEvent(id: string): Promise<StoredEventDetail | null>;

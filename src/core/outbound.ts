@@ -48,6 +48,14 @@ export interface OutboundOptions {
   dispatcher: OutboxListener;
   /** Whether messages' status callbacks can be delivered (they are signed: APP_WEBHOOK_SECRET). */
   statusCallbacks: boolean;
+  /** Refuses statusCallback URLs the gateway must not post to (net/callback-guard.ts). None: all are taken. */
+  callbackCheck?: CallbackCheck;
+}
+
+/** Checks statusCallback URLs before a message is stored: an API client must not aim the gateway at its own network. */
+export interface CallbackCheck {
+  /** The URLs that are refused, each with the error to answer; may resolve names (only called with URLs to check). */
+  check(urls: readonly string[]): Promise<Map<string, SwitchboardError>>;
 }
 
 /**
@@ -118,8 +126,8 @@ export class OutboundService {
    */
   async sendMany(items: SendItem[]): Promise<SendOutcome[]> {
     const outcomes: (SendOutcome | null)[] = [];
-    const valid: NewOutboundMessage[] = [];
-    const slots: number[] = [];
+    let valid: NewOutboundMessage[] = [];
+    let slots: number[] = [];
     // Identical items under one batch key are distinct messages: the n-th copy gets the n-th key.
     const occurrences = new Map<string, number>();
     items.forEach(({ request, idempotency, createdBy }, i) => {
@@ -141,6 +149,20 @@ export class OutboundService {
         outcomes.push({ ok: false, error: err });
       }
     });
+    // Last, and only for messages that have one: it may wait for DNS.
+    const callbacks = valid.flatMap((m) => (m.statusCallback === null ? [] : [m.statusCallback]));
+    if (callbacks.length > 0 && this.#o.callbackCheck) {
+      const refused = await this.#o.callbackCheck.check([...new Set(callbacks)]);
+      if (refused.size > 0) {
+        const kept = valid.map((m, j) => {
+          const error = m.statusCallback === null ? undefined : refused.get(m.statusCallback);
+          if (error) outcomes[slots[j] as number] = { ok: false, error };
+          return error === undefined;
+        });
+        slots = slots.filter((_, j) => kept[j]);
+        valid = valid.filter((_, j) => kept[j]);
+      }
+    }
     if (valid.length > 0) {
       const results = await this.#o.store.enqueue(valid);
       const fresh: OutboxItem[] = [];

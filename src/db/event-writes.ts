@@ -9,6 +9,7 @@ import type {
   EventPayload,
   EventType,
   PendingDelivery,
+  RecordedDelivery,
 } from '../core/events.js';
 import { STATUS_CALLBACK_ENDPOINT } from '../core/events.js';
 import { firstIdAt } from './ids.js';
@@ -36,13 +37,22 @@ export interface DeliveryRow {
 
 type RawMessageRow = Omit<MessageRow, 'cc' | 'media'> & { cc: string; media: string };
 
+/** A head as the due scans see it: when it became due. */
+interface DueHead {
+  id: number;
+  dueAt: number;
+}
+
 function prepare(sqlite: Database.Database) {
   const raw = <P extends object, R = never>(sql: string) =>
     sqlite.prepare(sql) as unknown as {
       run(params: P): Database.RunResult;
       get(params: P): R | undefined;
       all(params: P): R[];
+      iterate(params: P): IterableIterator<R>;
     };
+  const pendingColumns = `d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.url,
+    d.conversation, d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload`;
   const endpointColumns = `e.id, e.url, e.events, e.enabled, e.disabled_reason AS disabledReason,
     e.updated_at AS updatedAt,
     (SELECT COUNT(*) FROM event_deliveries d WHERE d.state = 'pending' AND d.endpoint_id = e.id) AS pending,
@@ -73,9 +83,12 @@ function prepare(sqlite: Database.Database) {
       conversation: string;
       now: number;
     }>(
+      // First in line (head) when its conversation has nothing pending on this endpoint.
       `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
-         created_at, updated_at)
-       VALUES (@eventId, @endpointId, @url, @conversation, 'pending', 0, @now, @now, @now)`,
+         created_at, updated_at, head)
+       VALUES (@eventId, @endpointId, @url, @conversation, 'pending', 0, @now, @now, @now,
+         NOT EXISTS (SELECT 1 FROM event_deliveries
+                     WHERE state = 'pending' AND endpoint_id = @endpointId AND conversation = @conversation))`,
     ),
     endpoints: raw<Record<string, never>, EndpointRow>(
       `SELECT ${endpointColumns} FROM webhook_endpoints e ORDER BY e.rowid`,
@@ -94,16 +107,49 @@ function prepare(sqlite: Database.Database) {
       `UPDATE webhook_endpoints SET enabled = @enabled, disabled_reason = @reason, updated_at = @now
        WHERE id = @id`,
     ),
-    pendingAfter: raw<{ endpointId: string; afterId: number; limit: number }, PendingDelivery>(
-      `SELECT d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.url,
-         d.conversation, d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload
-       FROM event_deliveries d JOIN events e ON e.id = d.event_id
-       WHERE d.state = 'pending' AND d.endpoint_id = @endpointId AND d.id > @afterId
-       ORDER BY d.id LIMIT @limit`,
+    // The two halves of "due heads" (see loadDue), each named to its partial index (their WHERE terms match): the
+    // planner would otherwise take the (state, endpoint) index and read every pending row of the endpoint.
+    freshHeads: raw<{ endpointId: string }, DueHead>(
+      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_fresh_heads
+       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts = 0
+       ORDER BY id`,
     ),
-    deliveryState: raw<{ id: number }, { state: string }>(
-      'SELECT state FROM event_deliveries WHERE id = @id',
+    retryHeads: raw<{ endpointId: string; now: number }, DueHead>(
+      `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_retry_heads
+       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts > 0
+         AND next_attempt_at <= @now
+       ORDER BY next_attempt_at, id`,
     ),
+    // By id (`+d.state`: not a term for an index, or the planner reads every pending row through the state index).
+    pendingByIds: raw<{ ids: string }, PendingDelivery>(
+      `SELECT ${pendingColumns} FROM event_deliveries d JOIN events e ON e.id = d.event_id
+       WHERE d.id IN (SELECT value FROM json_each(@ids)) AND +d.state = 'pending'`,
+    ),
+    // Through the message's events, then their deliveries (named, for the same reason).
+    pendingOf: raw<{ endpointId: string; messageId: string }, PendingDelivery>(
+      `SELECT ${pendingColumns}
+       FROM events e JOIN event_deliveries d INDEXED BY event_deliveries_event ON d.event_id = e.id
+       WHERE e.message_id = @messageId AND d.endpoint_id = @endpointId AND d.state = 'pending' AND d.head = 1
+       ORDER BY d.id LIMIT 1`,
+    ),
+    // The conversation's next delivery becomes its head.
+    promoteNext: raw<{ endpointId: string; conversation: string }, { id: number }>(
+      `UPDATE event_deliveries SET head = 1
+       WHERE id = (SELECT id FROM event_deliveries
+                   WHERE state = 'pending' AND endpoint_id = @endpointId AND conversation = @conversation
+                   ORDER BY id LIMIT 1)
+       RETURNING id`,
+    ),
+    // Heads for conversations that have none (after a replay's many-row insert).
+    repairHeads: raw<{ endpointId: string }>(
+      `UPDATE event_deliveries SET head = 1
+       WHERE head = 0 AND id IN (SELECT MIN(id) FROM event_deliveries
+                                 WHERE state = 'pending' AND endpoint_id = @endpointId GROUP BY conversation)`,
+    ),
+    deliveryState: raw<
+      { id: number },
+      { state: string; endpointId: string; conversation: string; head: number }
+    >('SELECT state, endpoint_id AS endpointId, conversation, head FROM event_deliveries WHERE id = @id'),
     insertAttempt: raw<{
       deliveryId: number;
       outcome: string;
@@ -122,9 +168,9 @@ function prepare(sqlite: Database.Database) {
     ),
     event: raw<
       { id: string },
-      { id: string; type: string; conversation: string; statusCallback: string | null }
+      { id: string; type: string; messageId: string; conversation: string; statusCallback: string | null }
     >(
-      `SELECT e.id, e.type, e.conversation, m.status_callback AS statusCallback
+      `SELECT e.id, e.type, e.message_id AS messageId, e.conversation, m.status_callback AS statusCallback
        FROM events e JOIN messages m ON m.id = e.message_id WHERE e.id = @id`,
     ),
     delivery: raw<{ id: number }, DeliveryRow>(
@@ -143,8 +189,8 @@ function prepare(sqlite: Database.Database) {
     replay: raw<{ endpointId: string; callback: number; sinceId: string; types: string; now: number }>(
       `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
          created_at, updated_at)
-       SELECT ev.id, @endpointId, CASE WHEN @callback = 1 THEN m.status_callback END, ev.conversation, 'pending',
-         0, @now, @now, @now
+       SELECT ev.id, @endpointId, CASE WHEN @callback = 1 THEN m.status_callback END,
+         CASE WHEN @callback = 1 THEN ev.message_id ELSE ev.conversation END, 'pending', 0, @now, @now, @now
        FROM events ev JOIN messages m ON m.id = ev.message_id
        WHERE ev.id >= @sinceId AND ev.type IN (SELECT value FROM json_each(@types))
          AND (@callback = 0 OR m.status_callback IS NOT NULL)
@@ -214,8 +260,14 @@ export class EventWrites {
     });
     for (const endpoint of takers) {
       if (!endpoint.enabled) continue;
-      const url = endpoint.id === STATUS_CALLBACK_ENDPOINT ? message.statusCallback : null;
-      s.insertDelivery.run({ eventId: id, endpointId: endpoint.id, url, conversation, now });
+      const callback = endpoint.id === STATUS_CALLBACK_ENDPOINT;
+      s.insertDelivery.run({
+        eventId: id,
+        endpointId: endpoint.id,
+        url: callback ? message.statusCallback : null,
+        conversation: orderKey(endpoint.id, conversation, messageId),
+        now,
+      });
       this.#created += 1;
     }
   }
@@ -262,15 +314,47 @@ export class EventWrites {
     return row ? toEndpointState(row) : null;
   }
 
-  loadDeliveries(endpointId: string, afterId: number, limit: number): PendingDelivery[] {
-    return this.#s.pendingAfter.all({ endpointId, afterId, limit });
+  /**
+   * Due heads (see EventStore.loadDueDeliveries), from two small partial indexes that hold heads only: never
+   * attempted (always due: their time is only when they were made, and a wall clock stepped back must not hide new
+   * events) and waiting for a retry (due at `next_attempt_at`). Each is read in order, skipping `exclude`, and the
+   * two are merged by due time. The cost is the number of heads skipped and taken, whatever the backlog behind them.
+   */
+  loadDue(endpointId: string, now: number, exclude: readonly number[], limit: number): PendingDelivery[] {
+    if (limit <= 0) return [];
+    const skip = new Set(exclude);
+    const take = (heads: Iterable<DueHead>): DueHead[] => {
+      const taken: DueHead[] = [];
+      for (const head of heads) {
+        if (skip.has(head.id)) continue;
+        taken.push(head);
+        if (taken.length >= limit) break; // ends the iteration (and frees the statement)
+      }
+      return taken;
+    };
+    const retries = take(this.#s.retryHeads.iterate({ endpointId, now }));
+    const fresh = take(this.#s.freshHeads.iterate({ endpointId }));
+    const chosen = [...retries, ...fresh]
+      .sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
+      .slice(0, limit)
+      .map((h) => h.id);
+    if (chosen.length === 0) return [];
+    const rows = new Map(this.#s.pendingByIds.all({ ids: JSON.stringify(chosen) }).map((r) => [r.id, r]));
+    return chosen.flatMap((id) => rows.get(id) ?? []);
   }
 
-  /** An attempt and its effect. A delivery that is gone (its message was merged into another) is skipped. */
-  record(result: DeliveryResult): void {
+  loadDeliveryOf(endpointId: string, messageId: string): PendingDelivery | null {
+    return this.#s.pendingOf.get({ endpointId, messageId }) ?? null;
+  }
+
+  /**
+   * An attempt and its effect. A delivery that ends hands its conversation to the next in line (returned, so the
+   * deliverer goes on with it). A delivery that is gone (its message was merged into another) is skipped.
+   */
+  record(result: DeliveryResult): RecordedDelivery {
     const s = this.#s;
     const current = s.deliveryState.get({ id: result.deliveryId });
-    if (current?.state !== 'pending') return;
+    if (current?.state !== 'pending') return { pending: false, next: null };
     const { attempt } = result;
     const now = this.#now();
     s.insertAttempt.run({ deliveryId: result.deliveryId, ...attempt });
@@ -281,6 +365,15 @@ export class EventWrites {
       s.claimReply.run({ deliveryId: result.deliveryId, key: result.claimReply, now });
     }
     if (result.disable) this.setEnabled(result.disable.endpointId, false, result.disable.reason);
+    if (state === 'pending') return { pending: true, next: null };
+    if (current.head !== 1) return { pending: false, next: null };
+    const promoted = s.promoteNext.get({
+      endpointId: current.endpointId,
+      conversation: current.conversation,
+    });
+    const next =
+      promoted === undefined ? undefined : s.pendingByIds.get({ ids: JSON.stringify([promoted.id]) });
+    return { pending: false, next: next ?? null };
   }
 
   redeliver(eventId: string, endpointId: string | null): DeliveryInfo[] | null {
@@ -312,7 +405,7 @@ export class EventWrites {
         eventId,
         endpointId: target,
         url: target === STATUS_CALLBACK_ENDPOINT ? event.statusCallback : null,
-        conversation: event.conversation,
+        conversation: orderKey(target, event.conversation, event.messageId),
         now,
       });
       return s.delivery.get({ id: Number(lastInsertRowid) }) as DeliveryRow;
@@ -332,6 +425,8 @@ export class EventWrites {
       types: JSON.stringify([...endpoint.events]),
       now: this.#now(),
     });
+    // One INSERT ... SELECT cannot tell which of its rows comes first in a conversation: heads are set after.
+    if (changes > 0) this.#s.repairHeads.run({ endpointId });
     this.#created += changes;
     return changes;
   }
@@ -343,6 +438,15 @@ export class EventWrites {
       enabled: r.enabled === 1,
     }));
   }
+}
+
+/**
+ * A delivery's order key: the event's conversation, except on the status-callback endpoint, where each message's
+ * callbacks are ordered among themselves only (one client's failing URL must not hold up another's message to the
+ * same number).
+ */
+function orderKey(endpointId: string, conversation: string, messageId: string): string {
+  return endpointId === STATUS_CALLBACK_ENDPOINT ? messageId : conversation;
 }
 
 function toEndpointState(row: EndpointRow): EndpointState {

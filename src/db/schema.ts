@@ -200,7 +200,8 @@ export const eventDeliveries = sqliteTable(
     endpointId: text('endpoint_id').notNull(),
     // Where to post instead of the endpoint's URL: a message's own statusCallback (endpoint `status-callback`).
     url: text('url'),
-    // Copied from the event: the delivery order key.
+    // The delivery order key: the event's conversation (the other party's number); for `status-callback`, the
+    // message's id (a message's own callbacks are ordered per message and wait for nothing else).
     conversation: text('conversation').notNull(),
     // pending | delivered | dead
     state: text('state').notNull(),
@@ -208,13 +209,24 @@ export const eventDeliveries = sqliteTable(
     nextAttemptAt: integer('next_attempt_at').notNull(),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    // 1 on the first pending delivery (lowest id) of its (endpoint, conversation): the only one that can be sent.
+    // Kept by the writes (db/event-writes.ts) and, for deletes, by the trigger event_deliveries_head_deleted.
+    head: integer('head').notNull().default(0),
   },
   (t) => [
     index('event_deliveries_event').on(t.eventId),
-    // The deliverer loads each endpoint's pending rows in id order.
-    index('event_deliveries_pending')
-      .on(t.endpointId, t.id)
+    // A conversation's pending deliveries in order: is there one before (insert), which is next (record).
+    index('event_deliveries_conversation')
+      .on(t.endpointId, t.conversation, t.id)
       .where(sql`state = 'pending'`),
+    // The deliverer's loads: heads never attempted, in id order, and heads due for a retry, by due time. Both hold
+    // heads only (one row per conversation waiting), so a backlog behind a head costs them nothing.
+    index('event_deliveries_fresh_heads')
+      .on(t.endpointId, t.id, t.nextAttemptAt)
+      .where(sql`state = 'pending' AND head = 1 AND attempts = 0`),
+    index('event_deliveries_retry_heads')
+      .on(t.endpointId, t.nextAttemptAt, t.id)
+      .where(sql`state = 'pending' AND head = 1 AND attempts > 0`),
     // An endpoint's backlog (pending, dead) and the events list's state filter.
     index('event_deliveries_state').on(t.state, t.endpointId),
   ],

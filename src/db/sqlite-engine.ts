@@ -455,8 +455,17 @@ export class SqliteEngine {
     return { data, nextCursor: hasMore && last ? encodeCursor(last.id) : null };
   }
 
-  loadDeliveries(endpointId: string, afterId: number, limit: number): PendingDelivery[] {
-    return this.#events.loadDeliveries(endpointId, afterId, limit);
+  loadDueDeliveries(
+    endpointId: string,
+    now: number,
+    exclude: readonly number[],
+    limit: number,
+  ): PendingDelivery[] {
+    return this.#events.loadDue(endpointId, now, exclude, limit);
+  }
+
+  loadDeliveryOf(endpointId: string, messageId: string): PendingDelivery | null {
+    return this.#events.loadDeliveryOf(endpointId, messageId);
   }
 
   /** Deliveries created since the last call. */

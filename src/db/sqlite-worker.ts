@@ -105,8 +105,10 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
       return engine.isOptedOut(req.phone, req.ourNumber);
     case 'loadOutbox':
       return engine.loadOutbox(req.provider, req.afterId, req.limit);
-    case 'loadDeliveries':
-      return engine.loadDeliveries(req.endpointId, req.afterId, req.limit);
+    case 'loadDueDeliveries':
+      return engine.loadDueDeliveries(req.endpointId, req.now, req.exclude, req.limit);
+    case 'loadDeliveryOf':
+      return engine.loadDeliveryOf(req.endpointId, req.messageId);
     case 'listEndpoints':
       return engine.listEndpoints();
     case 'listApiKeys':

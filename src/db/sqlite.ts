@@ -24,6 +24,7 @@ import type {
   EventFilter,
   EventSummary,
   PendingDelivery,
+  RecordedDelivery,
   StoredEventDetail,
 } from '../core/events.js';
 import { queuedMessage, type EnqueueWire } from './rows.js';
@@ -176,12 +177,27 @@ export class SqliteStore implements Store {
     return this.#write({ op: 'setEndpointEnabled', id, enabled, reason }) as Promise<EndpointState | null>;
   }
 
-  loadDeliveries(endpointId: string, afterId: number, limit: number): Promise<PendingDelivery[]> {
-    return this.#request({ op: 'loadDeliveries', endpointId, afterId, limit }) as Promise<PendingDelivery[]>;
+  loadDueDeliveries(
+    endpointId: string,
+    now: number,
+    exclude: readonly number[],
+    limit: number,
+  ): Promise<PendingDelivery[]> {
+    return this.#request({
+      op: 'loadDueDeliveries',
+      endpointId,
+      now,
+      exclude,
+      limit,
+    }) as Promise<PendingDelivery[]>;
   }
 
-  async recordDelivery(result: DeliveryResult): Promise<void> {
-    await this.#write({ op: 'recordDelivery', result });
+  loadDeliveryOf(endpointId: string, messageId: string): Promise<PendingDelivery | null> {
+    return this.#request({ op: 'loadDeliveryOf', endpointId, messageId }) as Promise<PendingDelivery | null>;
+  }
+
+  recordDelivery(result: DeliveryResult): Promise<RecordedDelivery> {
+    return this.#write({ op: 'recordDelivery', result }) as Promise<RecordedDelivery>;
   }
 
   listEvents(filter: EventFilter, page: { cursor?: string; limit: number }): Promise<Page<EventSummary>> {

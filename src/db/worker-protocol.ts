@@ -12,7 +12,15 @@ export type Request =
   | { id: number; op: 'listMessages'; filter: MessageFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'isOptedOut'; phone: string; ourNumber: string }
   | { id: number; op: 'loadOutbox'; provider: ProviderId; afterId: string | null; limit: number }
-  | { id: number; op: 'loadDeliveries'; endpointId: string; afterId: number; limit: number }
+  | {
+      id: number;
+      op: 'loadDueDeliveries';
+      endpointId: string;
+      now: number;
+      exclude: readonly number[];
+      limit: number;
+    }
+  | { id: number; op: 'loadDeliveryOf'; endpointId: string; messageId: string }
   | { id: number; op: 'listEndpoints' }
   | { id: number; op: 'listApiKeys' }
   | { id: number; op: 'listEvents'; filter: EventFilter; page: { cursor?: string; limit: number } }

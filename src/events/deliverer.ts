@@ -6,15 +6,17 @@ import {
   type EventPayload,
   type EventStore,
   type PendingDelivery,
+  type RecordedDelivery,
 } from '../core/events.js';
 import type { InboundMessage, ReplyQueue } from '../core/inbound.js';
 import type { Logger } from '../core/logger.js';
 import { idempotencyKeys } from '../core/outbound.js';
 import type { Reply } from '../core/provider.js';
 import type { EndpointSettings } from '../events-config.js';
-import { postEvent, type PostResult } from './post.js';
+import { createAgents, postEvent, type ConnectGuard, type PostResult } from './post.js';
 import { readAnswer } from './reply.js';
 import { signatureHeaders } from './signature.js';
+import { Turns } from './turns.js';
 
 export interface DelivererOptions {
   store: EventStore;
@@ -30,16 +32,24 @@ export interface DelivererOptions {
   replies: { endpointId: string | null; queue: ReplyQueue };
   log: Logger;
   /**
-   * Deliveries each endpoint holds in memory at most; beyond it they wait in the database and are loaded as the
-   * endpoint's queue drains. Per endpoint, so that one endpoint's backlog never holds up another's events.
+   * Deliveries each endpoint holds ready to send (loaded and due, or in flight) at most; the rest wait in the
+   * database and are loaded as these go. Per endpoint, so that one endpoint's backlog never holds up another's.
+   * A delivery waiting for a retry is not sendable and does not count: up to as many again wait in memory on a
+   * timer, and beyond that they are read again from the database when due.
    * @default 10000
    */
   capacity?: number;
-  /** How often the database is checked for deliveries nobody announced. @default 1000 */
+  /** How often the database is checked for deliveries nobody announced (and retries come due). @default 1000 */
   pollMs?: number;
   /** Told of every attempt once it is recorded (metrics). */
   observe?: (endpointId: string, outcome: DeliveryAttemptRecord['outcome']) => void;
+  /**
+   * The wall clock, for the times that are stored (attempts, next attempts). Waits in memory (Retry-After pauses,
+   * retry timers) use a monotonic clock, so a wall clock stepped back holds nothing up.
+   */
   now?: () => number;
+  /** Where messages' own status callbacks may connect (net/callback-guard.ts); none: anywhere. */
+  callbackGuard?: ConnectGuard;
 }
 
 interface Delivery extends PendingDelivery {
@@ -47,7 +57,12 @@ interface Delivery extends PendingDelivery {
   inFlight: boolean;
   /** The attempt holds one of the endpoint's `concurrency` slots (until the endpoint has answered). */
   slot: boolean;
+  /** Waiting for a retry: the timer that makes it ready again. */
   timer: NodeJS.Timeout | null;
+  /** The wait before the next attempt that the last failure asked for (ms). */
+  retryInMs: number;
+  /** Whose turn it is (see Turns): the callback URL's host on the status-callback endpoint, else ''. */
+  host: string;
   /** A compute-mode request waiting for this delivery's answer, until its deadline. */
   waiter: Waiter | null;
 }
@@ -55,14 +70,22 @@ interface Delivery extends PendingDelivery {
 interface Lane {
   settings: EndpointSettings;
   enabled: boolean;
-  /** Retry-After from the endpoint: nothing is sent to it before this time. */
+  /** Retry-After from the endpoint: nothing is sent to it before this (performance.now() time). */
   pausedUntil: number;
   pauseTimer: NodeJS.Timeout | null;
   inFlight: number;
-  /** Each conversation's deliveries in id order; only the head is ever sent. */
-  conversations: Map<string, Delivery[]>;
-  /** Conversations whose head is due and not in flight, in the order they became ready. */
-  ready: Set<string>;
+  /**
+   * The conversations this endpoint has in memory, each by its head: the first of its pending deliveries, the only
+   * one that can be sent. What comes behind it stays in the database until it is done (see #apply).
+   */
+  heads: Map<string, Delivery>;
+  /** Conversations whose head is due and not in flight, taken in turn per host (see Turns). */
+  ready: Turns;
+  /** Requests in flight per host, and the most one host may have (the status-callback endpoint: half). */
+  hostsInFlight: Map<string, number>;
+  perHost: number;
+  /** Heads waiting on a retry timer (not counted against the capacity). */
+  waiting: number;
   /**
    * Conversations compute-mode requests wait on (how many): their heads start even when the endpoint is at its
    * concurrency.
@@ -72,13 +95,11 @@ interface Lane {
   received: Map<string, Delivery>;
   /** Compute-mode requests whose delivery is not loaded yet, by message id: attached as it is loaded. */
   expecting: Map<string, (delivery: Delivery) => void>;
-  held: number;
-  /** The highest delivery id loaded; rows after it may wait in the database. */
-  cursor: number;
-  spilled: boolean;
   loading: Promise<void> | null;
   /** A load was asked for while one ran: run again, it may have missed rows. */
   missed: boolean;
+  /** The last load stopped at the capacity: more may be due in the database. */
+  spilled: boolean;
   /** The last record could not be written: no new attempts until one is (see #record). */
   recordsFailing: boolean;
 }
@@ -104,14 +125,19 @@ const SLOW_DOWN = new Set([429, 502, 503, 504]);
  * Delivers stored events to the apps' endpoints: signed (Standard Webhooks), at least once, in order per
  * conversation, retried on the configured schedule.
  *
- * The database is the source of truth (see db/event-writes.ts): deliveries are loaded per endpoint in id order, and
- * a conversation's next delivery is sent only once the record of the one before is committed. A crash repeats at
- * most the attempts in flight. The endpoint's concurrency slot, though, is freed as soon as it answers, so other
+ * The database is the source of truth (see db/event-writes.ts). Each endpoint loads only what it can send: the
+ * first pending delivery (head) of each conversation that is due, in the order they became due, up to its
+ * capacity. A conversation's next delivery comes from the record of the one before (one transaction hands it the
+ * place), so what waits behind a head is never in memory, and a head waiting for a retry sits on a timer that the
+ * capacity does not count. However large the backlog, a new conversation's event is loaded as soon as the
+ * deliveries ahead of it in due order are: a waiting event holds up its own conversation and nothing else.
+ *
+ * A conversation's next delivery is sent only once the record of the one before is committed, so a crash repeats
+ * at most the attempts in flight. The endpoint's concurrency slot, though, is freed as soon as it answers, so other
  * conversations do not wait for that commit.
  *
- * Order: a conversation (the other party's number) has at most one delivery in flight per endpoint, and its next
- * is sent only after the one before is delivered or dead. A delivery waiting for a retry holds up its conversation
- * on that endpoint, and only that conversation.
+ * The shape ports to several instances sharing a database (claim due heads with a lease instead of holding them in
+ * memory); this class is the single-instance form.
  */
 export class EventDeliverer {
   readonly #o: DelivererOptions;
@@ -123,6 +149,9 @@ export class EventDeliverer {
   readonly #wakers = new Set<() => void>();
   /** Aborted when the grace on stop runs out: cuts off requests still waiting for an answer. */
   readonly #halt = new AbortController();
+  /** Kept-alive connections: to the operator's endpoints, and (guarded) to messages' own callback URLs. */
+  readonly #appAgents = createAgents();
+  readonly #callbackAgents = createAgents();
   #poll: NodeJS.Timeout | null = null;
   #stopping = false;
 
@@ -139,16 +168,21 @@ export class EventDeliverer {
         pausedUntil: 0,
         pauseTimer: null,
         inFlight: 0,
-        conversations: new Map(),
-        ready: new Set(),
+        heads: new Map(),
+        ready: new Turns(),
+        hostsInFlight: new Map(),
+        // One client's silent callback host may take half the slots at most; the other half serves the rest.
+        perHost:
+          settings.id === STATUS_CALLBACK_ENDPOINT
+            ? Math.max(1, Math.ceil(settings.concurrency / 2))
+            : settings.concurrency,
+        waiting: 0,
         urgent: new Map(),
         received: new Map(),
         expecting: new Map(),
-        held: 0,
-        cursor: 0,
-        spilled: false,
         loading: null,
         missed: false,
+        spilled: false,
         recordsFailing: false,
       });
     }
@@ -174,7 +208,7 @@ export class EventDeliverer {
       return;
     }
     void this.#load(lane);
-    for (const conversation of lane.conversations.keys()) this.#scheduleHead(lane, conversation);
+    this.#pump(lane);
   }
 
   /**
@@ -212,10 +246,7 @@ export class EventDeliverer {
         },
       };
       const attach = (delivery: Delivery) => {
-        const head = lane.conversations.get(delivery.conversation)?.[0];
-        // An earlier event of this conversation is waiting for a retry: order comes first, so no inline answer.
-        const blocked = head !== delivery && head !== undefined && !head.inFlight && head.timer !== null;
-        if (done || delivery.waiter !== null || blocked || !lane.enabled || lane.pausedUntil > this.#now()) {
+        if (done || delivery.waiter !== null || this.#blocked(lane, delivery)) {
           finish(undefined);
           return;
         }
@@ -229,25 +260,36 @@ export class EventDeliverer {
         attach(known);
         return;
       }
-      // Registered before the load, so that whichever load brings the delivery in attaches this request before
-      // the delivery can start (a poll's load may be under way already).
+      // Registered before anything is loaded, so that whichever load brings the delivery in (this one, or a poll's
+      // under way already) attaches this request before the delivery can start.
       lane.expecting.set(message.id, attach);
-      void this.#load(lane).then(() => {
-        if (done || attached !== null) return;
-        lane.expecting.delete(message.id);
-        const delivery = lane.received.get(message.id);
-        if (delivery) attach(delivery);
-        else finish(undefined); // not loaded (the endpoint's backlog is beyond memory): asynchronous delivery
-      });
+      const head = lane.heads.get(conversation);
+      if (head && this.#blocked(lane, head)) {
+        finish(undefined);
+        return;
+      }
+      this.#o.store.loadDeliveryOf(lane.settings.id, message.id).then(
+        (row) => {
+          if (done || attached !== null) return;
+          if (row && !lane.heads.has(row.conversation)) this.#add(lane, row);
+          // Its conversation is in memory (an earlier event in flight): it comes next, and attaches then. Otherwise
+          // an earlier event of this conversation waits in the database: order first, the answer comes later.
+          else if (!lane.heads.has(conversation)) finish(undefined);
+        },
+        (err: unknown) => {
+          this.#o.log.error({ err, messageId: message.id }, 'loading an event delivery failed');
+          finish(undefined);
+        },
+      );
     });
   }
 
-  /** Deliveries in memory and in flight per endpoint (diagnostics, metrics). */
+  /** Deliveries in memory (ready, in flight or waiting for a retry) and in flight, per endpoint (metrics). */
   stats(): Map<string, { pending: number; inFlight: number; enabled: boolean }> {
     return new Map(
       [...this.#lanes].map(([id, lane]) => [
         id,
-        { pending: lane.held, inFlight: lane.inFlight, enabled: lane.enabled },
+        { pending: lane.heads.size, inFlight: lane.inFlight, enabled: lane.enabled },
       ]),
     );
   }
@@ -262,18 +304,20 @@ export class EventDeliverer {
     if (this.#poll) clearInterval(this.#poll);
     for (const lane of this.#lanes.values()) {
       if (lane.pauseTimer) clearTimeout(lane.pauseTimer);
-      for (const queue of lane.conversations.values()) {
-        for (const delivery of queue) {
-          if (delivery.timer) clearTimeout(delivery.timer);
-          // One in flight answers its waiter itself (a held one with the inline reply, once recorded).
-          if (!delivery.inFlight) this.#answer(delivery, undefined);
-        }
+      for (const delivery of lane.heads.values()) {
+        if (delivery.timer) clearTimeout(delivery.timer);
+        // One in flight answers its waiter itself (a held one with the inline reply, once recorded).
+        if (!delivery.inFlight) this.#answer(delivery, undefined);
       }
     }
     for (const wake of [...this.#wakers]) wake();
     const grace = setTimeout(() => this.#halt.abort(new Error('stopping')), graceMs);
     while (this.#attempts.size > 0) await Promise.allSettled([...this.#attempts]);
     clearTimeout(grace);
+    for (const agents of [this.#appAgents, this.#callbackAgents]) {
+      agents.http.destroy();
+      agents.https.destroy();
+    }
   }
 
   #replyLane(): Lane | undefined {
@@ -281,34 +325,63 @@ export class EventDeliverer {
     return id === null ? undefined : this.#lanes.get(id);
   }
 
+  /** Whether a compute-mode request cannot have `delivery` answered now (then it answers the carrier at once). */
+  #blocked(lane: Lane, delivery: Delivery): boolean {
+    const head = lane.heads.get(delivery.conversation);
+    // An event of this conversation is waiting for a retry: order comes first, so no inline answer.
+    const waiting = head !== undefined && head.timer !== null;
+    return waiting || !lane.enabled || lane.pausedUntil > performance.now();
+  }
+
+  /** Deliveries that count against the capacity: loaded and sendable, or in flight. */
+  #held(lane: Lane): number {
+    return lane.heads.size - lane.waiting;
+  }
+
   #loadAll(): void {
     for (const lane of this.#lanes.values()) void this.#load(lane);
   }
 
-  /** Loads the endpoint's pending deliveries after its cursor, up to its capacity. Never rejects. */
+  /**
+   * Loads the endpoint's due heads up to its capacity. Once full, it loads again when half has gone: each load
+   * skips what is held already, so loading in halves keeps that cost to a few rows per delivery. Never rejects.
+   */
   #load(lane: Lane): Promise<void> {
     if (!lane.enabled || this.#stopping) return Promise.resolve();
     if (lane.loading) {
       lane.missed = true;
       return lane.loading;
     }
-    if (lane.held >= this.#capacity) {
-      // Full: the rest waits in the database, loaded as the queue drains (see #finish).
+    if (this.#held(lane) >= Math.max(1, Math.ceil(this.#capacity / 2))) {
+      // Enough to send: the rest waits in the database, loaded as these go (see #done).
       lane.spilled = true;
       return Promise.resolve();
     }
     const loading = (async () => {
+      // Rows this load was given and did not take (their conversation is in memory): not asked for again.
+      const skipped: number[] = [];
       try {
         do {
           lane.missed = false;
-          while (lane.held < this.#capacity && !this.#stopping) {
-            const limit = Math.min(LOAD_BATCH, this.#capacity - lane.held);
-            const rows = await this.#o.store.loadDeliveries(lane.settings.id, lane.cursor, limit);
-            for (const row of rows) this.#add(lane, row);
+          while (this.#held(lane) < this.#capacity && lane.enabled && !this.#stopping) {
+            const limit = Math.min(LOAD_BATCH, this.#capacity - this.#held(lane));
+            const now = this.#now();
+            // What this endpoint holds and the database would answer as due (a head on a retry timer is not due
+            // there yet, unless the wall clock jumped: then it is skipped too, and its own timer decides).
+            const held = [...lane.heads.values()]
+              .filter((d) => d.timer === null || d.attempts === 0 || d.nextAttemptAt <= now)
+              .map((d) => d.id);
+            const rows = await this.#o.store.loadDueDeliveries(
+              lane.settings.id,
+              now,
+              [...held, ...skipped],
+              limit,
+            );
+            for (const row of rows) if (!this.#add(lane, row)) skipped.push(row.id);
             lane.spilled = rows.length === limit;
             if (rows.length < limit) break;
           }
-        } while (lane.missed && lane.held < this.#capacity && !this.#stopping);
+        } while (lane.missed && this.#held(lane) < this.#capacity && !this.#stopping);
       } catch (err) {
         // Tried again by the next poll.
         this.#o.log.error({ err, endpointId: lane.settings.id }, 'loading event deliveries failed');
@@ -322,46 +395,48 @@ export class EventDeliverer {
     return loading;
   }
 
-  #add(lane: Lane, row: PendingDelivery): void {
-    lane.cursor = Math.max(lane.cursor, row.id);
-    const delivery: Delivery = { ...row, inFlight: false, slot: false, timer: null, waiter: null };
-    lane.held += 1;
-    const attach = lane.expecting.get(row.messageId);
+  /**
+   * A due head joins the endpoint's ready conversations. False when its conversation is in memory already with
+   * this delivery, or with one whose record is on its way (that record hands the conversation on, see #apply).
+   */
+  #add(lane: Lane, row: PendingDelivery): boolean {
+    if (this.#stopping) return false;
+    const known = lane.heads.get(row.conversation);
+    if (known) {
+      if (known.id === row.id || known.inFlight) return false;
+      // The database has another first delivery for it, and no record of ours is under way: the one held was
+      // deleted (its message folded into another, or removed) and its place handed on (see the migration's
+      // trigger). It leaves memory; the new first one takes its place.
+      this.#answer(known, undefined);
+      this.#done(lane, known);
+    }
+    const delivery: Delivery = {
+      ...row,
+      inFlight: false,
+      slot: false,
+      timer: null,
+      retryInMs: 0,
+      host: row.url === null ? '' : new URL(row.url).hostname,
+      waiter: null,
+    };
+    lane.heads.set(row.conversation, delivery);
+    lane.ready.add(row.conversation, delivery.host);
     if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
       lane.received.set(row.messageId, delivery);
+      const attach = lane.expecting.get(row.messageId);
+      if (attach) {
+        lane.expecting.delete(row.messageId);
+        attach(delivery);
+      }
     }
-    const queue = lane.conversations.get(row.conversation);
-    if (queue) queue.push(delivery);
-    else lane.conversations.set(row.conversation, [delivery]);
-    if (attach && row.type === 'message.received') {
-      lane.expecting.delete(row.messageId);
-      attach(delivery);
-    }
-    this.#scheduleHead(lane, row.conversation);
-  }
-
-  /** Makes the conversation's head ready now, or when its next attempt is due. */
-  #scheduleHead(lane: Lane, conversation: string): void {
-    const head = lane.conversations.get(conversation)?.[0];
-    if (!head || head.inFlight || head.timer !== null || this.#stopping) return;
-    const wait = head.nextAttemptAt - this.#now();
-    if (wait <= 0) {
-      lane.ready.add(conversation);
-      this.#pump(lane);
-      return;
-    }
-    head.timer = setTimeout(() => {
-      head.timer = null;
-      lane.ready.add(conversation);
-      this.#pump(lane);
-    }, wait);
-    head.timer.unref();
+    this.#pump(lane);
+    return true;
   }
 
   /** Starts ready heads: those a compute request waits on first (past the concurrency), then the rest in turn. */
   #pump(lane: Lane): void {
     if (!lane.enabled || lane.recordsFailing || this.#stopping) return;
-    const now = this.#now();
+    const now = performance.now();
     if (lane.pausedUntil > now) {
       if (lane.pauseTimer === null) {
         lane.pauseTimer = setTimeout(() => {
@@ -375,25 +450,26 @@ export class EventDeliverer {
     for (const conversation of lane.urgent.keys()) {
       if (lane.ready.delete(conversation)) this.#start(lane, conversation);
     }
+    const admits = (host: string) => (lane.hostsInFlight.get(host) ?? 0) < lane.perHost;
     while (lane.inFlight < lane.settings.concurrency && lane.ready.size > 0) {
-      const conversation = lane.ready.values().next().value as string;
-      lane.ready.delete(conversation);
+      const conversation = lane.ready.take(admits);
+      if (conversation === undefined) break;
       this.#start(lane, conversation);
     }
   }
 
   #start(lane: Lane, conversation: string): void {
-    const delivery = lane.conversations.get(conversation)?.[0];
-    if (!delivery || delivery.inFlight) return;
+    const delivery = lane.heads.get(conversation);
+    if (!delivery || delivery.inFlight || delivery.timer !== null) return;
     delivery.inFlight = true;
     delivery.slot = true;
     lane.inFlight += 1;
+    lane.hostsInFlight.set(delivery.host, (lane.hostsInFlight.get(delivery.host) ?? 0) + 1);
     const attempt = this.#attempt(lane, delivery).catch((err: unknown) => {
       // A bug, not an answer: the delivery stays at its conversation's head and is tried again later.
       this.#o.log.error({ err, deliveryId: delivery.id }, 'event delivery failed unexpectedly');
       this.#answer(delivery, undefined);
-      delivery.nextAttemptAt = this.#now() + RECORD_RETRY_MAX_MS;
-      if (delivery.inFlight) this.#finish(lane, delivery, 'kept');
+      if (delivery.inFlight) this.#wait(lane, delivery, RECORD_RETRY_MAX_MS);
     });
     this.#attempts.add(attempt);
     void attempt.finally(() => this.#attempts.delete(attempt));
@@ -405,19 +481,24 @@ export class EventDeliverer {
     const readsReply = delivery.type === 'message.received' && settings.id === this.#o.replies.endpointId;
     const headers = signatureHeaders(
       delivery.eventId,
-      Math.floor(Date.now() / 1000),
+      Math.floor(startedAt / 1000),
       delivery.payload,
       settings.secrets,
     );
+    // A message's own callback URL was chosen by an API client: it connects only where the guard allows.
+    const callback = settings.id === STATUS_CALLBACK_ENDPOINT;
+    const guard = callback ? this.#o.callbackGuard : undefined;
     const post = await postEvent(delivery.url ?? settings.url, headers, delivery.payload, {
       timeoutMs: this.#o.timeoutMs,
       signal: this.#halt.signal,
       readBody: readsReply,
+      agents: callback ? this.#callbackAgents : this.#appAgents,
+      ...(guard && { guard }),
     });
     if (this.#halt.signal.aborted) {
       // Cut off by shutdown: not an answer from the app. It stays pending and is sent again after the restart.
       this.#answer(delivery, undefined);
-      this.#finish(lane, delivery, 'kept');
+      this.#keep(lane, delivery);
       return;
     }
     const attempt = {
@@ -463,7 +544,7 @@ export class EventDeliverer {
     }
     // With an inline reply, Twilio is waiting: one try, no backoff.
     let recorded = await this.#record(lane, result, inline !== undefined);
-    if (!recorded && inline !== undefined && !this.#stopping) {
+    if (recorded === null && inline !== undefined && !this.#stopping) {
       // The claim could not be written: no inline answer. The reply in hand is queued instead (its key is free),
       // and the delivery is recorded without the claim.
       this.#answer(delivery, undefined);
@@ -474,32 +555,32 @@ export class EventDeliverer {
       inline = undefined;
       recorded = await this.#record(lane, result);
     }
-    if (!recorded) {
+    if (recorded === null) {
       // Stopping before the record could be written: the delivery is still pending in the database and is made
       // again after the restart (at least once).
       this.#answer(delivery, undefined);
-      this.#finish(lane, delivery, 'kept');
+      this.#keep(lane, delivery);
       return;
     }
     // Only now does the conversation move on: its next event is never sent before this one's record is durable.
     this.#answer(delivery, inline);
-    this.#apply(lane, delivery, result);
+    this.#apply(lane, delivery, result, recorded);
   }
 
   /**
    * Writes an attempt's record; written again with backoff until it is (the app has its answer: the event is not
    * posted again for a failed write). While an endpoint's records fail, it starts no new attempts (see #pump), so
-   * what waits for a record is bounded by its concurrency. False: stopping came first, or `once` and it failed.
+   * what waits for a record is bounded by its concurrency. Null: stopping came first, or `once` and it failed.
    */
-  async #record(lane: Lane, result: DeliveryResult, once = false): Promise<boolean> {
+  async #record(lane: Lane, result: DeliveryResult, once = false): Promise<RecordedDelivery | null> {
     for (let wait = RECORD_RETRY_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
       try {
-        await this.#o.store.recordDelivery(result);
+        const recorded = await this.#o.store.recordDelivery(result);
         if (lane.recordsFailing) {
           lane.recordsFailing = false;
           this.#pump(lane);
         }
-        return true;
+        return recorded;
       } catch (err) {
         if (!lane.recordsFailing) {
           this.#o.log.error(
@@ -508,9 +589,9 @@ export class EventDeliverer {
           );
         }
         lane.recordsFailing = true;
-        if (once || this.#stopping) return false;
+        if (once || this.#stopping) return null;
         await this.#sleep(wait);
-        if (this.#stopping) return false;
+        if (this.#stopping) return null;
       }
     }
   }
@@ -540,14 +621,21 @@ export class EventDeliverer {
   ): DeliveryResult {
     const now = this.#now();
     const base = { deliveryId: delivery.id, nextAttemptAt: now, disable: null, claimReply: null };
+    delivery.retryInMs = 0;
+    // The guard refused the address a message's callback URL resolves to: it was refused when the message was
+    // sent, so the name has moved to a refused address since (or is made to: DNS rebinding). Ended at once rather
+    // than retried for hours, which would only give such a name more chances; later events of the message get
+    // their own attempt each.
+    if (post?.refused) return { ...base, attempt: { ...attempt, outcome: 'dead' } };
     const status = post?.statusCode ?? null;
     let asked = 0;
     if (post?.retryAfterMs != null) {
       asked = Math.min(post.retryAfterMs, MAX_RETRY_AFTER_MS);
       // "Slow down" holds the whole endpoint, whether or not this delivery has attempts left; not the status
-      // callbacks, whose URLs are as many as the messages (one of them must not hold up the others).
+      // callbacks, whose URLs are as many as the messages (one of them must not hold up the others). A monotonic
+      // time: stepping the wall clock back must not stretch it.
       if (status !== null && SLOW_DOWN.has(status) && lane.settings.id !== STATUS_CALLBACK_ENDPOINT) {
-        lane.pausedUntil = Math.max(lane.pausedUntil, now + asked);
+        lane.pausedUntil = Math.max(lane.pausedUntil, performance.now() + asked);
       }
     }
     if (status === 410) {
@@ -565,6 +653,7 @@ export class EventDeliverer {
     if (made > schedule.length) return { ...base, attempt: { ...attempt, outcome: 'dead' } };
     // Never sooner than the endpoint asked, nor sooner than the schedule.
     const wait = Math.max(schedule[made - 1] as number, asked);
+    delivery.retryInMs = wait;
     return { ...base, attempt: { ...attempt, outcome: 'retry' }, nextAttemptAt: now + wait };
   }
 
@@ -614,17 +703,20 @@ export class EventDeliverer {
     for (const delivery of lane.received.values()) if (!delivery.inFlight) this.#answer(delivery, undefined);
   }
 
-  #apply(lane: Lane, delivery: Delivery, result: DeliveryResult): void {
+  /** A recorded attempt: the conversation goes on with its next delivery, or its head waits for a retry. */
+  #apply(lane: Lane, delivery: Delivery, result: DeliveryResult, recorded: RecordedDelivery): void {
     const { outcome } = result.attempt;
     this.#o.observe?.(lane.settings.id, outcome);
-    if (outcome === 'delivered' || outcome === 'dead') {
+    if (!recorded.pending) {
       if (outcome === 'dead') {
         this.#o.log.warn(
           { endpointId: lane.settings.id, eventId: delivery.eventId, attempts: delivery.attempts + 1 },
           'event delivery dead: no attempts left',
         );
       }
-      this.#finish(lane, delivery, 'done');
+      this.#done(lane, delivery);
+      // Handed the conversation in the same transaction: it goes on at once, without a load.
+      if (recorded.next) this.#add(lane, recorded.next);
       return;
     }
     delivery.attempts += 1;
@@ -633,30 +725,68 @@ export class EventDeliverer {
       lane.enabled = false;
       this.#o.log.warn({ endpointId: lane.settings.id }, `endpoint disabled: ${result.disable.reason}`);
       this.#releaseWaiters(lane);
+      // Sent first once the endpoint is enabled again.
+      this.#keep(lane, delivery);
+      return;
     }
-    this.#finish(lane, delivery, 'kept');
+    this.#wait(lane, delivery, delivery.retryInMs);
   }
 
   #releaseSlot(lane: Lane, delivery: Delivery): void {
     if (!delivery.slot) return;
     delivery.slot = false;
     lane.inFlight -= 1;
+    const host = (lane.hostsInFlight.get(delivery.host) ?? 1) - 1;
+    if (host > 0) lane.hostsInFlight.set(delivery.host, host);
+    else lane.hostsInFlight.delete(delivery.host);
     this.#pump(lane);
   }
 
-  /** The attempt is over: the delivery leaves its conversation (`done`) or stays at its head (`kept`). */
-  #finish(lane: Lane, delivery: Delivery, fate: 'done' | 'kept'): void {
+  /** The attempt is over and the delivery stays first in its conversation, ready to be tried again. */
+  #keep(lane: Lane, delivery: Delivery): void {
     delivery.inFlight = false;
     this.#releaseSlot(lane, delivery);
-    if (fate === 'done') {
-      const queue = lane.conversations.get(delivery.conversation);
-      queue?.shift();
-      if (queue?.length === 0) lane.conversations.delete(delivery.conversation);
-      if (lane.received.get(delivery.messageId) === delivery) lane.received.delete(delivery.messageId);
-      lane.held -= 1;
-      if (lane.spilled && lane.held < this.#capacity / 2) void this.#load(lane);
-    }
-    this.#scheduleHead(lane, delivery.conversation);
+    lane.ready.add(delivery.conversation, delivery.host);
     this.#pump(lane);
+  }
+
+  /**
+   * The attempt is over and the next is due in `ms`: a timer (monotonic) makes the head ready again. Beyond
+   * `capacity` waiting heads, the head leaves memory instead; the database has it, and it is loaded when due.
+   */
+  #wait(lane: Lane, delivery: Delivery, ms: number): void {
+    delivery.inFlight = false;
+    this.#releaseSlot(lane, delivery);
+    if (lane.waiting >= this.#capacity || this.#stopping) {
+      this.#done(lane, delivery);
+      return;
+    }
+    lane.waiting += 1;
+    delivery.timer = setTimeout(() => {
+      delivery.timer = null;
+      lane.waiting -= 1;
+      lane.ready.add(delivery.conversation, delivery.host);
+      this.#pump(lane);
+    }, ms);
+    delivery.timer.unref();
+    // No longer counted against the capacity: loading may go on.
+    if (lane.spilled) void this.#load(lane);
+  }
+
+  /** The delivery leaves memory (delivered, dead, gone, or left to the database). */
+  #done(lane: Lane, delivery: Delivery): void {
+    delivery.inFlight = false;
+    this.#releaseSlot(lane, delivery);
+    if (delivery.timer) {
+      clearTimeout(delivery.timer);
+      delivery.timer = null;
+      lane.waiting -= 1;
+    }
+    if (lane.heads.get(delivery.conversation) === delivery) {
+      lane.heads.delete(delivery.conversation);
+      lane.ready.delete(delivery.conversation);
+    }
+    if (lane.received.get(delivery.messageId) === delivery) lane.received.delete(delivery.messageId);
+    if (lane.spilled) void this.#load(lane);
   }
 }

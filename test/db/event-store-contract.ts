@@ -26,7 +26,21 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       await store.close();
     });
 
-    const pendingOf = async (endpointId: string) => store.loadDeliveries(endpointId, 0, 100);
+    /** An endpoint's pending deliveries, in id order: (event id, delivery) from the events API's read. */
+    const pendingOf = async (endpointId: string) => {
+      const { data } = await store.listEvents({ endpointId, state: 'pending' }, { limit: 200 });
+      const details = await Promise.all(data.map((e) => store.getEvent(e.id)));
+      return details
+        .flatMap((e) =>
+          e!.deliveries
+            .filter((d) => d.endpointId === endpointId && d.state === 'pending')
+            .map((d) => ({ ...d, eventId: e!.id, type: e!.type, messageId: e!.messageId })),
+        )
+        .sort((a, b) => a.id - b.id);
+    };
+    /** What the deliverer can send now on the endpoint. */
+    const dueOf = (endpointId: string, now = Date.now(), exclude: number[] = [], limit = 100) =>
+      store.loadDueDeliveries(endpointId, now, exclude, limit);
 
     it('stores an event with each change, with a delivery per endpoint whose filter takes it', async () => {
       const [received] = await store.ingest([{ event: inbound({ body: 'hi' }), optOut: null }]);
@@ -66,7 +80,11 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(detail!.payload.data).not.toHaveProperty('createdBy');
       expect((await store.getEvent(events[0]!.id))!.messageCreatedBy).toBeNull();
       expect((await pendingOf('all')).map((d) => d.eventId)).toEqual(events.map((e) => e.id));
-      expect((await pendingOf('inbox')).map((d) => [d.eventId, d.type, d.conversation])).toEqual([
+      // All three are one conversation (+14155550123): only the first can be sent.
+      expect((await dueOf('all')).map((d) => [d.eventId, d.type, d.conversation])).toEqual([
+        [events[0]!.id, 'message.received', '+14155550123'],
+      ]);
+      expect((await dueOf('inbox')).map((d) => [d.eventId, d.type, d.conversation])).toEqual([
         [events[0]!.id, 'message.received', '+14155550123'],
       ]);
     });
@@ -122,13 +140,6 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
     it('records attempts: retry keeps it pending, delivered and dead end it, 410 disables the endpoint', async () => {
       for (let i = 0; i < 3; i += 1) await store.ingest([{ event: inbound(), optOut: null }]);
       const [a, b, c] = await pendingOf('all');
-      const attempt = (outcome: 'delivered' | 'retry' | 'dead' | 'disabled', statusCode: number | null) => ({
-        outcome,
-        statusCode,
-        error: statusCode === 200 ? null : `HTTP ${statusCode}`,
-        startedAt: Date.now(),
-        durationMs: 3,
-      });
       await store.recordDelivery({
         deliveryId: a!.id,
         attempt: attempt('retry', 500),
@@ -152,7 +163,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         claimReply: null,
       });
       expect((await pendingOf('all')).map((d) => [d.id, d.attempts, d.nextAttemptAt])).toEqual([
-        [a!.id, 1, 42],
+        [a!.id, 1, new Date(42).toISOString()],
       ]);
       const [endpoint] = (await store.listEndpoints()).filter((e) => e.id === 'all');
       expect(endpoint).toMatchObject({ pending: 1, dead: 1, enabled: true });
@@ -236,6 +247,127 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(await store.getEvent('0190d1c1-0000-7000-8000-000000000000')).toBeNull();
     });
 
+    it('loads only the first pending delivery of each conversation, when due, in the order they became due', async () => {
+      const fromA = [1, 2, 3].map((i) => inbound({ from: '+14155550001', body: `a${i}` }));
+      const fromB = [1, 2].map((i) => inbound({ from: '+14155550002', body: `b${i}` }));
+      for (const event of [fromA[0]!, fromA[1]!, fromB[0]!, fromA[2]!, fromB[1]!]) {
+        await store.ingest([{ event, optOut: null }]);
+      }
+      const bodies = async (ds: Promise<{ payload: string }[]>) =>
+        (await ds).map((d) => (JSON.parse(d.payload) as { data: { body: string } }).data.body);
+      expect(await bodies(dueOf('all'))).toEqual(['a1', 'b1']);
+      const [a1, b1] = await dueOf('all');
+      // What the deliverer holds is skipped; a limit is a limit.
+      expect(await bodies(dueOf('all', Date.now(), [a1!.id]))).toEqual(['b1']);
+      expect(await bodies(dueOf('all', Date.now(), [], 1))).toEqual(['a1']);
+
+      // Delivered: the next of the conversation takes its place, in the same transaction.
+      const handed = await store.recordDelivery(result(a1!.id, attempt('delivered', 200), 0));
+      expect(handed.pending).toBe(false);
+      expect(handed.next).toMatchObject({ conversation: '+14155550001', attempts: 0 });
+      expect(await bodies(Promise.resolve([handed.next!]))).toEqual(['a2']);
+      // A retry keeps its place: nothing behind it is due, and it is due again at its time.
+      const later = Date.now() + 60_000;
+      expect(await store.recordDelivery(result(b1!.id, attempt('retry', 503), later))).toEqual({
+        pending: true,
+        next: null,
+      });
+      expect(await bodies(dueOf('all'))).toEqual(['a2']);
+      expect(await bodies(dueOf('all', later))).toEqual(['a2', 'b1']);
+      expect((await dueOf('all', later)).find((d) => d.id === b1!.id)).toMatchObject({
+        attempts: 1,
+        nextAttemptAt: later,
+      });
+      // Never attempted is always due, even to a clock that stepped back past its creation.
+      expect(await bodies(dueOf('all', Date.now() - 3_600_000))).toEqual(['a2']);
+      // Dead also hands the conversation on.
+      const a2 = handed.next!;
+      const afterDead = await store.recordDelivery(result(a2.id, attempt('dead', 500), 0));
+      expect(await bodies(Promise.resolve([afterDead.next!]))).toEqual(['a3']);
+      // The last of a conversation hands nothing on.
+      expect(
+        (await store.recordDelivery(result(afterDead.next!.id, attempt('delivered', 200), 0))).next,
+      ).toBeNull();
+      expect(await bodies(dueOf('all', later))).toEqual(['b1']);
+    });
+
+    it('finds a message’s delivery when it is first in its conversation (compute mode)', async () => {
+      const [first] = await store.ingest([{ event: inbound({ from: '+14155550003' }), optOut: null }]);
+      const [second] = await store.ingest([{ event: inbound({ from: '+14155550003' }), optOut: null }]);
+      expect(await store.loadDeliveryOf('inbox', first!.messageId)).toMatchObject({
+        messageId: first!.messageId,
+        endpointId: 'inbox',
+        type: 'message.received',
+      });
+      // Behind the first: not sendable yet.
+      expect(await store.loadDeliveryOf('inbox', second!.messageId)).toBeNull();
+      expect(await store.loadDeliveryOf('nope', first!.messageId)).toBeNull();
+    });
+
+    it('orders a message’s own status callbacks per message, not per phone number', async () => {
+      await store.syncEndpoints([
+        {
+          id: 'status-callback',
+          url: '',
+          events: ['message.status', 'message.failed'],
+        },
+      ]);
+      const ids: string[] = [];
+      for (const n of [1, 2]) {
+        const [q] = await store.enqueue([outbound({ statusCallback: `https://app.example/cb/${n}` })]);
+        const id = q!.outcome === 'stored' ? q!.message.id : '';
+        ids.push(id);
+        await store.recordSend({
+          kind: 'accepted',
+          messageId: id,
+          attempt: attemptRecord(),
+          providerMessageId: `SMcb${n}-${id}`,
+          providerStatus: 'queued',
+          from: null,
+        });
+      }
+      // Both messages went to +14155550123: each has its own first callback, to its own URL.
+      const due = await dueOf('status-callback');
+      expect(due.map((d) => [d.conversation, d.url])).toEqual([
+        [ids[0], 'https://app.example/cb/1'],
+        [ids[1], 'https://app.example/cb/2'],
+      ]);
+      // A redelivery and a replay keep that order key.
+      await store.redeliver(due[0]!.eventId, 'status-callback');
+      expect((await pendingOf('status-callback')).length).toBe(3);
+      expect((await dueOf('status-callback')).map((d) => d.conversation)).toEqual([ids[0], ids[1]]);
+    });
+
+    it('hands a conversation on when its first delivery is deleted with its message', async () => {
+      // A status callback that beat the send result makes a message of its own, folded into the sent one later
+      // (its events go with it); an event behind it in the conversation must not wait forever.
+      await store.ingest([{ event: status('SMfold', 'sent'), optOut: null }]);
+      const [behind] = await store.ingest([{ event: inbound({ from: '+14155550123' }), optOut: null }]);
+      expect((await dueOf('all')).map((d) => d.messageId)).not.toContain(behind!.messageId);
+      const [q] = await store.enqueue([outbound()]);
+      const id = q!.outcome === 'stored' ? q!.message.id : '';
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: id,
+        attempt: attemptRecord(),
+        providerMessageId: 'SMfold',
+        providerStatus: 'queued',
+        from: null,
+      });
+      expect((await dueOf('all')).map((d) => d.messageId)).toEqual([behind!.messageId]);
+    });
+
+    it('replays with one first delivery per conversation', async () => {
+      const since = Date.now() - 1000;
+      await store.setEndpointEnabled('inbox', false, 'down');
+      for (const from of ['+14155550004', '+14155550004', '+14155550005']) {
+        await store.ingest([{ event: inbound({ from }), optOut: null }]);
+      }
+      await store.setEndpointEnabled('inbox', true, null);
+      expect(await store.replay('inbox', since)).toBe(3);
+      expect((await dueOf('inbox')).map((d) => d.conversation)).toEqual(['+14155550004', '+14155550005']);
+    });
+
     it('tells listeners when a commit created deliveries', async () => {
       let told = 0;
       (store as EventStore).onDeliveries(() => (told += 1));
@@ -244,6 +376,20 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       expect(told).toBeGreaterThan(0);
     });
   });
+}
+
+function attempt(outcome: 'delivered' | 'retry' | 'dead' | 'disabled', statusCode: number | null) {
+  return {
+    outcome,
+    statusCode,
+    error: statusCode === 200 ? null : `HTTP ${statusCode}`,
+    startedAt: Date.now(),
+    durationMs: 3,
+  };
+}
+
+function result(deliveryId: number, a: ReturnType<typeof attempt>, nextAttemptAt: number) {
+  return { deliveryId, attempt: a, nextAttemptAt, disable: null, claimReply: null };
 }
 
 function attemptRecord() {

@@ -6,6 +6,7 @@ import type {
   RetentionStepResult,
   Store,
 } from '../../src/core/store.js';
+import type { PendingDelivery } from '../../src/core/events.js';
 import { inbound, outbound, status } from './store-contract.js';
 
 /**
@@ -62,30 +63,34 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
     const prune = (s: RetentionStep) => store.pruneStep(s);
     const redact = (s: RetentionStep) => store.redactStep(s);
 
-    /** Every pending delivery of the app endpoint, delivered (one attempt each). */
+    /** The app endpoint's deliveries that can go now: the first pending one of each conversation. */
+    const dueHeads = (exclude: number[] = []) =>
+      store.loadDueDeliveries('app', Number.MAX_SAFE_INTEGER, exclude, 1000);
+
+    async function deliver(d: PendingDelivery): Promise<void> {
+      await store.recordDelivery({
+        deliveryId: d.id,
+        attempt: { outcome: 'delivered', statusCode: 204, error: null, startedAt: Date.now(), durationMs: 3 },
+        nextAttemptAt: 0,
+        disable: null,
+        claimReply: null,
+      });
+    }
+
+    /** Every pending delivery of the app endpoint, delivered (one attempt each), each conversation in order. */
     async function deliverAll(): Promise<number> {
-      const pending = await store.loadDeliveries('app', 0, 1000);
-      for (const d of pending) {
-        await store.recordDelivery({
-          deliveryId: d.id,
-          attempt: {
-            outcome: 'delivered',
-            statusCode: 204,
-            error: null,
-            startedAt: Date.now(),
-            durationMs: 3,
-          },
-          nextAttemptAt: 0,
-          disable: null,
-          claimReply: null,
-        });
+      let count = 0;
+      for (let due = await dueHeads(); due.length > 0; due = await dueHeads()) {
+        for (const d of due) await deliver(d);
+        count += due.length;
       }
-      return pending.length;
+      return count;
     }
 
     /** An outbound message sent with an Idempotency-Key, accepted by the carrier and then delivered. */
-    async function sentMessage(key: string, sid: string): Promise<string> {
-      const [r] = await store.enqueue([outbound({ idempotencyKey: key, requestHash: `h-${key}` })]);
+    /** @param to the recipient: its conversation (each holds its app events in order) */
+    async function sentMessage(key: string, sid: string, to = '+14155550123'): Promise<string> {
+      const [r] = await store.enqueue([outbound({ idempotencyKey: key, requestHash: `h-${key}`, to })]);
       const id = r!.outcome === 'stored' ? r!.message.id : '';
       await store.recordSend({
         kind: 'accepted',
@@ -159,9 +164,10 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
         { event: inbound({ body: 'app has not got it yet' }), optOut: null },
       ]);
       // An outbound message whose `sending` event was delivered and whose `delivered` event is still pending.
-      const partly = await sentMessage('k-partly', 'SMpartly');
+      // Each in a conversation of its own, so that one held delivery does not hold up the others.
+      const partly = await sentMessage('k-partly', 'SMpartly', '+14155550124');
       const sending = (await eventsOf(partly)).at(-1)!; // newest first: `sending`, then `delivered`
-      const ofSending = (await store.loadDeliveries('app', 0, 100)).find((d) => d.eventId === sending.id)!;
+      const ofSending = (await dueHeads()).find((d) => d.eventId === sending.id)!;
       await store.recordDelivery({
         deliveryId: ofSending.id,
         attempt: { outcome: 'delivered', statusCode: 200, error: null, startedAt: Date.now(), durationMs: 1 },
@@ -170,7 +176,7 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
         claimReply: null,
       });
       // An old message with a newer event: a late receipt after the cutoff.
-      const late = await sentMessage('k-late', 'SMlate');
+      const late = await sentMessage('k-late', 'SMlate', '+14155550125');
       await deliverAllExcept([waiting!.messageId, partly]);
       const before = await cutoff();
       await store.ingest([{ event: status('SMlate', 'read'), optOut: null }]);
@@ -202,21 +208,12 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
       expect(await store.getMessage(late)).not.toBeNull();
 
       async function deliverAllExcept(messageIds: string[]): Promise<void> {
-        for (const d of await store.loadDeliveries('app', 0, 100)) {
-          if (messageIds.includes(d.messageId)) continue;
-          await store.recordDelivery({
-            deliveryId: d.id,
-            attempt: {
-              outcome: 'delivered',
-              statusCode: 200,
-              error: null,
-              startedAt: Date.now(),
-              durationMs: 1,
-            },
-            nextAttemptAt: 0,
-            disable: null,
-            claimReply: null,
-          });
+        const held: number[] = [];
+        for (let due = await dueHeads(held); due.length > 0; due = await dueHeads(held)) {
+          for (const d of due) {
+            if (messageIds.includes(d.messageId)) held.push(d.id);
+            else await deliver(d);
+          }
         }
       }
     });
@@ -224,7 +221,7 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
     it('deletes an event whose deliveries are dead or delivered, but keeps one with any delivery pending', async () => {
       const [m] = await store.ingest([{ event: inbound(), optOut: null }]);
       const [event] = await eventsOf(m!.messageId);
-      const [delivery] = await store.loadDeliveries('app', 0, 10);
+      const [delivery] = await dueHeads();
       await store.recordDelivery({
         deliveryId: delivery!.id,
         attempt: { outcome: 'dead', statusCode: 500, error: 'gave up', startedAt: Date.now(), durationMs: 1 },

@@ -38,6 +38,8 @@ async function withApp(env: Record<string, string> = {}, config?: unknown) {
       APP_WEBHOOK_URL: `${app.url}/events`,
       APP_WEBHOOK_SECRET: secret,
       APP_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms',
+      // Status callbacks go to apps on loopback here, which the gateway refuses unless allowed.
+      CALLBACK_ALLOWED_NETWORKS: '127.0.0.1/32',
       ...env,
     },
     ...(config !== undefined && { config }),
@@ -463,5 +465,32 @@ describe('status callbacks that ask to slow down', () => {
     await gw.waitForStatus(ok.id, 'delivered');
     await callbackApp.waitFor(3, 5000, '/ok');
     expect(slow.id).not.toBe(ok.id);
+  });
+
+  it('hold only their own message, even another message to the same number (a day-long Retry-After)', async () => {
+    const { gw } = await withApp();
+    const callbackApp = await startApp();
+    callbackApp.answer((req) =>
+      req.path === '/down' ? { status: 503, headers: { 'retry-after': '86400' } } : { status: 200 },
+    );
+    // One client's message, whose callback URL is failing...
+    const held = await json(
+      await gw.send({ to: CUSTOMER, body: 'a', statusCallback: `${callbackApp.url}/down` }),
+    );
+    await gw.waitForStatus(held.id, 'delivered');
+    await callbackApp.waitFor(1, 5000, '/down');
+    // ... and another client's message to the same person: its callbacks are its own.
+    const other = await json(
+      await gw.send({ to: CUSTOMER, body: 'b', statusCallback: `${callbackApp.url}/up` }),
+    );
+    await gw.waitForStatus(other.id, 'delivered');
+    const arrived = await callbackApp.waitFor(3, 5000, '/up');
+    expect(arrived.map((r) => (JSON.parse(r.body) as { data: { status: string } }).data.status)).toEqual([
+      'sending',
+      'sent',
+      'delivered',
+    ]);
+    // The failing one waits its day, in order: one attempt so far, its later events behind it.
+    expect(callbackApp.requests.filter((r) => r.path === '/down')).toHaveLength(1);
   });
 });

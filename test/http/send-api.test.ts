@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newSecret } from '../helpers/app-server.js';
 import { API_KEY, json, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { fakeResolver } from '../helpers/resolver.js';
 import { startSendGateway, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
 
 let gw: SendGateway;
@@ -16,7 +17,12 @@ async function outboundCount(): Promise<number> {
 
 describe('POST /v1/messages', () => {
   it('answers 202 with the queued message, normalized to E.164, with its segments and encoding', async () => {
-    gw = await startSendGateway({ env: { APP_WEBHOOK_SECRET: newSecret() } });
+    gw = await startSendGateway({
+      env: { APP_WEBHOOK_SECRET: newSecret() },
+      // The status callback's host resolves to a public address when sent (and to nothing later, so that no
+      // callback leaves this machine).
+      deps: { resolveHost: fakeResolver({ 'app.example': [['93.184.216.34'], []] }) },
+    });
     const res = await gw.send({
       to: '+1 (415) 555-0123',
       body: 'Grüße ☀️',
