@@ -58,7 +58,9 @@ export function diagnose(env: NodeJS.ProcessEnv): Finding[] {
       text: 'UNSAFE_SKIP_WEBHOOK_VERIFICATION=true: anyone who can reach the gateway can inject messages',
     });
   }
-  const database = checkDatabase(config?.databaseUrl ?? databaseUrlOf(env));
+  // A DATABASE_URL that cannot work is among loadConfig's problems already: nothing more to learn from it.
+  const databaseUrl = config?.databaseUrl ?? readableDatabaseUrl(env);
+  const database = databaseUrl === null ? { findings: [], activeKeys: null } : checkDatabase(databaseUrl);
   findings.push(...database.findings);
   findings.push(...apiKeys(config, env, database.activeKeys));
   return findings;
@@ -92,6 +94,15 @@ function publicUrl(env: NodeJS.ProcessEnv, config: Config | null): Finding[] {
         `Twilio signs the https URL it calls${local ? ' (fine on loopback for local testing only)' : ''}`,
     },
   ];
+}
+
+function readableDatabaseUrl(env: NodeJS.ProcessEnv): string | null {
+  try {
+    return databaseUrlOf(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return null;
+    throw err;
+  }
 }
 
 function checkDatabase(path: string): { findings: Finding[]; activeKeys: number | null } {

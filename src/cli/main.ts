@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../core/errors.js';
 import { CliError, type Command } from './command.js';
 
 // `switchboard` (package.json bin; `npx switchboard`): run, check and use the gateway from a shell.
@@ -60,6 +61,10 @@ run(process.argv.slice(2)).then(
     if (err instanceof CliError) {
       console.error(err.message);
       process.exitCode = err.exitCode;
+    } else if (err instanceof ConfigError) {
+      // One line per problem, as `serve` prints them; never a stack trace for an operator's mistake.
+      console.error(err.message);
+      process.exitCode = 1;
     } else {
       console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
       process.exitCode = 1;

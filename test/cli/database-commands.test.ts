@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -52,6 +52,34 @@ describe('switchboard migrate', () => {
       `The database at ${database} was migrated by a newer version of Switchboard (1 migration this version ` +
         'does not know); run that version or a later one, or restore a backup taken before the upgrade.',
     );
+  });
+});
+
+describe('a DATABASE_URL these commands cannot use', () => {
+  const url = 'postgres://switchboard:hunter2-secret@db.internal:5432/sb';
+
+  it.each([['migrate'], ['keys', 'list'], ['db', 'prune', '--older-than', '90d']])(
+    '%s names its scheme in one line, hides the password and creates nothing',
+    async (...command) => {
+      const result = await runCli(command, { DATABASE_URL: url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        'DATABASE_URL is a postgres:// URL (postgres://***@db.internal:5432/sb)',
+      );
+      expect(result.stderr).not.toContain('hunter2');
+      expect(result.stderr).not.toContain('    at '); // no stack trace
+      // Not taken for a path (relative to the working directory): nothing was created.
+      expect(existsSync('postgres:')).toBe(false);
+    },
+  );
+
+  it('doctor reports it once among the problems, without the password', async () => {
+    const result = await runCli(['doctor'], { ...carriers, DATABASE_URL: url });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      '[FAIL] DATABASE_URL is a postgres:// URL (postgres://***@db.internal:5432/sb)',
+    );
+    expect(result.stdout + result.stderr).not.toContain('hunter2');
   });
 });
 
