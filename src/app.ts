@@ -91,8 +91,10 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   const config = sandbox?.config ?? givenConfig;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: loggerOptions(config.logLevel) }),
-    // Behind a proxy, X-Forwarded-* are read deliberately in http/external-url.ts; nothing else trusts them.
-    trustProxy: false,
+    // TRUST_PROXY=true: one proxy of the operator's stands in front, so the client's address (the dashboard's sign-in
+    // throttle, the log) is the one it appended to X-Forwarded-For; entries before it are the client's own say, and
+    // trusting them would let a client pick its address. X-Forwarded-Proto/Host are read in http/external-url.ts.
+    trustProxy: config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     // One line per request, on completion (http/request-log.ts).
     logController: new RequestLog(),
     return503OnClosing: true,

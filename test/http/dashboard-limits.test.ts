@@ -66,6 +66,32 @@ const signIn = (g: TestGateway, key: string, from = '127.0.0.1') =>
 const WRONG_KEY = 'sb_0123456789ab_thisIsNotAKeyThisIsNotAKeyThisIsNotAKey12345';
 
 describe('dashboard sign-in throttle', () => {
+  it('behind TRUST_PROXY counts the address the proxy appended to X-Forwarded-For, not what the client wrote', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const via = (forwarded: string) =>
+      call(gw!, 'POST', '/dashboard/session', {
+        body: { key: WRONG_KEY },
+        headers: { 'x-forwarded-for': forwarded },
+      });
+    // The client writes a new address of its own each time; the proxy appends the one it saw.
+    for (let i = 0; i < 10; i++) expect((await via(`198.51.100.${i}, 203.0.113.7`)).status).toBe(401);
+    expect((await via('198.51.100.99, 203.0.113.7')).status).toBe(429);
+    // Another client behind the same proxy is not refused.
+    expect((await via('203.0.113.8')).status).toBe(401);
+  });
+
+  it('without TRUST_PROXY ignores X-Forwarded-For (anyone could write it)', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'false', PUBLIC_BASE_URL: 'https://sms.example.com' });
+    for (let i = 0; i < 10; i++) {
+      const answer = await call(gw, 'POST', '/dashboard/session', {
+        body: { key: WRONG_KEY },
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+      });
+      expect(answer.status).toBe(401);
+    }
+    expect((await signIn(gw, WRONG_KEY)).status).toBe(429);
+  });
+
   it('refuses an address after 10 failed sign-ins with 429 and Retry-After, a correct key included', async () => {
     gw = await startGateway();
     for (let i = 0; i < 10; i++) expect((await signIn(gw, WRONG_KEY)).status).toBe(401);
