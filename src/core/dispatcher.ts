@@ -267,9 +267,11 @@ export class Dispatcher {
     if (this.#stopping) return;
     if (job.recheck) {
       job.recheck = false;
-      const { to, from } = job.item;
-      if (await this.#o.store.isOptedOut(to, from))
-        return this.#commit(job, optedOutFailure(job, this.#now()));
+      // The recipient refuses the message; a group's other participants who opted out are only left out of it.
+      const { to, from, cc } = job.item;
+      const optedOut = await this.#o.store.optedOutAmong([to, ...cc], from);
+      if (optedOut.includes(to)) return this.#commit(job, optedOutFailure(job, this.#now()));
+      if (optedOut.length > 0) job.item = { ...job.item, cc: cc.filter((n) => !optedOut.includes(n)) };
     }
     if (!lane.breaker.tryPass()) return this.#circuitOpen(lane, job);
     const { item } = job;
@@ -306,6 +308,8 @@ export class Dispatcher {
         providerMessageId: result.providerMessageId,
         providerStatus: result.providerStatus,
         from: result.from,
+        // Who it went to: the stored cc follows when participants were left out since it was queued.
+        cc: item.cc,
       };
     } catch (err) {
       failure = lane.sender.classify(err);
@@ -500,6 +504,9 @@ export class Dispatcher {
       };
       this.#schedule(job);
     } else if (applied === 'failover' && outcome.kind === 'failover') {
+      // The store checked the recipient against the new sender; a group's other participants are checked before
+      // the send (see #attempt).
+      if (job.item.cc.length > 0) job.recheck = true;
       job.tried.add(outcome.provider);
       this.#move(job, outcome.provider);
       job.item = {

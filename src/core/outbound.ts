@@ -98,9 +98,12 @@ export interface SendItem {
  */
 export class OutboundService {
   readonly #o: OutboundOptions;
+  /** Every sender number configured for any carrier: never a recipient of our own replies. */
+  readonly #ourNumbers: ReadonlySet<string>;
 
   constructor(options: OutboundOptions) {
     this.#o = options;
+    this.#ourNumbers = ourNumbers(options.routing);
   }
 
   /**
@@ -184,9 +187,12 @@ export class OutboundService {
     inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string; cc?: string[] },
     reply: { body?: string; mediaUrls?: string[] },
   ): Promise<ReplyOutcome> {
-    // A group MMS is answered to the group: its sender and every other participant, but never our own number.
+    // A group MMS is answered to the group: its sender and every other participant, but never a number of ours
+    // (the one it was sent to, or another in the same group, which would get our reply and could answer it: a
+    // loop). Participants who opted out of the sender are left out when it is queued (see Store.enqueue).
     const cc = (inbound.cc ?? []).filter(
-      (n, i, all) => n !== inbound.to && n !== inbound.from && all.indexOf(n) === i,
+      (n, i, all) =>
+        n !== inbound.to && n !== inbound.from && !this.#ourNumbers.has(n) && all.indexOf(n) === i,
     );
     const [result] = await this.sendMany([
       {
@@ -271,6 +277,17 @@ export class OutboundService {
       createdBy,
     };
   }
+}
+
+/** The numbers the configuration names as ours: each carrier's senders and the senders routing rules match. */
+function ourNumbers(routing: RoutingTable): Set<string> {
+  const numbers = new Set<string>();
+  for (const sender of routing.senders.values()) {
+    if (sender.from !== null) numbers.add(sender.from);
+    if (sender.whatsappFrom !== null) numbers.add(sender.whatsappFrom);
+  }
+  for (const rule of routing.routes) if (rule.from !== null) numbers.add(rule.from);
+  return numbers;
 }
 
 function checkUrl(value: string, field: string): void {

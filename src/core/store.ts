@@ -32,7 +32,10 @@ export interface NewOutboundMessage {
   /** '' when the carrier picks the number (messaging profile or service). */
   from: string;
   to: string;
-  /** The other participants of a group MMS (a reply to one); []: a message to `to` alone. */
+  /**
+   * The other participants of a group MMS (a reply to one); []: a message to `to` alone. Those who opted out of
+   * `from` are left out when it is stored (the message still goes to the others); only `to` opting out refuses it.
+   */
   cc: string[];
   body: string;
   media: Media[];
@@ -101,6 +104,11 @@ export type SendOutcome =
       providerStatus: string;
       /** The sender the carrier reports, when the message had none of its own. */
       from: string | null;
+      /**
+       * The group's other participants it went to, when it was sent to fewer than were queued (some opted out of
+       * the sender meanwhile): stored as the message's cc. Absent: as stored.
+       */
+      cc?: string[];
     }
   /** Try again on the same carrier at `nextAttemptAt`. */
   | { kind: 'retry'; messageId: string; attempt: AttemptRecord; nextAttemptAt: number }
@@ -213,6 +221,11 @@ export interface Store extends EventStore, ApiKeyStore {
    */
   enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]>;
   /**
+   * Which of `keys` are idempotency keys in use (a message was queued under each), in the order given: a request
+   * under one of them is a replay or a conflict, which enqueue decides; nothing else about it is judged again.
+   */
+  existingIdempotencyKeys(keys: readonly string[]): Promise<string[]>;
+  /**
    * One carrier's outbox rows in message-id (creation) order, after `afterId` (exclusive; null: from the start),
    * each flagged `optedOut` when its recipient has opted out of its sender meanwhile.
    */
@@ -234,6 +247,8 @@ export interface Store extends EventStore, ApiKeyStore {
    * the sender): whether they opted out of any of our numbers.
    */
   isOptedOut(phone: string, ourNumber: string): Promise<boolean>;
+  /** Which of `phones` have opted out of `ourNumber` (as isOptedOut asks for each), in the order given. */
+  optedOutAmong(phones: readonly string[], ourNumber: string): Promise<string[]>;
   /**
    * Resolves when the store takes writes now; throws, saying why, when it does not (its writes failed and have
    * not been shown to work since, or it cannot answer within `timeoutMs`). Answers within `timeoutMs` whatever

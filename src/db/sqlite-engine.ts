@@ -493,6 +493,14 @@ export class SqliteEngine {
     return this.#sending.isOptedOut(phone, ourNumber);
   }
 
+  optedOutAmong(phones: readonly string[], ourNumber: string): string[] {
+    return phones.filter((phone) => this.#sending.isOptedOut(phone, ourNumber));
+  }
+
+  existingIdempotencyKeys(keys: readonly string[]): string[] {
+    return this.#sending.existingIdempotencyKeys(keys);
+  }
+
   ping(): void {
     this.#sqlite.prepare('SELECT 1').get();
   }
