@@ -153,12 +153,13 @@ export class OutboundService {
       }
     });
     // Last, and only for messages that have one: it may wait for DNS.
-    const callbacks = valid.flatMap((m) => (m.statusCallback === null ? [] : [m.statusCallback]));
+    const checked = this.#o.callbackCheck ? await this.#callbacksToCheck(valid) : [];
+    const callbacks = valid.flatMap((m, j) => (checked[j] ? [m.statusCallback as string] : []));
     if (callbacks.length > 0 && this.#o.callbackCheck) {
       const refused = await this.#o.callbackCheck.check([...new Set(callbacks)]);
       if (refused.size > 0) {
         const kept = valid.map((m, j) => {
-          const error = m.statusCallback === null ? undefined : refused.get(m.statusCallback);
+          const error = checked[j] ? refused.get(m.statusCallback as string) : undefined;
           if (error) outcomes[slots[j] as number] = { ok: false, error };
           return error === undefined;
         });
@@ -219,6 +220,22 @@ export class OutboundService {
       };
     }
     return { outcome: result.replayed ? 'duplicate' : 'stored', reason: null };
+  }
+
+  /**
+   * Which messages' statusCallback is checked: each one's, except a message's whose idempotency key already has a
+   * message. That request was judged when it was first queued; enqueue answers it as a replay (or a conflict), and
+   * its URL resolving elsewhere by now (or not at all) must not turn a client's retry into a refusal. One read,
+   * only when some message has both a callback and a key.
+   */
+  async #callbacksToCheck(messages: readonly NewOutboundMessage[]): Promise<boolean[]> {
+    const keys = messages.flatMap((m) =>
+      m.statusCallback !== null && m.idempotencyKey !== null ? [m.idempotencyKey] : [],
+    );
+    const used = new Set(keys.length > 0 ? await this.#o.store.existingIdempotencyKeys(keys) : []);
+    return messages.map(
+      (m) => m.statusCallback !== null && (m.idempotencyKey === null || !used.has(m.idempotencyKey)),
+    );
   }
 
   /** The message to store; its idempotency key is set by the caller (sendMany). */

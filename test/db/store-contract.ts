@@ -223,6 +223,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(await store.getMessage(id)).toMatchObject({ status: 'queued', statusCallback: null });
     });
 
+    it('tells which idempotency keys have a message, in the order asked', async () => {
+      await store.enqueue([outbound({ idempotencyKey: 'k-a' }), outbound({ idempotencyKey: 'k-b' })]);
+      expect(await store.existingIdempotencyKeys(['k-b', 'k-new', 'k-a'])).toEqual(['k-b', 'k-a']);
+      expect(await store.existingIdempotencyKeys([])).toEqual([]);
+    });
+
     it('keeps which API key sent a message, and reads it back with the message', async () => {
       const [sent] = await store.enqueue([outbound({ createdBy: 'key-a', to: '+14155550188' })]);
       const id = sent!.outcome === 'stored' ? sent!.message.id : '';
