@@ -350,7 +350,10 @@ export class Dispatcher {
         optOut: failure.class === 'opted_out',
       });
     }
-    if (failure.class === 'rate_limited' && failure.retryAfterMs !== null) {
+    // One sender number over its limit (Twilio 21611): only this message slows down; the carrier's other senders
+    // are fine. Its queue at the carrier drains slowly, so a quick retry would only be refused again.
+    const senderLimited = failure.class === 'rate_limited' && failure.senderLimited === true;
+    if (failure.class === 'rate_limited' && failure.retryAfterMs !== null && !senderLimited) {
       // The whole account is over its limit, not just this message: hold the lane.
       lane.limiter.pauseUntil(this.#monotonic() + Math.min(failure.retryAfterMs, MAX_RETRY_AFTER_MS));
     }
@@ -369,7 +372,9 @@ export class Dispatcher {
       retryable ? 'send failed; will retry' : 'send failed; failing over',
     );
     if (retryable) {
-      const delay = retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
+      const delay = senderLimited
+        ? Math.min(Math.max(this.#o.retry.maxDelayMs, failure.retryAfterMs ?? 0), MAX_RETRY_AFTER_MS)
+        : retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
       // Stored as a wall-clock time (for the next start); waited for in memory on the monotonic clock. Only
       // acted on once committed (see #commit).
       job.dueAt = this.#monotonic() + delay;
