@@ -174,6 +174,8 @@ export interface RedactCounts {
   messages: number;
   /** Stored event payloads (the message as it was) emptied the same way. */
   events: number;
+  /** The messages' idempotency keys, deleted: their request hashes cover the body. */
+  idempotencyKeys: number;
 }
 
 export interface RetentionStepResult<C> {
@@ -182,7 +184,10 @@ export interface RetentionStepResult<C> {
   lastId: string | null;
   /** No message is left between `lastId` and `before`. */
   done: boolean;
-  /** Messages left alone because they still wait: in the outbox, or with an event pending delivery. */
+  /**
+   * Messages left alone because they still wait (in the outbox, or with an event pending delivery) or are still
+   * live (an event newer than the cutoff).
+   */
   held: number;
   /** The lowest id among them (null: none); a later pass starts there. */
   firstHeldId: string | null;
@@ -259,14 +264,16 @@ export interface Store extends EventStore, ApiKeyStore {
    * Retention (RETENTION_DAYS, `switchboard db prune`): deletes each message of the step created before `before`
    * with its status history, send attempts, idempotency keys, and app events with their deliveries and delivery
    * attempts, in one transaction. Never deleted: a message still in the outbox (not yet handed to a carrier, nor
-   * failed for good), an event with a delivery still pending, an event created at or after `before` (nor the
-   * message of either), and opt-outs. An old event of a message kept that way is deleted unless it is pending.
+   * failed for good), an event with a delivery still pending (nor its message), a message still live (a carrier
+   * event received, or an app event created, at or after `before`: a late receipt), and opt-outs. An old event of
+   * a message kept that way is deleted unless it is pending.
    */
   pruneStep(step: RetentionStep): Promise<RetentionStepResult<PruneCounts>>;
   /**
    * REDACT_BODIES_AFTER_DAYS: empties the body and media of each message of the step created before `before`,
-   * and inside its stored event payloads, and sets its `redactedAt`, in one transaction. A message in the outbox
-   * or with an event pending delivery is left as it is (it still has to go out); one already redacted is skipped.
+   * and inside its stored event payloads, sets its `redactedAt`, and deletes its idempotency keys (their request
+   * hashes cover the body), in one transaction. Left as it is: a message in the outbox or with an event pending
+   * delivery (it still has to go out), or still live (as for pruneStep); one already redacted is skipped.
    */
   redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>>;
   close(): Promise<void>;
