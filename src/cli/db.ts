@@ -12,11 +12,13 @@ Does by hand what RETENTION_DAYS and REDACT_BODIES_AFTER_DAYS do in a running ga
   --older-than D                deletes messages created more than D ago, with their status history, send
                                 attempts, idempotency keys and app events (with deliveries and attempts)
   --redact-bodies-older-than D  empties the body and media of messages created more than D ago (also in their
-                                stored events), marking them redacted; D shorter than --older-than
+                                stored events), marking them redacted, and deletes their idempotency keys (whose
+                                request hashes cover the body); D shorter than --older-than
   --dry-run                     counts what would be done, and changes nothing
 
 Never deleted or redacted: a message still waiting in the outbox, an event still pending delivery to an app (and
-its message). Opt-outs are never deleted. D is a whole number of days or hours: 90d, 12h.
+its message), a message with a status report or event newer than D (a late receipt: it goes once that is old
+too). Opt-outs are never deleted. D is a whole number of days or hours: 90d, 12h.
 Safe while the gateway runs: the work goes in small transactions with pauses between them.`;
 
 const UNITS = { d: DAY_MS, h: 3_600_000 } as const;
@@ -120,7 +122,8 @@ function summary(
   if (run.redactAfterMs !== null) {
     lines.push(
       `${run.dryRun ? 'Would redact' : 'Redacted'} the bodies of messages created before ${before(run.redactAfterMs)}: ` +
-        `${report.redacted.messages} messages, ${report.redacted.events} event payloads.`,
+        `${report.redacted.messages} messages, ${report.redacted.events} event payloads, ` +
+        `${report.redacted.idempotencyKeys} idempotency keys deleted.`,
     );
   }
   const { prune, redact } = report.held;

@@ -267,9 +267,11 @@ export class Dispatcher {
     if (this.#stopping) return;
     if (job.recheck) {
       job.recheck = false;
-      const { to, from } = job.item;
-      if (await this.#o.store.isOptedOut(to, from))
-        return this.#commit(job, optedOutFailure(job, this.#now()));
+      // The recipient refuses the message; a group's other participants who opted out are only left out of it.
+      const { to, from, cc } = job.item;
+      const optedOut = await this.#o.store.optedOutAmong([to, ...cc], from);
+      if (optedOut.includes(to)) return this.#commit(job, optedOutFailure(job, this.#now()));
+      if (optedOut.length > 0) job.item = { ...job.item, cc: cc.filter((n) => !optedOut.includes(n)) };
     }
     if (!lane.breaker.tryPass()) return this.#circuitOpen(lane, job);
     const { item } = job;
@@ -306,6 +308,8 @@ export class Dispatcher {
         providerMessageId: result.providerMessageId,
         providerStatus: result.providerStatus,
         from: result.from,
+        // Who it went to: the stored cc follows when participants were left out since it was queued.
+        cc: item.cc,
       };
     } catch (err) {
       failure = lane.sender.classify(err);
@@ -346,7 +350,10 @@ export class Dispatcher {
         optOut: failure.class === 'opted_out',
       });
     }
-    if (failure.class === 'rate_limited' && failure.retryAfterMs !== null) {
+    // One sender number over its limit (Twilio 21611): only this message slows down; the carrier's other senders
+    // are fine. Its queue at the carrier drains slowly, so a quick retry would only be refused again.
+    const senderLimited = failure.class === 'rate_limited' && failure.senderLimited === true;
+    if (failure.class === 'rate_limited' && failure.retryAfterMs !== null && !senderLimited) {
       // The whole account is over its limit, not just this message: hold the lane.
       lane.limiter.pauseUntil(this.#monotonic() + Math.min(failure.retryAfterMs, MAX_RETRY_AFTER_MS));
     }
@@ -365,7 +372,9 @@ export class Dispatcher {
       retryable ? 'send failed; will retry' : 'send failed; failing over',
     );
     if (retryable) {
-      const delay = retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
+      const delay = senderLimited
+        ? Math.min(Math.max(this.#o.retry.maxDelayMs, failure.retryAfterMs ?? 0), MAX_RETRY_AFTER_MS)
+        : retryDelay(attempts, this.#o.retry, failure.retryAfterMs, this.#o.random);
       // Stored as a wall-clock time (for the next start); waited for in memory on the monotonic clock. Only
       // acted on once committed (see #commit).
       job.dueAt = this.#monotonic() + delay;
@@ -500,6 +509,9 @@ export class Dispatcher {
       };
       this.#schedule(job);
     } else if (applied === 'failover' && outcome.kind === 'failover') {
+      // The store checked the recipient against the new sender; a group's other participants are checked before
+      // the send (see #attempt).
+      if (job.item.cc.length > 0) job.recheck = true;
       job.tried.add(outcome.provider);
       this.#move(job, outcome.provider);
       job.item = {

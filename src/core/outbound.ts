@@ -98,9 +98,12 @@ export interface SendItem {
  */
 export class OutboundService {
   readonly #o: OutboundOptions;
+  /** Every sender number configured for any carrier: never a recipient of our own replies. */
+  readonly #ourNumbers: ReadonlySet<string>;
 
   constructor(options: OutboundOptions) {
     this.#o = options;
+    this.#ourNumbers = ourNumbers(options.routing);
   }
 
   /**
@@ -150,12 +153,13 @@ export class OutboundService {
       }
     });
     // Last, and only for messages that have one: it may wait for DNS.
-    const callbacks = valid.flatMap((m) => (m.statusCallback === null ? [] : [m.statusCallback]));
+    const checked = this.#o.callbackCheck ? await this.#callbacksToCheck(valid) : [];
+    const callbacks = valid.flatMap((m, j) => (checked[j] ? [m.statusCallback as string] : []));
     if (callbacks.length > 0 && this.#o.callbackCheck) {
       const refused = await this.#o.callbackCheck.check([...new Set(callbacks)]);
       if (refused.size > 0) {
         const kept = valid.map((m, j) => {
-          const error = m.statusCallback === null ? undefined : refused.get(m.statusCallback);
+          const error = checked[j] ? refused.get(m.statusCallback as string) : undefined;
           if (error) outcomes[slots[j] as number] = { ok: false, error };
           return error === undefined;
         });
@@ -184,9 +188,12 @@ export class OutboundService {
     inbound: { id: string; provider: ProviderId; channel: Channel; from: string; to: string; cc?: string[] },
     reply: { body?: string; mediaUrls?: string[] },
   ): Promise<ReplyOutcome> {
-    // A group MMS is answered to the group: its sender and every other participant, but never our own number.
+    // A group MMS is answered to the group: its sender and every other participant, but never a number of ours
+    // (the one it was sent to, or another in the same group, which would get our reply and could answer it: a
+    // loop). Participants who opted out of the sender are left out when it is queued (see Store.enqueue).
     const cc = (inbound.cc ?? []).filter(
-      (n, i, all) => n !== inbound.to && n !== inbound.from && all.indexOf(n) === i,
+      (n, i, all) =>
+        n !== inbound.to && n !== inbound.from && !this.#ourNumbers.has(n) && all.indexOf(n) === i,
     );
     const [result] = await this.sendMany([
       {
@@ -213,6 +220,22 @@ export class OutboundService {
       };
     }
     return { outcome: result.replayed ? 'duplicate' : 'stored', reason: null };
+  }
+
+  /**
+   * Which messages' statusCallback is checked: each one's, except a message's whose idempotency key already has a
+   * message. That request was judged when it was first queued; enqueue answers it as a replay (or a conflict), and
+   * its URL resolving elsewhere by now (or not at all) must not turn a client's retry into a refusal. One read,
+   * only when some message has both a callback and a key.
+   */
+  async #callbacksToCheck(messages: readonly NewOutboundMessage[]): Promise<boolean[]> {
+    const keys = messages.flatMap((m) =>
+      m.statusCallback !== null && m.idempotencyKey !== null ? [m.idempotencyKey] : [],
+    );
+    const used = new Set(keys.length > 0 ? await this.#o.store.existingIdempotencyKeys(keys) : []);
+    return messages.map(
+      (m) => m.statusCallback !== null && (m.idempotencyKey === null || !used.has(m.idempotencyKey)),
+    );
   }
 
   /** The message to store; its idempotency key is set by the caller (sendMany). */
@@ -271,6 +294,17 @@ export class OutboundService {
       createdBy,
     };
   }
+}
+
+/** The numbers the configuration names as ours: each carrier's senders and the senders routing rules match. */
+function ourNumbers(routing: RoutingTable): Set<string> {
+  const numbers = new Set<string>();
+  for (const sender of routing.senders.values()) {
+    if (sender.from !== null) numbers.add(sender.from);
+    if (sender.whatsappFrom !== null) numbers.add(sender.whatsappFrom);
+  }
+  for (const rule of routing.routes) if (rule.from !== null) numbers.add(rule.from);
+  return numbers;
 }
 
 function checkUrl(value: string, field: string): void {

@@ -16,8 +16,8 @@ export interface RetentionReport {
   deleted: PruneCounts;
   redacted: RedactCounts;
   /**
-   * Old messages left alone because they still wait (in the outbox, or with an event pending delivery; for
-   * deletion also those with an event newer than the cutoff), by pass.
+   * Old messages left alone because they still wait (in the outbox, or with an event pending delivery) or are still
+   * live (a carrier or app event newer than the cutoff), by pass.
    */
   held: { prune: number; redact: number };
   /** Transactions (store steps) it took. */
@@ -128,7 +128,7 @@ export class Retention {
   async #run(dryRun: boolean): Promise<RetentionReport> {
     const report: RetentionReport = {
       deleted: { ...NO_DELETIONS },
-      redacted: { messages: 0, events: 0 },
+      redacted: { messages: 0, events: 0, idempotencyKeys: 0 },
       held: { prune: 0, redact: 0 },
       steps: 0,
       longestStepMs: 0,

@@ -4,7 +4,8 @@ import type { SegmentCounter } from './segments.js';
 /**
  * Why a carrier did not take a message, as far as the dispatcher cares:
  *
- * - `rate_limited`: the carrier asks us to slow down (429). Retried after Retry-After or a backoff.
+ * - `rate_limited`: the carrier asks us to slow down (429), or one sender's queue at the carrier is full (see
+ *   SendFailure.senderLimited). Retried after Retry-After or a backoff.
  * - `transient`: 5xx, timeout, connection failure. Retried with backoff; counts against the circuit breaker.
  * - `provider`: the carrier cannot send for us at all (authentication, suspended account). Not retried on that
  *   carrier; the message fails over at once. Counts against the circuit breaker.
@@ -37,6 +38,12 @@ export interface SendFailure {
   httpStatus: number | null;
   /** From the carrier's Retry-After, when it sent one. */
   retryAfterMs: number | null;
+  /**
+   * A `rate_limited` failure of this message's sender number, not of the carrier (Twilio 21611: that number's queue
+   * at Twilio already holds over 10 hours of sending). The message waits long before its next try (the backoff's
+   * maximum, or a longer Retry-After), and the carrier's queue is not paused, so its other senders go on.
+   */
+  senderLimited?: boolean;
 }
 
 /** What a carrier adapter is asked to send. */

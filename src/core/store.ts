@@ -32,7 +32,10 @@ export interface NewOutboundMessage {
   /** '' when the carrier picks the number (messaging profile or service). */
   from: string;
   to: string;
-  /** The other participants of a group MMS (a reply to one); []: a message to `to` alone. */
+  /**
+   * The other participants of a group MMS (a reply to one); []: a message to `to` alone. Those who opted out of
+   * `from` are left out when it is stored (the message still goes to the others); only `to` opting out refuses it.
+   */
   cc: string[];
   body: string;
   media: Media[];
@@ -101,6 +104,11 @@ export type SendOutcome =
       providerStatus: string;
       /** The sender the carrier reports, when the message had none of its own. */
       from: string | null;
+      /**
+       * The group's other participants it went to, when it was sent to fewer than were queued (some opted out of
+       * the sender meanwhile): stored as the message's cc. Absent: as stored.
+       */
+      cc?: string[];
     }
   /** Try again on the same carrier at `nextAttemptAt`. */
   | { kind: 'retry'; messageId: string; attempt: AttemptRecord; nextAttemptAt: number }
@@ -166,6 +174,8 @@ export interface RedactCounts {
   messages: number;
   /** Stored event payloads (the message as it was) emptied the same way. */
   events: number;
+  /** The messages' idempotency keys, deleted: their request hashes cover the body. */
+  idempotencyKeys: number;
 }
 
 export interface RetentionStepResult<C> {
@@ -174,7 +184,10 @@ export interface RetentionStepResult<C> {
   lastId: string | null;
   /** No message is left between `lastId` and `before`. */
   done: boolean;
-  /** Messages left alone because they still wait: in the outbox, or with an event pending delivery. */
+  /**
+   * Messages left alone because they still wait (in the outbox, or with an event pending delivery) or are still
+   * live (an event newer than the cutoff).
+   */
   held: number;
   /** The lowest id among them (null: none); a later pass starts there. */
   firstHeldId: string | null;
@@ -213,6 +226,11 @@ export interface Store extends EventStore, ApiKeyStore {
    */
   enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]>;
   /**
+   * Which of `keys` are idempotency keys in use (a message was queued under each), in the order given: a request
+   * under one of them is a replay or a conflict, which enqueue decides; nothing else about it is judged again.
+   */
+  existingIdempotencyKeys(keys: readonly string[]): Promise<string[]>;
+  /**
    * One carrier's outbox rows in message-id (creation) order, after `afterId` (exclusive; null: from the start),
    * each flagged `optedOut` when its recipient has opted out of its sender meanwhile.
    */
@@ -234,6 +252,8 @@ export interface Store extends EventStore, ApiKeyStore {
    * the sender): whether they opted out of any of our numbers.
    */
   isOptedOut(phone: string, ourNumber: string): Promise<boolean>;
+  /** Which of `phones` have opted out of `ourNumber` (as isOptedOut asks for each), in the order given. */
+  optedOutAmong(phones: readonly string[], ourNumber: string): Promise<string[]>;
   /**
    * Resolves when the store takes writes now; throws, saying why, when it does not (its writes failed and have
    * not been shown to work since, or it cannot answer within `timeoutMs`). Answers within `timeoutMs` whatever
@@ -244,14 +264,16 @@ export interface Store extends EventStore, ApiKeyStore {
    * Retention (RETENTION_DAYS, `switchboard db prune`): deletes each message of the step created before `before`
    * with its status history, send attempts, idempotency keys, and app events with their deliveries and delivery
    * attempts, in one transaction. Never deleted: a message still in the outbox (not yet handed to a carrier, nor
-   * failed for good), an event with a delivery still pending, an event created at or after `before` (nor the
-   * message of either), and opt-outs. An old event of a message kept that way is deleted unless it is pending.
+   * failed for good), an event with a delivery still pending (nor its message), a message still live (a carrier
+   * event received, or an app event created, at or after `before`: a late receipt), and opt-outs. An old event of
+   * a message kept that way is deleted unless it is pending.
    */
   pruneStep(step: RetentionStep): Promise<RetentionStepResult<PruneCounts>>;
   /**
    * REDACT_BODIES_AFTER_DAYS: empties the body and media of each message of the step created before `before`,
-   * and inside its stored event payloads, and sets its `redactedAt`, in one transaction. A message in the outbox
-   * or with an event pending delivery is left as it is (it still has to go out); one already redacted is skipped.
+   * and inside its stored event payloads, sets its `redactedAt`, and deletes its idempotency keys (their request
+   * hashes cover the body), in one transaction. Left as it is: a message in the outbox or with an event pending
+   * delivery (it still has to go out), or still live (as for pruneStep); one already redacted is skipped.
    */
   redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>>;
   close(): Promise<void>;

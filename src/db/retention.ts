@@ -18,19 +18,27 @@ const PENDING = `EXISTS (SELECT 1 FROM event_deliveries d INDEXED BY event_deliv
 /** An event of the message still has to reach an app. */
 const PENDING_EVENT = `EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND ${PENDING})`;
 
+/**
+ * The message is still live: a carrier reported on it (a late receipt) or an app event was made for it at or
+ * after the cutoff. Kept, and not redacted, until that is old too: its history stays whole, and a receipt that comes
+ * later still finds its message (a receipt for a message that is gone is stored as a new message of its own).
+ * Carrier events count whether or not any app endpoint stores events.
+ */
+const LIVE = `(EXISTS (SELECT 1 FROM message_events h WHERE h.message_id = m.id AND h.received_at >= @beforeMs)
+          OR EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id AND e.id >= @before))`;
+
 function prepare(sqlite: Database.Database) {
   const raw = <P extends object, R = never>(sql: string) => sqlite.prepare(sql) as unknown as Raw<P, R>;
   return {
     // Ids are UUIDv7, so "created before" is an id range, walked along the primary key (no created_at index).
-    // `held`: an event of the message is kept, being newer than the cutoff or pending; the message stays with it.
+    // `held`: the message is live, or an event of it is pending; it stays (with those events).
     pruneCandidates: raw<
-      { afterId: string; since: string; before: string; limit: number },
+      { afterId: string; since: string; before: string; beforeMs: number; limit: number },
       { id: string; queued: number; held: number }
     >(
       `SELECT m.id,
          EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) AS queued,
-         EXISTS (SELECT 1 FROM events e WHERE e.message_id = m.id
-                   AND (e.id >= @before OR ${PENDING})) AS held
+         (${LIVE} OR ${PENDING_EVENT}) AS held
        FROM messages m WHERE m.id > @afterId AND m.id >= @since AND m.id < @before ORDER BY m.id LIMIT @limit`,
     ),
     oldSettledEvents: raw<{ ids: string; before: string }, { id: string }>(
@@ -49,12 +57,12 @@ function prepare(sqlite: Database.Database) {
     deleteIdempotencyKeys: raw<{ ids: string }>(`DELETE FROM idempotency_keys WHERE message_id IN (${IDS})`),
     deleteMessages: raw<{ ids: string }>(`DELETE FROM messages WHERE id IN (${IDS})`),
     redactCandidates: raw<
-      { afterId: string; since: string; before: string; limit: number },
+      { afterId: string; since: string; before: string; beforeMs: number; limit: number },
       { id: string; done: number; queued: number; held: number }
     >(
       `SELECT m.id, m.redacted_at IS NOT NULL AS done,
          CASE WHEN m.redacted_at IS NULL THEN EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) END AS queued,
-         CASE WHEN m.redacted_at IS NULL THEN ${PENDING_EVENT} END AS held
+         CASE WHEN m.redacted_at IS NULL THEN (${LIVE} OR ${PENDING_EVENT}) END AS held
        FROM messages m WHERE m.id > @afterId AND m.id >= @since AND m.id < @before ORDER BY m.id LIMIT @limit`,
     ),
     redactMessages: raw<{ ids: string; now: number }>(
@@ -104,7 +112,12 @@ export class RetentionWrites {
   #prune(step: RetentionStep): RetentionStepResult<PruneCounts> {
     const s = this.#s;
     const before = firstIdAt(step.before);
-    const candidates = s.pruneCandidates.all({ ...range(step), before, limit: step.limit });
+    const candidates = s.pruneCandidates.all({
+      ...range(step),
+      before,
+      beforeMs: step.before,
+      limit: step.limit,
+    });
     const unqueued = candidates.filter((c) => c.queued === 0);
     const doomed = json(unqueued.filter((c) => c.held === 0).map((c) => c.id));
     // Old events that no app is waiting for go, also those of messages that stay.
@@ -128,6 +141,7 @@ export class RetentionWrites {
     const candidates = s.redactCandidates.all({
       ...range(step),
       before: firstIdAt(step.before),
+      beforeMs: step.before,
       limit: step.limit,
     });
     const isHeld = (c: (typeof candidates)[number]) => c.done === 0 && (c.queued === 1 || c.held === 1);
@@ -136,6 +150,9 @@ export class RetentionWrites {
     const counts: RedactCounts = {
       messages: s.redactMessages.run({ ids, now }).changes,
       events: s.redactPayloads.run({ ids, at: new Date(now).toISOString() }).changes,
+      // A key's request hash covers the body (and a batch key's text holds it): a short body, a code say, could be
+      // found again from it by trying every value. The key goes with the body; a request under it is a new one.
+      idempotencyKeys: s.deleteIdempotencyKeys.run({ ids }).changes,
     };
     return result(counts, candidates, step.limit, isHeld);
   }

@@ -32,10 +32,21 @@ export function toMessage(row: MessageRow): Message {
 
 /** An enqueue result as it crosses from the store's worker: a stored message as its id and creation time only. */
 export type EnqueueWire =
-  { outcome: 'stored'; id: string; createdAt: number } | Exclude<EnqueueResult, { outcome: 'stored' }>;
+  | {
+      outcome: 'stored';
+      id: string;
+      createdAt: number;
+      /** The cc stored, when it is not the one asked for (participants who opted out were left out). */
+      cc?: string[];
+    }
+  | Exclude<EnqueueResult, { outcome: 'stored' }>;
 
 /** The message a `stored` enqueue result stands for, rebuilt where the request is known (the facade). */
-export function queuedMessage(item: NewOutboundMessage, id: string, createdAt: number): Message {
+export function queuedMessage(
+  item: NewOutboundMessage,
+  stored: { id: string; createdAt: number; cc?: string[] },
+): Message {
+  const { id, createdAt } = stored;
   const iso = new Date(createdAt).toISOString();
   return {
     id,
@@ -45,7 +56,7 @@ export function queuedMessage(item: NewOutboundMessage, id: string, createdAt: n
     channel: item.channel,
     from: item.from,
     to: item.to,
-    cc: item.cc,
+    cc: stored.cc ?? item.cc,
     body: item.body,
     media: item.media,
     status: 'queued',

@@ -49,6 +49,9 @@ export class SendPipelineWrites {
     }
     // Checked in the transaction that stores the message, so a STOP committed before it is always seen.
     if (this.isOptedOut(item.to, item.from)) return { outcome: 'opted_out' };
+    // A group's participants who opted out of this sender are left out of the message; the others still get it
+    // (with none left, it goes to `to` alone).
+    const cc = this.#reachable(item.cc, item.from);
 
     const id = insertMessage(s, {
       provider: item.provider,
@@ -57,7 +60,7 @@ export class SendPipelineWrites {
       channel: item.channel,
       fromNumber: item.from,
       toNumber: item.to,
-      cc: item.cc,
+      cc,
       body: item.body,
       media: item.media,
       status: 'queued',
@@ -79,10 +82,21 @@ export class SendPipelineWrites {
         createdAt: now,
       });
     }
-    // The caller knows the message it asked for: only what the database added goes back across the thread.
-    return { outcome: 'stored', id, createdAt: now };
+    // The caller knows the message it asked for: only what the database added or changed goes back.
+    return { outcome: 'stored', id, createdAt: now, ...(cc.length !== item.cc.length && { cc }) };
   }
 
+  /** The participants of `cc` who have not opted out of `ourNumber`. */
+  #reachable(cc: string[], ourNumber: string): string[] {
+    return cc.length === 0 ? cc : cc.filter((phone) => !this.isOptedOut(phone, ourNumber));
+  }
+
+  /** Which of `keys` have a message queued under them. */
+  existingIdempotencyKeys(keys: readonly string[]): string[] {
+    return keys.filter((key) => this.#s.idempotencyByKey.get({ key }) !== undefined);
+  }
+
+  /** Rows as they are to be sent now: `optedOut` flags a recipient who opted out since; such a cc is left out. */
   loadOutbox(provider: ProviderId, afterId: string | null, limit: number): OutboxItem[] {
     return this.#s.outboxAfter.all({ provider, afterId: afterId ?? '', limit }).map((r) => ({
       messageId: r.messageId,
@@ -90,7 +104,7 @@ export class SendPipelineWrites {
       channel: r.channel as Channel,
       from: r.from,
       to: r.to,
-      cc: JSON.parse(r.cc) as string[],
+      cc: this.#reachable(JSON.parse(r.cc) as string[], r.from),
       body: r.body,
       media: JSON.parse(r.media) as Media[],
       segments: r.segments,
@@ -189,6 +203,8 @@ export class SendPipelineWrites {
           providerStatus,
           errorCode,
           errorMessage,
+          // Who it went to: participants who opted out after it was queued were left out of the send.
+          cc: outcome.cc === undefined ? null : JSON.stringify(outcome.cc),
           updatedAt: now,
         });
         s.deleteOutbox.run({ messageId });

@@ -103,6 +103,10 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
       return engine.listMessages(req.filter, req.page);
     case 'isOptedOut':
       return engine.isOptedOut(req.phone, req.ourNumber);
+    case 'optedOutAmong':
+      return engine.optedOutAmong(req.phones, req.ourNumber);
+    case 'existingIdempotencyKeys':
+      return engine.existingIdempotencyKeys(req.keys);
     case 'loadOutbox':
       return engine.loadOutbox(req.provider, req.afterId, req.limit);
     case 'loadDueDeliveries':

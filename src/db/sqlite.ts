@@ -137,7 +137,7 @@ export class SqliteStore implements Store {
     const results = (await this.#write({ op: 'enqueue', messages })) as EnqueueWire[];
     return results.map((r, i) =>
       r.outcome === 'stored'
-        ? { outcome: 'stored', message: queuedMessage(messages[i] as NewOutboundMessage, r.id, r.createdAt) }
+        ? { outcome: 'stored', message: queuedMessage(messages[i] as NewOutboundMessage, r) }
         : r,
     );
   }
@@ -163,6 +163,15 @@ export class SqliteStore implements Store {
 
   isOptedOut(phone: string, ourNumber: string): Promise<boolean> {
     return this.#request({ op: 'isOptedOut', phone, ourNumber }) as Promise<boolean>;
+  }
+
+  optedOutAmong(phones: readonly string[], ourNumber: string): Promise<string[]> {
+    return this.#request({ op: 'optedOutAmong', phones, ourNumber }) as Promise<string[]>;
+  }
+
+  existingIdempotencyKeys(keys: readonly string[]): Promise<string[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.#request({ op: 'existingIdempotencyKeys', keys }) as Promise<string[]>;
   }
 
   syncEndpoints(endpoints: EndpointDefinition[]): Promise<EndpointState[]> {

@@ -256,11 +256,13 @@ function prepareRaw(sqlite: Database.Database) {
       providerStatus: string | null;
       errorCode: string | null;
       errorMessage: string | null;
+      /** JSON; null: unchanged. */
+      cc: string | null;
       updatedAt: number;
     }>(
       `UPDATE messages SET provider_message_id = @providerMessageId, from_number = @from, status = @status,
          provider_status = @providerStatus, error_code = @errorCode, error_message = @errorMessage,
-         updated_at = @updatedAt
+         cc = COALESCE(@cc, cc), updated_at = @updatedAt
        WHERE id = @id`,
     ),
   };

@@ -11,6 +11,8 @@ export type Request =
   | { id: number; op: 'getMessage'; messageId: string }
   | { id: number; op: 'listMessages'; filter: MessageFilter; page: { cursor?: string; limit: number } }
   | { id: number; op: 'isOptedOut'; phone: string; ourNumber: string }
+  | { id: number; op: 'optedOutAmong'; phones: readonly string[]; ourNumber: string }
+  | { id: number; op: 'existingIdempotencyKeys'; keys: readonly string[] }
   | { id: number; op: 'loadOutbox'; provider: ProviderId; afterId: string | null; limit: number }
   | {
       id: number;

@@ -95,15 +95,23 @@ describe('switchboard db prune', () => {
     db.close();
   });
 
-  it('redacts bodies and media older than a duration in hours', async () => {
+  it('redacts bodies and media older than a duration in hours, and deletes their idempotency keys', async () => {
+    const write = new Database(database);
+    write
+      .prepare(
+        `INSERT INTO idempotency_keys (key, request_hash, message_id, created_at) VALUES ('k7', 'h7', ?, 0)`,
+      )
+      .run(ids.week);
+    write.close();
     const { code, stdout } = await runCli(
       ['db', 'prune', '--redact-bodies-older-than', '48h'],
       env(database),
     );
     expect(code).toBe(0);
     expect(stdout).toContain('Redacted the bodies of messages created before');
-    expect(stdout).toContain(': 1 messages, 0 event payloads.');
+    expect(stdout).toContain(': 1 messages, 0 event payloads, 1 idempotency keys deleted.');
     const db = new Database(database, { readonly: true });
+    expect(count(db, 'idempotency_keys')).toBe(0);
     const row = (id: string) =>
       db.prepare('SELECT body, media, redacted_at AS redactedAt FROM messages WHERE id = ?').get(id) as {
         body: string;

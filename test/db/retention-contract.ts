@@ -265,12 +265,14 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
       const dryPrune = await all(prune, step(before, { dryRun: true }));
       const dryRedact = await all(redact, step(before, { dryRun: true }));
       expect(dryPrune.counts.messages).toBe(2);
-      expect(dryRedact.counts).toEqual({ messages: 2, events: 3 } satisfies RedactCounts);
+      // The sent message's idempotency key goes with its body.
+      expect(dryRedact.counts).toEqual({ messages: 2, events: 3, idempotencyKeys: 1 } satisfies RedactCounts);
       const listed = (await store.listMessages({}, { limit: 10 })).data;
       expect(listed).toHaveLength(2);
       expect(listed.every((m) => m.redactedAt === null && m.body !== '')).toBe(true);
       expect((await all(redact, step(before))).counts).toEqual(dryRedact.counts);
-      expect((await all(prune, step(before))).counts).toEqual(dryPrune.counts);
+      // The redaction took the sent message's idempotency key with its body: the rest is as counted.
+      expect((await all(prune, step(before))).counts).toEqual({ ...dryPrune.counts, idempotencyKeys: 0 });
     });
 
     it('redacts bodies and media, in the message and in its stored events, and marks it redacted', async () => {
@@ -289,7 +291,7 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
       const [fresh] = await store.ingest([{ event: inbound({ body: 'new' }), optOut: null }]);
 
       const result = await all(redact, step(before));
-      expect(result.counts).toEqual({ messages: 1, events: 1 } satisfies RedactCounts);
+      expect(result.counts).toEqual({ messages: 1, events: 1, idempotencyKeys: 0 } satisfies RedactCounts);
       expect(result.held).toBe(2);
       const redacted = await store.getMessage(old!.messageId);
       expect(redacted).toMatchObject({ body: '', media: [], channel: 'mms', from: '+14155550123' });
@@ -311,8 +313,96 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
       });
       expect(await store.getMessage(fresh!.messageId)).toMatchObject({ body: 'new', redactedAt: null });
       // Done once: a second pass changes nothing (and keeps the first time).
-      expect((await all(redact, step(before))).counts).toEqual({ messages: 0, events: 0 });
+      expect((await all(redact, step(before))).counts).toEqual({
+        messages: 0,
+        events: 0,
+        idempotencyKeys: 0,
+      });
       expect((await store.getMessage(old!.messageId))!.redactedAt).toBe(redacted!.redactedAt);
+    });
+
+    it("deletes a redacted message's idempotency keys (their request hash covers the body), not a held one's", async () => {
+      const secret = await sentMessage('key:app:api:otp-1', 'SMotp', '+14155550131');
+      const [q] = await store.enqueue([
+        outbound({ idempotencyKey: 'key:app:api:queued', body: 'not sent yet' }),
+      ]);
+      const queued = q!.outcome === 'stored' ? q!.message.id : '';
+      const [reply] = await store.enqueue([
+        outbound({ idempotencyKey: 'reply:inbound-1', to: '+14155550132' }),
+      ]);
+      const replied = reply!.outcome === 'stored' ? reply!.message.id : '';
+      await store.recordSend({
+        kind: 'failed',
+        messageId: replied,
+        attempt: {
+          provider: 'twilio',
+          errorClass: 'recipient',
+          errorCode: '21211',
+          errorMessage: 'invalid',
+          httpStatus: 400,
+          startedAt: Date.now(),
+          durationMs: 1,
+        },
+        optOut: false,
+      });
+      await deliverAll();
+      const before = await cutoff();
+      const keys = ['key:app:api:otp-1', 'key:app:api:queued', 'reply:inbound-1'];
+      expect(await store.existingIdempotencyKeys(keys)).toEqual(keys);
+
+      const result = await all(redact, step(before));
+      expect(result.counts).toMatchObject({ messages: 2, idempotencyKeys: 2 });
+      expect(await store.existingIdempotencyKeys(keys)).toEqual(['key:app:api:queued']);
+      expect(await store.getMessage(secret)).toMatchObject({ body: '' });
+      expect(await store.getMessage(replied)).toMatchObject({ body: '' });
+      expect(await store.getMessage(queued)).toMatchObject({ body: 'not sent yet', redactedAt: null });
+      // The key no longer matches: the same key is a new request now (the one it stood for is gone).
+      const [again] = await store.enqueue([
+        outbound({ idempotencyKey: 'key:app:api:otp-1', requestHash: 'h-key:app:api:otp-1' }),
+      ]);
+      expect(again!.outcome).toBe('stored');
+    });
+
+    it('keeps a message a carrier reported on after the cutoff, with or without an app endpoint, until that is old too', async () => {
+      // No endpoint: no app events at all, so only the carrier's own events can say the message is live.
+      await store.syncEndpoints([]);
+      const late = await sentMessage('k-late', 'SMlate', '+14155550141');
+      const settled = await sentMessage('k-settled', 'SMsettled', '+14155550142');
+      const before = await cutoff();
+      // The carrier's receipt comes after the cutoff (a late `read`).
+      await store.ingest([{ event: status('SMlate', 'read'), optOut: null }]);
+
+      const redacted = await all(redact, step(before));
+      expect(redacted).toMatchObject({ held: 1, counts: { messages: 1 } });
+      const pruned = await all(prune, step(before));
+      expect(pruned).toMatchObject({ held: 1, counts: { messages: 1, history: 1 } });
+      expect(await store.getMessage(settled)).toBeNull();
+      const kept = await store.getMessage(late);
+      expect(kept).toMatchObject({
+        status: 'read',
+        body: expect.stringMatching(/^message /),
+        redactedAt: null,
+      });
+      expect(kept!.events.map((e) => e.status)).toEqual(['queued', 'delivered', 'read']);
+      // A later receipt still finds it: no second message made from the callback.
+      await store.ingest([{ event: status('SMlate', 'read'), optOut: null }]);
+      expect((await store.listMessages({}, { limit: 10 })).data.map((m) => m.id)).toEqual([late]);
+
+      // Once the late receipt is older than the cutoff too, the message goes like any other.
+      const later = await cutoff();
+      expect((await all(redact, step(later))).counts.messages).toBe(1);
+      expect((await all(prune, step(later))).counts.messages).toBe(1);
+      expect(await store.getMessage(late)).toBeNull();
+    });
+
+    it('does not redact a message whose app event was made after the cutoff, even once delivered', async () => {
+      const late = await sentMessage('k-late-app', 'SMlateapp', '+14155550143');
+      await deliverAll();
+      const before = await cutoff();
+      await store.ingest([{ event: status('SMlateapp', 'read'), optOut: null }]);
+      await deliverAll(); // nothing pending: only the newer events hold it
+      expect(await all(redact, step(before))).toMatchObject({ held: 1, counts: { messages: 0 } });
+      expect(await store.getMessage(late)).toMatchObject({ redactedAt: null });
     });
 
     it('looks only at messages created since `since`', async () => {

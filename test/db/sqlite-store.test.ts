@@ -26,6 +26,7 @@ describe('SqliteStore', () => {
     expect(await store.pragma('synchronous')).toBe(2); // FULL
     expect(await store.pragma('foreign_keys')).toBe(1);
     expect(await store.pragma('temp_store')).toBe(2); // MEMORY
+    expect(await store.pragma('secure_delete')).toBe(2); // FAST: deleted content zeroed in pages written anyway
     await store.close();
   });
 

@@ -223,6 +223,12 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(await store.getMessage(id)).toMatchObject({ status: 'queued', statusCallback: null });
     });
 
+    it('tells which idempotency keys have a message, in the order asked', async () => {
+      await store.enqueue([outbound({ idempotencyKey: 'k-a' }), outbound({ idempotencyKey: 'k-b' })]);
+      expect(await store.existingIdempotencyKeys(['k-b', 'k-new', 'k-a'])).toEqual(['k-b', 'k-a']);
+      expect(await store.existingIdempotencyKeys([])).toEqual([]);
+    });
+
     it('keeps which API key sent a message, and reads it back with the message', async () => {
       const [sent] = await store.enqueue([outbound({ createdBy: 'key-a', to: '+14155550188' })]);
       const id = sent!.outcome === 'stored' ? sent!.message.id : '';
@@ -344,6 +350,46 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
         errorMessage: 'twilio cannot send group MMS.',
       });
       expect(failed!.attempts.at(-1)).toMatchObject({ outcome: 'failed', errorCode: 'http_503' });
+    });
+
+    it("leaves a group's participants who opted out of the sender out of its cc: when queued, loaded and sent", async () => {
+      const [A, B, C] = ['+14155550171', '+14155550172', '+14155550173'];
+      const from = '+13125550001';
+      const group = (cc: string[]) => outbound({ provider: 'telnyx', channel: 'mms', from, cc });
+      await store.ingest([{ event: inbound({ from: A, to: from, body: 'STOP' }), optOut: 'add' }]);
+      // Opted out of another number of ours only: still in the group.
+      await store.ingest([{ event: inbound({ from: B, to: '+14155550100', body: 'STOP' }), optOut: 'add' }]);
+      expect(await store.optedOutAmong([C, A, B], from)).toEqual([A]);
+      expect(await store.optedOutAmong([A, B], '')).toEqual([A, B]); // '': of any number of ours
+      const [partly, none, refused] = await store.enqueue([
+        group([A, B]),
+        group([A]),
+        outbound({ provider: 'telnyx', channel: 'mms', from, to: A, cc: [B] }),
+      ]);
+      // Stored (and answered) without them; with nobody left it goes to `to` alone. `to` itself refuses it.
+      expect(partly).toMatchObject({ outcome: 'stored', message: { cc: [B], channel: 'mms' } });
+      expect(none).toMatchObject({ outcome: 'stored', message: { cc: [] } });
+      expect(refused).toEqual({ outcome: 'opted_out' });
+      const idPartly = partly!.outcome === 'stored' ? partly!.message.id : '';
+      const idNone = none!.outcome === 'stored' ? none!.message.id : '';
+      expect(await store.getMessage(idPartly)).toMatchObject({ cc: [B] });
+      expect(await store.getMessage(idNone)).toMatchObject({ cc: [] });
+
+      // Opted out while it waits: the outbox gives it to the dispatcher without them.
+      await store.ingest([{ event: inbound({ from: B, to: from, body: 'STOP' }), optOut: 'add' }]);
+      const loaded = (await store.loadOutbox('telnyx', null, 10)).find((r) => r.messageId === idPartly);
+      expect(loaded).toMatchObject({ cc: [], optedOut: false });
+      // And the message records whom it went to.
+      await store.recordSend({
+        kind: 'accepted',
+        messageId: idPartly,
+        attempt: { ...attempt(null, null), provider: 'telnyx' },
+        providerMessageId: 'tx-group',
+        providerStatus: 'queued',
+        from: null,
+        cc: [],
+      });
+      expect(await store.getMessage(idPartly)).toMatchObject({ status: 'sending', cc: [] });
     });
 
     it('turns a failover to a sender the recipient opted out of into a failure, and flags queued rows', async () => {

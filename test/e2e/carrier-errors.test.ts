@@ -75,3 +75,55 @@ describe('opt-outs reported in failure receipts', () => {
     },
   );
 });
+
+describe('a Twilio 21611 (one From number over 10 hours of queue) slows that message down, not the lane', () => {
+  const WAIT_MS = 1500; // retry.maxDelayMs: the backoff's maximum, which a 21611 waits before each retry
+  let slow: SendGateway;
+  beforeAll(async () => {
+    slow = await startSendGateway({
+      sim: { callbacks: { enabled: false } },
+      config: {
+        defaultProvider: 'twilio',
+        failover: ['twilio', 'telnyx'],
+        providers: {
+          twilio: { from: TWILIO_FROM, mps: null, concurrency: 4, maxAttempts: 3 },
+          telnyx: { from: TELNYX_FROM, mps: null, concurrency: 4, maxAttempts: 3 },
+        },
+        retry: { baseDelayMs: 10, maxDelayMs: WAIT_MS },
+      },
+    });
+  });
+  afterAll(async () => slow?.close());
+
+  it('retries it after the longest backoff, fails over after maxAttempts such tries, and lets others go meanwhile', async () => {
+    const FULL = '+14155550141';
+    // Twilio answers 21611 (HTTP 400, no Retry-After) for every try of this message.
+    slow.sim.setFaults('twilio', { recipientErrors: { [FULL]: '21611' } });
+    const res = await slow.send({ to: FULL, body: 'slow down' });
+    expect(res.status).toBe(202);
+    const id = (await json(res)).id as string;
+    const first = await slow.waitFor(id, (m) => m.attempts.length === 1);
+    const refusedAt = Date.parse(first.attempts[0]!.startedAt) + first.attempts[0]!.durationMs;
+
+    // Another message on the same carrier goes at once: the lane is not paused.
+    const other = await slow.send({ to: '+14155550142', body: 'meanwhile', from: '+14155550199' });
+    const otherId = (await json(other)).id as string;
+    const sent = await slow.waitFor(otherId, (m) => m.attempts.length === 1);
+    expect(sent.attempts[0]).toMatchObject({ provider: 'twilio', outcome: 'accepted' });
+    expect(Date.parse(sent.attempts[0]!.startedAt)).toBeLessThan(refusedAt + WAIT_MS);
+
+    const message = await slow.waitFor(id, (m) => m.provider === 'telnyx' && m.attempts.length === 4, 15_000);
+    expect(message.attempts.map((a) => [a.provider, a.outcome, a.errorCode])).toEqual([
+      ['twilio', 'retry', '21611'],
+      ['twilio', 'retry', '21611'],
+      ['twilio', 'failover', '21611'],
+      ['telnyx', 'accepted', null],
+    ]);
+    // Each try on Twilio waited the backoff's maximum after the refusal before it (never a quick retry).
+    const twilio = message.attempts.slice(0, 3);
+    for (let i = 1; i < twilio.length; i++) {
+      const previousEnd = Date.parse(twilio[i - 1]!.startedAt) + twilio[i - 1]!.durationMs;
+      expect(Date.parse(twilio[i]!.startedAt) - previousEnd).toBeGreaterThanOrEqual(WAIT_MS - 5);
+    }
+  });
+});

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { newSecret, TestApp } from '../helpers/app-server.js';
+import type { Message } from '../../src/core/message.js';
 import { json } from '../helpers/gateway.js';
+import { eventually } from '../helpers/wait.js';
 import { startSendGateway, TELNYX_FROM, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
 
 // Channels, each carrier's own limits and encodings, and Telnyx's group MMS and rate-limit headers, end to end:
@@ -250,6 +252,82 @@ describe('Telnyx group MMS', () => {
       expect.objectContaining({ to: TO, cc: [OTHER], channel: 'mms', provider: 'telnyx' }),
     ]);
     await gw.waitForStatus(outbound.data[0]!.id, 'delivered');
+  });
+
+  /** A gateway with Telnyx as the default carrier whose handler answers group messages only. */
+  async function groupGateway(overrides: Record<string, unknown> = {}): Promise<void> {
+    gw = await startSendGateway({
+      config: config({ defaultProvider: 'telnyx', failover: ['telnyx', 'twilio'], ...overrides }),
+      deps: { onInbound: (m) => (m.cc.length > 0 ? { body: 'Thanks, all of you' } : undefined) },
+    });
+  }
+
+  const toTelnyx = (from: string, body: string, cc: string[] = []) =>
+    gw.sim.injectInbound({
+      provider: 'telnyx',
+      from,
+      to: TELNYX_FROM,
+      cc,
+      body,
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+
+  async function theReply(): Promise<Message> {
+    const outbound = await gw.store.listMessages({ direction: 'outbound' }, { limit: 10 });
+    expect(outbound.data).toHaveLength(1);
+    return outbound.data[0]!;
+  }
+
+  it('leaves a participant who opted out of our number out of the reply; none left: a plain MMS to the sender', async () => {
+    const [OTHER, THIRD] = ['+14155550177', '+14155550178'];
+    await groupGateway();
+    expect((await toTelnyx(OTHER, 'STOP')).status).toBe(200);
+    expect(await gw.store.isOptedOut(OTHER, TELNYX_FROM)).toBe(true);
+    await toTelnyx(TO, 'Dinner at 8?', [OTHER]);
+    const [sent] = await gw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({ provider: 'telnyx', from: TELNYX_FROM, to: TO, body: 'Thanks, all of you' });
+    expect(sent!.cc ?? []).toEqual([]);
+    const reply = await theReply();
+    expect(reply).toMatchObject({ to: TO, cc: [], channel: 'mms' });
+    await gw.waitForStatus(reply.id, 'delivered');
+
+    // With others left, the group gets it without them.
+    gw.sim.resetRecords();
+    await toTelnyx(TO, 'And lunch?', [OTHER, THIRD]);
+    const [second] = await gw.sim.waitForMessages(1);
+    expect(second).toMatchObject({ to: TO, cc: [THIRD] });
+  });
+
+  it('never sends the reply to another number of ours in the same group (it would answer: a loop)', async () => {
+    const OTHER = '+14155550177';
+    const SECOND_TELNYX = '+13125550002';
+    await groupGateway({ routes: [{ from: SECOND_TELNYX, provider: 'telnyx' }] });
+    await toTelnyx(TO, 'Who is in?', [OTHER, SECOND_TELNYX, TWILIO_FROM, WHATSAPP_FROM]);
+    const [sent] = await gw.sim.waitForMessages(1);
+    expect(sent).toMatchObject({ to: TO, cc: [OTHER] });
+    expect(await theReply()).toMatchObject({ cc: [OTHER] });
+  });
+
+  it('leaves out a participant who opts out while the reply waits for a retry, and records whom it went to', async () => {
+    const [OTHER, THIRD] = ['+14155550177', '+14155550178'];
+    await groupGateway({
+      providers: {
+        twilio: { from: TWILIO_FROM, mps: null },
+        telnyx: { from: TELNYX_FROM, mps: null, maxAttempts: 2 },
+      },
+    });
+    // The first try is refused for rate; the retry waits 3 s, long enough for the STOP to arrive first.
+    gw.sim.setFaults('telnyx', { script: [{ status: 429, retryAfterSeconds: 3 }] });
+    await toTelnyx(TO, 'Movie tonight?', [OTHER, THIRD]);
+    const queued = await eventually(
+      async () => (await gw.store.listMessages({ direction: 'outbound' }, { limit: 1 })).data[0] ?? null,
+    );
+    const waiting = await gw.waitFor(queued.id, (m) => m.attempts.length === 1);
+    expect(waiting).toMatchObject({ cc: [OTHER, THIRD], attempts: [{ outcome: 'retry' }] });
+    await toTelnyx(OTHER, 'STOP');
+    const [sent] = await gw.sim.waitForMessages(1, 10_000);
+    expect(sent).toMatchObject({ to: TO, cc: [THIRD] });
+    expect(await gw.waitForStatus(waiting.id, 'delivered', 10_000)).toMatchObject({ cc: [THIRD] });
   });
 
   it("sends an app's reply to a group message to the whole group", async () => {

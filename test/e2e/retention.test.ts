@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,6 +7,7 @@ import { DAY_MS } from '../../src/core/retention.js';
 import { newSecret, TestApp } from '../helpers/app-server.js';
 import { twilioInbound } from '../helpers/carriers.js';
 import { json, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { startSendGateway } from '../helpers/send-gateway.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { eventually, until } from '../helpers/wait.js';
 
@@ -16,6 +17,8 @@ import { eventually, until } from '../helpers/wait.js';
 
 let gw: TestGateway | undefined;
 let app: TestApp | undefined;
+const TO = '+14155550123';
+
 afterEach(async () => {
   await gw?.close();
   await app?.close();
@@ -117,5 +120,52 @@ describe('retention in the gateway', () => {
     const detail = await json(res);
     expect(detail.payload.data).toMatchObject({ body: 'from an older version' });
     expect(detail.payload.data).not.toHaveProperty('redactedAt');
+  });
+
+  it('leaves nothing in the database file from which a redacted body can be found: no body, key or request hash', async () => {
+    const database = join(mkdtempSync(join(tmpdir(), 'switchboard-retention-')), 'gw.db');
+    let ahead = 0;
+    const send = await startSendGateway({
+      env: { DATABASE_URL: database, REDACT_BODIES_AFTER_DAYS: '30' },
+      deps: {
+        retention: { firstRunDelayMs: 50, intervalMs: 100, minPauseMs: 1, now: () => Date.now() + ahead },
+      },
+    });
+    gw = send;
+    const CODE = '482913';
+    const single = await send.send(
+      { to: TO, body: `Your code is ${CODE}` },
+      { 'idempotency-key': 'otp-single' },
+    );
+    expect(single.status).toBe(202);
+    // A batch's header key holds the item's request hash in the key's own text.
+    const batch = await send.send(
+      { messages: [{ to: '+14155550124', body: `Your code is ${CODE}` }] },
+      { 'idempotency-key': 'otp-batch' },
+      '/v1/messages/batch',
+    );
+    expect(batch.status).toBe(202);
+    const ids = [(await json(single)).id as string, (await json(batch)).data[0].message.id as string];
+    for (const id of ids) await send.waitForStatus(id, 'delivered');
+    const stored = new Database(database, { readonly: true });
+    const keys = stored.prepare('SELECT key, request_hash AS hash FROM idempotency_keys').all() as {
+      key: string;
+      hash: string;
+    }[];
+    stored.close();
+    expect(keys).toHaveLength(2);
+    const secrets = [CODE, ...keys.flatMap(({ key, hash }) => [key, hash])];
+
+    ahead = 31 * DAY_MS;
+    for (const id of ids) await send.waitFor(id, (m) => m.redactedAt !== null, 10_000);
+    // A retry of the old request is a new one now: its key no longer matches.
+    expect(await send.store.existingIdempotencyKeys(keys.map((k) => k.key))).toEqual([]);
+    await send.close(); // the store is closed: the write-ahead log is checkpointed into the file
+    gw = undefined;
+    for (const file of [database, `${database}-wal`]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      for (const secret of secrets) expect(bytes.includes(secret), `${secret} in ${file}`).toBe(false);
+    }
   });
 });

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newApiKey, type Scope } from '../../src/core/api-keys.js';
 import { SqliteStore } from '../../src/db/sqlite.js';
+import { newSecret } from '../helpers/app-server.js';
 import { API_KEY, json } from '../helpers/gateway.js';
+import { fakeResolver } from '../helpers/resolver.js';
 import { startSendGateway, TWILIO_FROM, type SendGateway } from '../helpers/send-gateway.js';
 
 // Idempotency keys belong to the API key that used them (issue 11, item 7), and compare the request as it will be
@@ -228,5 +230,55 @@ describe('an idempotency key compares the normalized request', () => {
       first.data.map((d: { message: { id: string } }) => d.message.id),
     );
     expect(await outboundCount(gw)).toBe(2);
+  });
+});
+
+describe("a retry is matched to its message before its statusCallback's host is looked up again", () => {
+  // The callback's name resolves to a public address when the request is first sent, to a private one afterwards
+  // (DNS changed, or rebinding): the retry is the same request, already queued, and is answered as a replay.
+  const CALLBACK = 'https://hooks.example.com/status';
+  const start = () =>
+    startSendGateway({
+      sim: { callbacks: { enabled: false } },
+      env: { APP_WEBHOOK_SECRET: newSecret() },
+      deps: { resolveHost: fakeResolver({ 'hooks.example.com': [['93.184.216.34'], ['10.0.0.5']] }) },
+    });
+
+  it('replays a single send (202, Idempotent-Replayed) and still judges a new key or a conflict', async () => {
+    gw = await start();
+    const request = { to: TO, body: 'Your code is ready', statusCallback: CALLBACK };
+    const first = await gw.send(request, { 'idempotency-key': 'k1' });
+    expect(first.status).toBe(202);
+    const retry = await gw.send(request, { 'idempotency-key': 'k1' });
+    expect(retry.status, JSON.stringify(await json(retry.clone()))).toBe(202);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect((await json(retry)).id).toBe((await json(first)).id);
+    // The same key for another request is still a conflict, not a refused URL.
+    const conflict = await gw.send({ ...request, body: 'Another code' }, { 'idempotency-key': 'k1' });
+    expect(conflict.status).toBe(409);
+    // A new key is a new request: its URL is checked, and now refused.
+    const fresh = await gw.send(request, { 'idempotency-key': 'k2' });
+    expect(fresh.status).toBe(422);
+    expect((await json(fresh)).error.code).toBe('invalid_callback_url');
+    expect(await outboundCount(gw)).toBe(1);
+  });
+
+  it("replays a batch's items under their keys, and checks the new ones", async () => {
+    gw = await start();
+    const batch = (n: number) => ({
+      messages: Array.from({ length: n }, (_, i) => ({
+        to: TO,
+        body: `item ${i}`,
+        statusCallback: CALLBACK,
+      })),
+    });
+    const header = { 'idempotency-key': 'nightly' };
+    const first = await json(await gw.send(batch(1), header, '/v1/messages/batch'));
+    expect(first.accepted).toBe(1);
+    // Retried with one more item: the first is a replay, the new one is judged (and refused) on its own.
+    const retry = await json(await gw.send(batch(2), header, '/v1/messages/batch'));
+    expect(retry.data.map((d: { status: number }) => d.status)).toEqual([202, 422]);
+    expect(retry.data[0]).toMatchObject({ replayed: true, message: { id: first.data[0].message.id } });
+    expect(retry.data[1].error.code).toBe('invalid_callback_url');
   });
 });

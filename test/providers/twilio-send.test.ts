@@ -51,6 +51,9 @@ describe("the Twilio sender's error classes (the SDK against the simulator's err
         (err: unknown) => err,
       );
     expect(error).not.toBeNull();
-    expect(sender.classify(error)).toMatchObject({ class: klass, code, httpStatus: 400 });
+    const failure = sender.classify(error);
+    expect(failure).toMatchObject({ class: klass, code, httpStatus: 400, retryAfterMs: null });
+    // 21611 is one From number's queue, not the account's limit: the message slows down, the lane does not.
+    expect(failure.senderLimited === true).toBe(code === '21611');
   });
 });

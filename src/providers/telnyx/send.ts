@@ -101,7 +101,8 @@ export function createTelnyxSender(options: TelnyxSenderOptions): Sender {
                   ? { messaging_profile_id: options.messagingProfileId }
                   : {}),
                 ...content,
-                ...(request.media.length > 0 ? { type: 'MMS' as const } : {}),
+                // An MMS stays one even with no media: a reply to a group whose other participants all opted out.
+                ...(request.channel === 'mms' ? { type: 'MMS' as const } : {}),
               },
               { signal: call.signal },
             )

@@ -18,7 +18,8 @@ export interface TwilioSenderOptions {
 // Twilio's error codes (https://www.twilio.com/docs/api/errors/<code>), by what they mean for the dispatcher.
 const CODES: Readonly<Record<string, FailureClass>> = {
   // Too many requests; queue overflow (30001: a Messaging Service's pool over 10 hours of queued messages); 21611:
-  // this From number's queue already holds more than 10 hours of sending at its rate. Slow down and retry.
+  // this From number's queue already holds more than 10 hours of sending at its rate. Slow down and retry (21611
+  // slowly, and for that sender only: see SENDER_LIMITED).
   '20429': 'rate_limited',
   '30001': 'rate_limited',
   '21611': 'rate_limited',
@@ -48,6 +49,13 @@ const CODES: Readonly<Record<string, FailureClass>> = {
   '21212': 'sender',
   '21659': 'sender',
 };
+
+/**
+ * Rate errors of one From number, not of the account: https://www.twilio.com/docs/api/errors/21611 ("This 'From'
+ * number has exceeded the maximum number of queued messages"), answered as HTTP 400 with no Retry-After. Other
+ * senders of the account are not held; this message waits long (its queue drains at the number's rate).
+ */
+const SENDER_LIMITED: ReadonlySet<string> = new Set(['21611']);
 
 const TWILIO_CHANNELS = {
   channels: new Set(['sms', 'mms', 'whatsapp'] as const),
@@ -99,6 +107,7 @@ export function classifyTwilio(error: unknown): SendFailure {
       message: error.message,
       httpStatus: status,
       retryAfterMs: error instanceof TwilioApiError ? error.retryAfterMs : null,
+      ...(klass === 'rate_limited' && code !== null && SENDER_LIMITED.has(code) && { senderLimited: true }),
     };
   }
   return networkFailure(error);
