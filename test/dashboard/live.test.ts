@@ -1,5 +1,5 @@
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as connectSocket, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LiveFeed } from '../../src/dashboard/live.js';
 import { until } from '../helpers/wait.js';
@@ -16,9 +16,9 @@ afterEach(async () => {
 });
 
 async function serve(f: LiveFeed, authorized: () => Promise<boolean> = async () => true): Promise<string> {
-  server = createServer((_req, res) => {
+  server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
-    f.add(res, authorized);
+    f.add(req, res, authorized);
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -91,6 +91,25 @@ describe('LiveFeed', () => {
     await until(() => feed!.clients === 0);
     const stopped = builds;
     await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(builds).toBeLessThanOrEqual(stopped + 1);
+  });
+
+  it('drops the clients of a connection that closed, those waiting behind another stream (pipelined) included', async () => {
+    let builds = 0;
+    feed = new LiveFeed({ build: async () => ({ n: ++builds }), onError: () => {}, intervalMs: 50 });
+    const url = new URL(await serve(feed));
+    const socket = connectSocket(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    // Three streams on one keep-alive connection: only the first gets the socket; the others' responses wait.
+    socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`.repeat(3));
+    await until(() => feed!.clients === 3 && received.includes('event: snapshot'), 5_000, 'three clients');
+    socket.destroy();
+    // Nobody is left to read: no client, and no more snapshots built for nobody.
+    await until(() => feed!.clients === 0, 5_000, 'every client dropped');
+    const stopped = builds;
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(builds).toBeLessThanOrEqual(stopped + 1);
   });
 
