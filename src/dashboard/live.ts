@@ -10,6 +10,10 @@ export interface LiveFeedOptions {
   onError: (err: unknown) => void;
   /** @default DEFAULT_INTERVAL_MS */
   intervalMs?: number;
+  /**
+   * A monotonic clock, for the age of the last snapshot: on the wall clock, stepped back an hour, that snapshot
+   * would look fresh for the hour and every tick would send it again. @default performance.now
+   */
   now?: () => number;
 }
 
@@ -125,7 +129,7 @@ export class LiveFeed {
 
   /** A snapshot frame no older than `maxAgeMs`, sharing a build already under way; null when building failed. */
   #frame(maxAgeMs: number): Promise<string | null> {
-    const now = (this.#o.now ?? Date.now)();
+    const now = this.#o.now?.() ?? performance.now();
     if (this.#latest !== null && now - this.#latest.at <= maxAgeMs)
       return Promise.resolve(this.#latest.frame);
     this.#building ??= this.#o

@@ -1,6 +1,6 @@
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
 import { connect as connectSocket, type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LiveFeed } from '../../src/dashboard/live.js';
 import { until } from '../helpers/wait.js';
 
@@ -9,6 +9,7 @@ import { until } from '../helpers/wait.js';
 let server: Server | undefined;
 let feed: LiveFeed | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   feed?.close();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
@@ -156,6 +157,21 @@ describe('LiveFeed', () => {
     const late = await connect(url);
     await until(() => late.ended);
     expect(late.events).toEqual([]);
+  });
+
+  it('keeps building snapshots after the wall clock is stepped back an hour', async () => {
+    // Only Date is faked (timers and performance.now stay real): NTP, or an operator, steps the clock back.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    let builds = 0;
+    feed = new LiveFeed({ build: async () => ({ n: ++builds }), onError: () => {}, intervalMs: 50 });
+    const url = await serve(feed);
+    const a = await connect(url);
+    await until(() => builds >= 3, 5_000, 'a few ticks');
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const before = builds;
+    // A tick every 50 ms: each builds a fresh snapshot (not the last one, which looks an hour newer than now).
+    await until(() => builds >= before + 5, 5_000, 'snapshots built after the step');
+    await until(() => a.events.at(-1)?.data === `{"n":${builds}}`, 5_000, 'the newest snapshot sent');
   });
 
   it('validates its interval', () => {
