@@ -124,6 +124,19 @@ describe('/readyz follows writes', () => {
     await readyzUntil(200);
   });
 
+  it('refuses a write with 503 once it has waited busy_timeout (5 s) for a lock held elsewhere, not twice that', async () => {
+    const path = await fileGateway('held.db');
+    locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    const started = performance.now();
+    const res = await send('waits for a lock never released');
+    const waited = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect((await json(res)).error.code).toBe('service_unavailable');
+    expect(waited).toBeGreaterThan(4_500);
+    expect(waited).toBeLessThan(8_000);
+  });
+
   it('answers 503 within 2 s when the write lock is held while the gateway is idle, and ready once released', async () => {
     const path = await fileGateway('idle-locked.db');
     await readyzUntil(200);
