@@ -1,7 +1,7 @@
 import type { Message, MessageWithEvents } from '../core/message.js';
 import { ApiClient, CLIENT_OPTIONS } from './client.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
-import { formatTable, printable } from './output.js';
+import { formatTable, printable, printableJson } from './output.js';
 
 const USAGE = `Usage:
   switchboard messages list [--direction inbound|outbound] [--status S] [--provider twilio|telnyx]
@@ -52,7 +52,7 @@ export const messages: Command = async (argv) => {
       `/v1/messages?${query}`,
     );
     if (json) {
-      process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
+      process.stdout.write(`${printableJson(page)}\n`);
       return 0;
     }
     if (page.data.length === 0) {
@@ -81,7 +81,7 @@ export const messages: Command = async (argv) => {
     if (id === undefined || extra.length > 0) throw new CliError('messages show takes one message id.', 2);
     const message = await client.expect<MessageWithEvents>('GET', `/v1/messages/${encodeURIComponent(id)}`);
     if (json) {
-      process.stdout.write(`${JSON.stringify(message, null, 2)}\n`);
+      process.stdout.write(`${printableJson(message)}\n`);
       return 0;
     }
     process.stdout.write(showMessage(message));

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** How often connected pages get a snapshot. @default 2000 */
 export const DEFAULT_INTERVAL_MS = 2_000;
@@ -10,6 +10,10 @@ export interface LiveFeedOptions {
   onError: (err: unknown) => void;
   /** @default DEFAULT_INTERVAL_MS */
   intervalMs?: number;
+  /**
+   * A monotonic clock, for the age of the last snapshot: on the wall clock, stepped back an hour, that snapshot
+   * would look fresh for the hour and every tick would send it again. @default performance.now
+   */
   now?: () => number;
 }
 
@@ -27,8 +31,8 @@ interface Client {
  * a client is connected. A slow client does not make memory grow: while its socket buffer is full it misses
  * snapshots (each one replaces the last anyway). A client whose session ended gets a `logout` event and is closed.
  *
- * Invariant: a response handed to add() is ended by this feed (close(), `logout`) or closed by its client; in
- * both cases it leaves the set.
+ * Invariant: a response handed to add() is ended by this feed (close(), `logout`) or closed by its client (its
+ * response or its request closes); in every case it leaves the set.
  */
 export class LiveFeed {
   readonly #clients = new Set<Client>();
@@ -54,18 +58,26 @@ export class LiveFeed {
     return this.#clients.size;
   }
 
-  /** Streams to `res` (its event-stream headers already written) until it closes. */
-  add(res: ServerResponse, authorized: () => Promise<boolean>): void {
-    if (this.#closed) {
+  /**
+   * Streams to `res` (its event-stream headers already written) until it or its request closes. Both are watched:
+   * a response queued behind another on a keep-alive connection (HTTP pipelining) never gets the socket, so it
+   * never emits 'close' when the connection drops; its request does.
+   */
+  add(req: IncomingMessage, res: ServerResponse, authorized: () => Promise<boolean>): void {
+    if (this.#closed || req.destroyed || res.destroyed) {
       res.end();
       return;
     }
     const client: Client = { res, authorized, blocked: false };
     this.#clients.add(client);
-    res.on('close', () => {
-      this.#clients.delete(client);
+    const leave = () => {
+      req.off('close', leave);
+      res.off('close', leave);
+      if (!this.#clients.delete(client)) return;
       if (this.#clients.size === 0) this.#stop();
-    });
+    };
+    req.once('close', leave);
+    res.once('close', leave);
     if (this.#timer === null) {
       this.#timer = setInterval(() => void this.#tick(), this.#intervalMs);
       // The server's sockets keep the process alive while a page is connected; this timer never should.
@@ -117,7 +129,7 @@ export class LiveFeed {
 
   /** A snapshot frame no older than `maxAgeMs`, sharing a build already under way; null when building failed. */
   #frame(maxAgeMs: number): Promise<string | null> {
-    const now = (this.#o.now ?? Date.now)();
+    const now = this.#o.now?.() ?? performance.now();
     if (this.#latest !== null && now - this.#latest.at <= maxAgeMs)
       return Promise.resolve(this.#latest.frame);
     this.#building ??= this.#o

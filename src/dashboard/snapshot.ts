@@ -88,6 +88,11 @@ export interface SnapshotSources {
   activity: Activity;
   dispatcher: { stats(): Map<string, LaneStats> };
   deliverer: { stats(): Map<string, { pending: number; inFlight: number; enabled: boolean }> };
+  /**
+   * A monotonic clock, for the age of the cached failure list (activity.now() is the wall clock: stepped back, it
+   * would keep the list for as long). @default performance.now
+   */
+  monotonic?: () => number;
 }
 
 /**
@@ -139,7 +144,7 @@ export class SnapshotBuilder {
   }
 
   async #eventFailures(attempts: number): Promise<EventFailureView[]> {
-    const now = this.#s.activity.now();
+    const now = this.#s.monotonic?.() ?? performance.now();
     const cached = this.#failures;
     if (cached && cached.attempts === attempts && now - cached.at < EVENT_FAILURES_MAX_AGE_MS) {
       return cached.rows;

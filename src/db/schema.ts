@@ -266,8 +266,8 @@ export const apiKeys = sqliteTable('api_keys', {
 });
 
 /**
- * Written by the readiness check's probe (sqlite-engine.ts `probeWrite`): a row that needs new pages, inserted and
- * deleted in one committed transaction, so the check proves the database can still grow. Empty between probes.
+ * Written by the readiness check's probe (sqlite-engine.ts `probeWrite`): an empty row inserted and deleted in one
+ * committed transaction (one page), so the check proves a commit reaches the disk. Empty between probes.
  */
 export const writeProbe = sqliteTable('write_probe', {
   id: integer('id').primaryKey(),

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -78,15 +78,21 @@ export type PragmaName =
 /** How long a write waits for another connection's write lock before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5_000;
 /**
- * The readiness probe's wait for the lock: shorter than the readiness check's own deadline, so a lock held by
- * another process is reported as such, and the worker is not held for a write's full wait.
+ * The readiness probe's wait for another connection's write lock. Short: the probe runs on the store's only
+ * worker, and every request behind it waits as long (with 1 s, a lock held elsewhere made every read wait up to
+ * a second each time readiness was asked). A lock still held after this is reported as held.
  */
-const PROBE_BUSY_TIMEOUT_MS = 1_000;
+const PROBE_BUSY_TIMEOUT_MS = 50;
 /**
- * Pages the probe's row needs. A single message needs a few new pages at most, so a database that cannot find
- * this many (its disk or its max_page_count full) is refusing writes.
+ * Room the probe asks for, in pages: a message takes a few at most, so a database with less room than this, under
+ * max_page_count or on its disk, cannot be counted on to take the next one.
  */
-const PROBE_PAGES = 8;
+export const ROOM_PAGES = 8;
+
+export interface SqliteEngineOptions {
+  /** Free disk space under which the probe reports no room. @default ROOM_PAGES pages */
+  minFreeDiskBytes?: number;
+}
 
 /**
  * The SQLite database itself, synchronous: WAL, synchronous=FULL (a commit survives power loss), migrations applied
@@ -103,10 +109,13 @@ export class SqliteEngine {
   readonly #eventQueries: EventQueries;
   readonly #apiKeys: ApiKeyRows;
   readonly #probe: () => void;
+  readonly #path: string;
+  readonly #pageSize: number;
+  readonly #minFreeDiskBytes: number;
   readonly #retention: RetentionWrites;
 
   /** @param path a file path (its directory is created) or `:memory:` */
-  constructor(path: string, now: () => number = Date.now) {
+  constructor(path: string, now: () => number = Date.now, options: SqliteEngineOptions = {}) {
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.#sqlite = new Database(path);
@@ -140,11 +149,14 @@ export class SqliteEngine {
     this.#apiKeys = new ApiKeyRows(this.#db);
     this.#retention = new RetentionWrites(this.#sqlite, now);
     this.#sending = new SendPipelineWrites(this.#statements, this.#events, now);
-    const insertProbe = this.#sqlite.prepare('INSERT INTO write_probe (filler) VALUES (zeroblob(?))');
+    this.#path = path;
+    this.#pageSize = Number(this.#sqlite.pragma('page_size', { simple: true }));
+    this.#minFreeDiskBytes = options.minFreeDiskBytes ?? ROOM_PAGES * this.#pageSize;
+    // The smallest write there is: one page (write_probe's only one), one WAL frame, one fsync.
+    const insertProbe = this.#sqlite.prepare("INSERT INTO write_probe (filler) VALUES (x'')");
     const clearProbe = this.#sqlite.prepare('DELETE FROM write_probe');
-    const probeBytes = PROBE_PAGES * Number(this.#sqlite.pragma('page_size', { simple: true }));
     const probe = this.#sqlite.transaction(() => {
-      insertProbe.run(probeBytes);
+      insertProbe.run();
       clearProbe.run();
     });
     this.#probe = () => probe.immediate();
@@ -160,16 +172,43 @@ export class SqliteEngine {
   }
 
   /**
-   * Proves the database takes writes now: commits a transaction that needs new pages (see PROBE_PAGES) and leaves
-   * nothing behind. Throws SQLite's error otherwise: SQLITE_FULL, SQLITE_BUSY (another connection holds the write
-   * lock for more than PROBE_BUSY_TIMEOUT_MS), an I/O error. A frozen disk makes it hang, like any write.
+   * Whether the database takes writes now. Checks room directly: ROOM_PAGES pages under max_page_count (pages on
+   * the free list count) and as many bytes free on the disk. Then commits the smallest write (one page, left as
+   * it was), which shows the write lock can be taken and a commit reaches the disk; it proves no room, since it
+   * needs none. Throws otherwise: no room, SQLITE_BUSY (another connection holds the write lock for more than
+   * PROBE_BUSY_TIMEOUT_MS), an I/O error. A frozen disk makes it hang, like any write.
    */
   probeWrite(): void {
+    this.#checkRoom();
     this.#sqlite.pragma(`busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
     try {
       this.#probe();
     } finally {
       this.#sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
+  #checkRoom(): void {
+    const pragma = (name: string) => Number(this.#sqlite.pragma(name, { simple: true }));
+    const pages = pragma('max_page_count') - pragma('page_count') + pragma('freelist_count');
+    if (pages < ROOM_PAGES) {
+      throw new Error(
+        `database or disk is full: room for ${pages} more pages under max_page_count, fewer than ${ROOM_PAGES}`,
+      );
+    }
+    if (this.#path === ':memory:') return;
+    let free: number;
+    try {
+      const fs = statfsSync(dirname(this.#path));
+      // Blocks kept for root are free to a process running as root, as they are to SQLite's writes then.
+      free = (process.getuid?.() === 0 ? fs.bfree : fs.bavail) * fs.bsize;
+    } catch {
+      return; // a file system that cannot say: the write decides
+    }
+    if (free < this.#minFreeDiskBytes) {
+      throw new Error(
+        `database or disk is full: ${free} bytes free on the database's disk, fewer than ${this.#minFreeDiskBytes}`,
+      );
     }
   }
 

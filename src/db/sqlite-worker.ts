@@ -18,11 +18,11 @@ import {
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-worker.ts runs as a worker thread (see sqlite.ts)');
-const { path } = workerData as WorkerInit;
+const { path, minFreeDiskBytes } = workerData as WorkerInit;
 
 let engine: SqliteEngine;
 try {
-  engine = new SqliteEngine(path);
+  engine = new SqliteEngine(path, Date.now, { minFreeDiskBytes });
   port.postMessage({ ready: true } satisfies Ready);
 } catch (err) {
   port.postMessage({ ready: false, error: toWire(err) } satisfies Ready);

@@ -55,6 +55,8 @@ function startWorker(init: WorkerInit): Worker {
 export interface SqliteStoreOptions {
   /** A file path (its directory is created) or `:memory:`. */
   path: string;
+  /** Free disk space under which readiness reports no room (see SqliteEngine). @default 8 pages */
+  minFreeDiskBytes?: number;
 }
 
 interface QueuedWrite {
@@ -98,7 +100,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating and migrating) the database; rejects if it cannot be opened. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
-    const worker = startWorker({ path: options.path });
+    const worker = startWorker({ path: options.path, minFreeDiskBytes: options.minFreeDiskBytes });
     const ready = await new Promise<Ready>((resolve, reject) => {
       const onExit = (code: number) =>
         reject(new Error(`the database worker exited (code ${code}) before it was ready`));
@@ -258,9 +260,10 @@ export class SqliteStore implements Store {
    * Whether the store takes writes now, answered within `timeoutMs` whatever the worker is doing. Not ready:
    * writes failed for the storage's reasons (disk full, I/O, a lock held elsewhere) and no probe write has
    * succeeded since (see WriteHealth); a request has waited on the worker longer than `timeoutMs` (a held lock, a
-   * frozen disk, a backlog); the worker does not answer in time. While writes fail, and when nothing has
-   * committed for a second, a probe write (at most one a second) shows whether they work now, so an idle gateway
-   * notices both the failure and the recovery.
+   * frozen disk, a backlog); the worker does not answer in time. While writes fail (at most once a second), and
+   * when nothing has committed for 5 s, a probe (room checked, then the smallest commit: see
+   * SqliteEngine.probeWrite) shows whether they work now, so an idle gateway notices both the failure and the
+   * recovery.
    */
   async checkReady(timeoutMs: number): Promise<void> {
     if (this.#failure !== null) throw new Error(`the database worker has stopped (${this.#failure.message})`);

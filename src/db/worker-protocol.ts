@@ -44,6 +44,7 @@ export type Ready = { ready: true } | { ready: false; error: WireError };
 
 export interface WorkerInit {
   path: string;
+  minFreeDiskBytes?: number;
 }
 
 /** An error as it crosses the thread boundary: structured clone keeps message and name but not the class. */

@@ -10,17 +10,22 @@ export function isStorageFailure(error: { code?: string }): boolean {
   return error.code !== undefined && STORAGE_FAILURE.test(error.code);
 }
 
-/** Idle this long (nothing committed), readiness proves writes with a probe; and probes no more often. */
-const PROBE_EVERY_MS = 1_000;
+/** While writes fail, readiness probes at most this often, to notice the recovery. */
+const RECOVERY_PROBE_EVERY_MS = 1_000;
+/**
+ * While they work, a probe only when nothing has committed (writes nor probe) for this long: an idle gateway
+ * notices a lock taken or a disk filled meanwhile within this time, at the cost of one small commit.
+ */
+const IDLE_PROBE_EVERY_MS = 5_000;
 
 /**
  * What the store knows of its writes, for readiness: whether writes failed for the storage's reasons, and when
  * something last committed.
  *
- * A failure holds until a probe write succeeds; a small write that happens to commit does not clear it. On a full
- * disk, a status update that fits in an existing page commits while every new message is refused: readiness
- * must not flip back and forth with the mix of writes. The probe needs several new pages (see
- * sqlite-engine.ts), more than one message does.
+ * A failure holds until a probe succeeds; a small write that happens to commit does not clear it. On a full disk,
+ * a status update that fits in an existing page commits while every new message is refused: readiness must not
+ * flip back and forth with the mix of writes. The probe checks room for several new pages directly, more than
+ * one message needs (see sqlite-engine.ts probeWrite).
  */
 export class WriteHealth {
   readonly #now: () => number;
@@ -45,7 +50,7 @@ export class WriteHealth {
     this.#lastCommitAt = this.#now();
   }
 
-  /** The probe committed: writes work. */
+  /** The probe succeeded: writes work. */
   proved(): void {
     this.#failure = null;
     this.#lastCommitAt = this.#now();
@@ -56,14 +61,14 @@ export class WriteHealth {
   }
 
   /**
-   * Whether readiness should prove writes with a probe now: they failed (has the storage recovered?), or nothing
-   * has committed for a while (has it stopped working meanwhile: a lock taken, a disk filled?). At most one probe
-   * a second, however often readiness is asked.
+   * Whether readiness should probe now: writes failed (has the storage recovered?), at most once a second; or
+   * nothing has committed for IDLE_PROBE_EVERY_MS (has it stopped working meanwhile: a lock taken, a disk
+   * filled?). However often readiness is asked.
    */
   probeDue(): boolean {
     const now = this.#now();
-    if (now - this.#lastProbeAt < PROBE_EVERY_MS) return false;
-    return this.#failure !== null || now - this.#lastCommitAt >= PROBE_EVERY_MS;
+    if (this.#failure !== null) return now - this.#lastProbeAt >= RECOVERY_PROBE_EVERY_MS;
+    return now - this.#lastProbeAt >= IDLE_PROBE_EVERY_MS && now - this.#lastCommitAt >= IDLE_PROBE_EVERY_MS;
   }
 
   probing(): void {

@@ -289,6 +289,15 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     );
 
     data.get('/dashboard/stream', { schema: hidden, exposeHeadRoute: false }, (request, reply) => {
+      const req = request.raw;
+      if (req.destroyed || req.socket.destroyed) {
+        // The client went away while the request was being authenticated: its 'close' events have fired already,
+        // so nothing would ever give a place back. There is no one to answer either.
+        reply.hijack();
+        reply.raw.destroy();
+        streamLog.requestCompleted(null, request, reply);
+        return;
+      }
       const keyId = requestKey(request).id;
       const open = streams.get(keyId) ?? 0;
       if (open >= maxStreams) {
@@ -312,15 +321,26 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
       });
       // Reconnect after 2 s if the connection drops.
       res.write('retry: 2000\n\n');
-      res.on('close', () => {
+      // The place is given back once, on whichever closes first. A response queued behind another on the same
+      // keep-alive connection (pipelined) never gets the socket, so it never emits 'close' when the connection
+      // drops; its request does (Node destroys the requests still waiting for an answer). A GET's body is never
+      // read, so the request does not close before the connection does.
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        req.off('close', release);
+        res.off('close', release);
         const left = (streams.get(keyId) ?? 1) - 1;
         if (left > 0) streams.set(keyId, left);
         else streams.delete(keyId);
         // The usual end of a stream: the page was closed. The response never finishes then, so Fastify writes no
         // line for it; it is written here, in the request log's own format.
         if (!res.writableFinished) streamLog.requestCompleted(null, request, reply);
-      });
-      feed.add(res, () =>
+      };
+      req.once('close', release);
+      res.once('close', release);
+      feed.add(req, res, () =>
         identify(request, null).then(
           () => true,
           () => false,

@@ -424,6 +424,41 @@ describe('switchboard against a running gateway', () => {
     expect(refused.stderr).not.toContain('\u202e');
   });
 
+  it('escapes C1 controls and every invisible character, in its text and in its --json, which stays equal', async () => {
+    // U+009B is CSI (an escape sequence's start on many terminals); U+0085 NEL; U+00AD soft hyphen; U+2061-U+2064
+    // invisible operators; U+E0041 a tag character; U+FE0F a variation selector; U+061C, U+202E bidirectional.
+    const body =
+      'ok\u009b31m \u0085\u007f 10\u00ad00 +1\u20614\u2064 \u{e0041}\u{e007f} \u061c\u202eabc\ufe0f';
+    const from = '+14155550197';
+    await gw.sim.injectInbound({
+      provider: 'twilio',
+      from,
+      to: TWILIO_FROM,
+      body,
+      webhookUrl: `${gw.base}/webhooks`,
+    });
+    await until(
+      async () => (await gw.store.listMessages({ from }, { limit: 1 })).data.length === 1,
+      5000,
+      'the inbound message',
+    );
+    const id = (await gw.store.listMessages({ from }, { limit: 1 })).data[0]?.id as string;
+    const raw = /[\u007f-\u009f\p{Default_Ignorable_Code_Point}\p{Cf}]/u;
+
+    const shown = await runCli(['messages', 'show', id], env);
+    expect(shown.stdout).toContain(
+      'ok\\x9b31m \\x85\\x7f 10\\u00ad00 +1\\u20614\\u2064 \\u{e0041}\\u{e007f} \\u061c\\u202eabc\\ufe0f',
+    );
+    const showJson = await runCli(['messages', 'show', id, '--json'], env);
+    const listJson = await runCli(['messages', 'list', '--from', from, '--json'], env);
+    for (const out of [shown.stdout, showJson.stdout, listJson.stdout]) expect(out).not.toMatch(raw);
+    // Escaped as JSON escapes: the same JSON, parsed.
+    expect(showJson.stdout).toContain('ok\\u009b31m \\u0085\\u007f 10\\u00ad00');
+    expect(showJson.stdout).toContain('\\udb40\\udc41');
+    expect(JSON.parse(showJson.stdout)).toMatchObject({ id, body });
+    expect(JSON.parse(listJson.stdout).data).toEqual([expect.objectContaining({ id, body })]);
+  });
+
   it('refuses a CSV with an unknown column, and explains a missing key or an unreachable gateway', async () => {
     const csv = join(dir(), 'typo.csv');
     writeFileSync(csv, 'to,bdy\n+14155550181,hi\n');

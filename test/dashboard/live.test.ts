@@ -1,6 +1,6 @@
 import { createServer, get, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connect as connectSocket, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LiveFeed } from '../../src/dashboard/live.js';
 import { until } from '../helpers/wait.js';
 
@@ -9,6 +9,7 @@ import { until } from '../helpers/wait.js';
 let server: Server | undefined;
 let feed: LiveFeed | undefined;
 afterEach(async () => {
+  vi.useRealTimers();
   feed?.close();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
@@ -16,9 +17,9 @@ afterEach(async () => {
 });
 
 async function serve(f: LiveFeed, authorized: () => Promise<boolean> = async () => true): Promise<string> {
-  server = createServer((_req, res) => {
+  server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders();
-    f.add(res, authorized);
+    f.add(req, res, authorized);
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -94,6 +95,25 @@ describe('LiveFeed', () => {
     expect(builds).toBeLessThanOrEqual(stopped + 1);
   });
 
+  it('drops the clients of a connection that closed, those waiting behind another stream (pipelined) included', async () => {
+    let builds = 0;
+    feed = new LiveFeed({ build: async () => ({ n: ++builds }), onError: () => {}, intervalMs: 50 });
+    const url = new URL(await serve(feed));
+    const socket = connectSocket(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    // Three streams on one keep-alive connection: only the first gets the socket; the others' responses wait.
+    socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`.repeat(3));
+    await until(() => feed!.clients === 3 && received.includes('event: snapshot'), 5_000, 'three clients');
+    socket.destroy();
+    // Nobody is left to read: no client, and no more snapshots built for nobody.
+    await until(() => feed!.clients === 0, 5_000, 'every client dropped');
+    const stopped = builds;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(builds).toBeLessThanOrEqual(stopped + 1);
+  });
+
   it('sends `logout` and ends the stream of a client no longer authorized', async () => {
     let allowed = true;
     feed = new LiveFeed({ build: async () => ({}), onError: () => {}, intervalMs: 50 });
@@ -137,6 +157,21 @@ describe('LiveFeed', () => {
     const late = await connect(url);
     await until(() => late.ended);
     expect(late.events).toEqual([]);
+  });
+
+  it('keeps building snapshots after the wall clock is stepped back an hour', async () => {
+    // Only Date is faked (timers and performance.now stay real): NTP, or an operator, steps the clock back.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    let builds = 0;
+    feed = new LiveFeed({ build: async () => ({ n: ++builds }), onError: () => {}, intervalMs: 50 });
+    const url = await serve(feed);
+    const a = await connect(url);
+    await until(() => builds >= 3, 5_000, 'a few ticks');
+    vi.setSystemTime(Date.now() - 3_600_000);
+    const before = builds;
+    // A tick every 50 ms: each builds a fresh snapshot (not the last one, which looks an hour newer than now).
+    await until(() => builds >= before + 5, 5_000, 'snapshots built after the step');
+    await until(() => a.events.at(-1)?.data === `{"n":${builds}}`, 5_000, 'the newest snapshot sent');
   });
 
   it('validates its interval', () => {

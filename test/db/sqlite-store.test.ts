@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -99,6 +99,56 @@ describe('SqliteStore', () => {
     const pending = store.ingest([{ event: inbound(), optOut: null }]);
     await store.close();
     await expect(pending).resolves.toHaveLength(1);
+  });
+});
+
+describe('SqliteStore readiness probe', () => {
+  /** A write that needs new pages fails with SQLITE_FULL: readiness then probes at every check (once a second). */
+  async function fillUp(store: SqliteStore): Promise<void> {
+    await store.pragma('max_page_count', (await store.pragma('page_count')) as number);
+    await expect(
+      store.ingest([{ event: inbound({ body: 'x'.repeat(50_000) }), optOut: null }]),
+    ).rejects.toThrow('database or disk is full');
+    await expect(store.checkReady(1_500)).rejects.toThrow('database or disk is full');
+  }
+
+  it('is one small commit that leaves the database as it was: no page added, one WAL frame', async () => {
+    const path = join(dir, 'probe-cost.db');
+    const store = await SqliteStore.open({ path });
+    try {
+      await fillUp(store);
+      await store.pragma('max_page_count', 1_000_000_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // the next probe is due
+      const pages = await store.pragma('page_count');
+      const wal = statSync(`${path}-wal`).size;
+      await store.checkReady(1_500); // the probe ran: the failure is cleared
+      expect(await store.pragma('page_count')).toBe(pages);
+      // A WAL frame is a page and its 24-byte header.
+      const reader = new Database(path, { readonly: true });
+      const pageSize = Number(reader.pragma('page_size', { simple: true }));
+      reader.close();
+      expect(statSync(`${path}-wal`).size - wal).toBeLessThanOrEqual(pageSize + 24);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports no room when the disk has less free space than it asks for, checked directly', async () => {
+    const store = await SqliteStore.open({
+      path: join(dir, 'no-room.db'),
+      minFreeDiskBytes: Number.MAX_SAFE_INTEGER,
+    });
+    try {
+      await fillUp(store);
+      // Room again under max_page_count, not on the disk (as far as this store is concerned).
+      await store.pragma('max_page_count', 1_000_000_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_100)); // the next probe is due
+      await expect(store.checkReady(1_500)).rejects.toThrow(
+        /database or disk is full: \d+ bytes free on the database's disk/,
+      );
+    } finally {
+      await store.close();
+    }
   });
 });
 

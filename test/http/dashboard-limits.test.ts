@@ -1,5 +1,10 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { newApiKey, type Scope } from '../../src/core/api-keys.js';
 import { MAX_STREAMS_PER_KEY } from '../../src/http/dashboard.js';
 import { API_KEY, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -7,6 +12,9 @@ import { until } from '../helpers/wait.js';
 
 // The dashboard's sign-in is throttled per client address, and its live streams are capped per key (issue 11,
 // item 10), over real HTTP.
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-streams-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let gw: TestGateway | undefined;
 afterEach(async () => {
@@ -150,7 +158,8 @@ function openStream(g: TestGateway, key: string): Promise<Stream> {
     let req: ClientRequest | null = null;
     req = httpRequest(
       new URL('/dashboard/stream', g.base),
-      { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } },
+      // A connection of its own, closed with the stream (no keep-alive pool holding it open afterwards).
+      { agent: false, headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -220,5 +229,83 @@ describe('dashboard live streams per key', () => {
       s.close();
       return s.status === 200;
     });
+  });
+
+  /** A raw connection to the gateway, for requests no HTTP client would send that way (pipelined, cut short). */
+  async function rawConnection(g: TestGateway): Promise<Socket> {
+    const socket = connect(Number(new URL(g.base).port), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return socket;
+  }
+  const streamRequest = (g: TestGateway, key: string) =>
+    `GET /dashboard/stream HTTP/1.1\r\nHost: ${new URL(g.base).host}\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+  /** Resolves once the server has seen every connection close (its 'close' handlers have run). */
+  const noConnections = (g: TestGateway) =>
+    until(
+      () =>
+        new Promise<boolean>((resolve) => g.app.server.getConnections((err, n) => resolve(!err && n === 0))),
+      5_000,
+      'every connection closed',
+    );
+  /** Opens `n` streams, reports their statuses, and closes them. */
+  async function openMany(g: TestGateway, key: string, n: number): Promise<number[]> {
+    const streams: Stream[] = [];
+    for (let i = 0; i < n; i++) streams.push(await openStream(g, key));
+    for (const s of streams) s.close();
+    return streams.map((s) => s.status);
+  }
+
+  it('gives back the places of streams pipelined on one connection when it closes', async () => {
+    // Behind the first stream on a keep-alive connection, the others never get the socket: their responses never
+    // emit 'close'. Their places must still come back when the connection goes.
+    gw = await startGateway({}, { dashboard: { maxStreamsPerKey: 3 } });
+    const reader = await createKey(gw, ['read']);
+    const socket = await rawConnection(gw);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    socket.write(streamRequest(gw, reader).repeat(3));
+    // The first stream is live (the others wait behind it), and all three hold places.
+    await until(() => received.includes('event: snapshot'), 10_000, 'the first stream');
+    await until(
+      async () => {
+        const fourth = await openStream(gw as TestGateway, reader);
+        fourth.close();
+        return fourth.status === 429;
+      },
+      10_000,
+      'the three pipelined streams to hold every place',
+    );
+    socket.destroy();
+    await noConnections(gw);
+    expect(await openMany(gw, reader, 3)).toEqual([200, 200, 200]);
+  });
+
+  it('counts no stream whose connection closed before it was answered', async () => {
+    const path = join(dir, 'streams.db');
+    gw = await startGateway({ DATABASE_URL: path }, { dashboard: { maxStreamsPerKey: 1 } });
+    // A key the gateway has not read yet: the stream's authentication reads the keys from the database. Another
+    // process holds the write lock and a write waits for it on the store's worker, so that read waits behind it,
+    // and the client is gone before the stream is answered.
+    const reader = await createKey(gw, ['read']);
+    const locker = new Database(path);
+    try {
+      locker.exec('BEGIN IMMEDIATE');
+      const write = gw.store.createApiKey(newApiKey('waits', ['read'], null, Date.now()).record);
+      const socket = await rawConnection(gw);
+      socket.on('error', () => undefined);
+      socket.end(streamRequest(gw, reader));
+      socket.destroy();
+      await noConnections(gw);
+      locker.exec('ROLLBACK');
+      await write;
+    } finally {
+      if (locker.inTransaction) locker.exec('ROLLBACK');
+      locker.close();
+    }
+    // The stream was answered after its client left; its place was not taken.
+    expect(await openMany(gw, reader, 1)).toEqual([200]);
   });
 });

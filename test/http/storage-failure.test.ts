@@ -124,16 +124,65 @@ describe('/readyz follows writes', () => {
     await readyzUntil(200);
   });
 
+  it('refuses a write with 503 once it has waited busy_timeout (5 s) for a lock held elsewhere, not twice that', async () => {
+    const path = await fileGateway('held.db');
+    locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    const started = performance.now();
+    const res = await send('waits for a lock never released');
+    const waited = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect((await json(res)).error.code).toBe('service_unavailable');
+    expect(waited).toBeGreaterThan(4_500);
+    expect(waited).toBeLessThan(8_000);
+  });
+
   it('answers 503 within 2 s when the write lock is held while the gateway is idle, and ready once released', async () => {
     const path = await fileGateway('idle-locked.db');
     await readyzUntil(200);
     locker = new Database(path);
     locker.exec('BEGIN IMMEDIATE');
-    // Nothing is written meanwhile: only a probe write can tell.
-    await readyzUntil(503, 5_000);
+    // Nothing is written meanwhile: only a probe can tell (an idle gateway probes every 5 s).
+    await readyzUntil(503, 10_000);
     const answer = await readyz();
     expect(answer.body.error?.message).toContain('database is locked');
     locker.exec('ROLLBACK');
     await readyzUntil(200);
+  });
+
+  it('keeps reads fast while another process holds the write lock and /readyz is polled', async () => {
+    const path = await fileGateway('probe-reads.db');
+    locker = new Database(path);
+    locker.exec('BEGIN IMMEDIATE');
+    // Reads never wait for a writer (WAL). The probe runs on the store's only worker, so every read behind it
+    // waits as long as the probe waits for the lock.
+    await readyzUntil(503, 10_000);
+    expect((await readyz()).body.error?.message).toContain('database is locked');
+    let polling = true;
+    const poller = (async () => {
+      // An orchestrator asking every 250 ms: a probe each second, as writes fail.
+      while (polling) {
+        await readyz();
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+    const readsMs: number[] = [];
+    try {
+      for (let i = 0; i < 16; i++) {
+        const started = performance.now();
+        const res = await fetch(`${gw!.base}/v1/messages?limit=5`, {
+          headers: { authorization: `Bearer ${API_KEY}` },
+        });
+        expect(res.status).toBe(200);
+        await res.text();
+        readsMs.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    } finally {
+      polling = false;
+      await poller;
+    }
+    // A probe waiting a second for the lock made every other read take a second.
+    expect(Math.max(...readsMs)).toBeLessThan(500);
   });
 });
