@@ -87,31 +87,27 @@ export class CallbackGuard {
   async #judge(hostname: string): Promise<SwitchboardError | null> {
     const literal = literalAddress(hostname);
     if (literal !== null) {
+      // An address the client wrote itself: saying what kind it is tells the client nothing it did not know.
       const kind = this.#policy.refusal(literal.address, literal.family);
-      return kind === null ? null : refusal(`statusCallback's host ${hostname} is ${describeKind(kind)}`);
+      return kind === null
+        ? null
+        : refusal(
+            `statusCallback's host ${hostname} is ${describeKind(kind)}; status callbacks go to public addresses only`,
+          );
     }
     let addresses: ResolvedAddress[];
     try {
       addresses = await withTimeout(this.#resolve(hostname), RESOLVE_TIMEOUT_MS);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== undefined && NO_SUCH_NAME.has(code)) {
-        return refusal(`statusCallback's host ${hostname} does not resolve to any address`);
-      }
+      if (code !== undefined && NO_SUCH_NAME.has(code)) return nameRefusal(hostname);
       return new SwitchboardError(
         'service_unavailable',
         `statusCallback's host ${hostname} could not be resolved right now; retry later.`,
       );
     }
-    if (addresses.length === 0) {
-      return refusal(`statusCallback's host ${hostname} does not resolve to any address`);
-    }
-    // The address is not named: a client must not learn the gateway's internal DNS through this message.
-    for (const a of addresses) {
-      const kind = this.#kind(a);
-      if (kind !== null)
-        return refusal(`statusCallback's host ${hostname} resolves to ${describeKind(kind)}`);
-    }
+    if (addresses.length === 0) return nameRefusal(hostname);
+    for (const a of addresses) if (this.#kind(a) !== null) return nameRefusal(hostname);
     return null;
   }
 
@@ -123,9 +119,16 @@ export class CallbackGuard {
 function refusal(why: string): SwitchboardError {
   return new SwitchboardError(
     'invalid_callback_url',
-    `${why}; status callbacks go to public addresses only (the gateway's operator can allow networks with ` +
-      'CALLBACK_ALLOWED_NETWORKS).',
+    `${why} (the gateway's operator can allow networks with CALLBACK_ALLOWED_NETWORKS).`,
   );
+}
+
+/**
+ * Every refusal of a name in the same words: whether it does not exist or resolves to an address of the gateway's
+ * own networks (and which kind) is what a client probing for internal DNS names must not learn.
+ */
+function nameRefusal(hostname: string): SwitchboardError {
+  return refusal(`statusCallback's host ${hostname} must resolve, to public addresses only`);
 }
 
 function familyMatches(a: ResolvedAddress, family: LookupOptions['family']): boolean {
