@@ -23,6 +23,7 @@ import type {
   EndpointState,
   EventFilter,
   EventSummary,
+  LaneAllowance,
   PendingDelivery,
   RecordedDelivery,
   StoredEventDetail,
@@ -182,6 +183,7 @@ export class SqliteStore implements Store {
     now: number,
     exclude: readonly number[],
     limit: number,
+    allowance?: LaneAllowance,
   ): Promise<PendingDelivery[]> {
     return this.#request({
       op: 'loadDueDeliveries',
@@ -189,6 +191,7 @@ export class SqliteStore implements Store {
       now,
       exclude,
       limit,
+      ...(allowance && { allowance }),
     }) as Promise<PendingDelivery[]>;
   }
 
