@@ -272,6 +272,7 @@ const FAILURES: Record<string, string> = {
   // Name resolution (net/resolve.ts: c-ares codes, and getaddrinfo's for the operator's own endpoints).
   ENOTFOUND: 'host not found',
   ENODATA: 'host not found',
+  EBADNAME: 'host not found',
   EAI_AGAIN: 'host could not be resolved right now',
   ETIMEOUT: 'host could not be resolved right now',
   ESERVFAIL: 'host could not be resolved right now',

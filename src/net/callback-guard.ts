@@ -10,7 +10,7 @@ import type { ResolveHost, ResolvedAddress } from './resolve.js';
 export const ADDRESS_REFUSED = 'ERR_CALLBACK_ADDRESS_REFUSED';
 
 /** Resolver answers meaning the name does not exist (or has no address): the client's mistake, not ours. */
-const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA']);
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'EBADNAME']);
 
 /**
  * Keeps messages' status callbacks (URLs chosen by API clients) off the gateway's own networks: an API key with

@@ -1,7 +1,7 @@
 import type { ResolveHost, ResolvedAddress } from './resolve.js';
 
 export interface HostLookupOptions {
-  /** Lookups under way at once, at most; the rest wait their turn. @default 16 */
+  /** Lookups under way at once, at most; the rest wait their turn. @default 32 */
   concurrency?: number;
   /** How long a caller waits, for its turn and the answer together, before failing with ETIMEOUT. @default 5000 */
   timeoutMs?: number;
@@ -44,7 +44,7 @@ export class HostLookups {
 
   constructor(resolve: ResolveHost, options: HostLookupOptions = {}) {
     this.#resolve = resolve;
-    this.#concurrency = options.concurrency ?? 16;
+    this.#concurrency = options.concurrency ?? 32;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#maxCacheMs = options.maxCacheMs ?? 30_000;
     this.#failureCacheMs = options.failureCacheMs ?? 5_000;

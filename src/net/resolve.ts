@@ -24,8 +24,8 @@ export interface DnsResolveOptions {
   servers?: string[];
 }
 
-/** Answers that mean the name has no address of that family, or does not exist. */
-const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA']);
+/** Answers that mean the name has no address of that family, does not exist, or cannot be one. */
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'EBADNAME']);
 
 /**
  * Resolves callback hosts with DNS queries (c-ares: node:dns's Resolver), A and AAAA, rather than `dns.lookup`:
