@@ -28,7 +28,7 @@ import { buildProviders } from './providers/index.js';
 import { buildSenders } from './providers/senders.js';
 import { AddressPolicy } from './net/address-policy.js';
 import { CallbackGuard } from './net/callback-guard.js';
-import { systemResolve, type ResolveHost } from './net/resolve.js';
+import { dnsResolve, type ResolveHost } from './net/resolve.js';
 import { startSandbox } from './sandbox.js';
 import { ShutdownBudget, shutdownDeadlineMs } from './shutdown.js';
 import type { ProviderSimulator } from './simulator/simulator.js';
@@ -47,7 +47,7 @@ export interface AppDeps {
    * @default shutdownDeadlineMs(config.computeTimeoutMs)
    */
   shutdownMs?: number;
-  /** Resolves the host names of messages' status callbacks (the SSRF guard). @default dns.lookup, every address */
+  /** Resolves the host names of messages' status callbacks (the SSRF guard). @default DNS A and AAAA (c-ares) */
   resolveHost?: ResolveHost;
   /** Outbox messages each carrier holds in memory (Dispatcher `capacity`). @default 10000 */
   outboxCapacity?: number;
@@ -202,7 +202,7 @@ export async function buildApp(givenConfig: Config, deps: AppDeps = {}): Promise
   // Messages' status callbacks go where API clients say: public addresses only, unless the operator allows more.
   const callbackGuard = new CallbackGuard(
     new AddressPolicy(config.callbackAllowedNetworks),
-    deps.resolveHost ?? systemResolve,
+    deps.resolveHost ?? dnsResolve(),
   );
   const outbound = new OutboundService({
     store,

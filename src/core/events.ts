@@ -68,6 +68,12 @@ export interface PendingDelivery {
    * the status-callback endpoint, the message's id (its own callbacks wait for nothing else).
    */
   conversation: string;
+  /**
+   * Whose share of the endpoint it takes (the deliverer's lanes): on the status-callback endpoint the API key that
+   * sent the message ('' when unknown), so that one client's silent callbacks cannot fill the endpoint's memory or
+   * its requests in flight; '' on the operator's endpoints.
+   */
+  laneKey: string;
   type: EventType;
   /** Attempts made so far. */
   attempts: number;
@@ -75,6 +81,20 @@ export interface PendingDelivery {
   nextAttemptAt: number;
   /** The request body, exactly as stored (it is what is signed). */
   payload: string;
+}
+
+/** How many due heads one load may take per lane key (EventStore.loadDueDeliveries). */
+export interface LaneAllowance {
+  /** Lanes with an allowance of their own; the others have `others`. */
+  lanes: readonly ({ laneKey: string } & LaneShare)[];
+  others: LaneShare;
+}
+
+export interface LaneShare {
+  /** Heads taken at most. */
+  max: number;
+  /** Of those, how many are taken whatever the load's `limit` (the first in due order). */
+  floor: number;
 }
 
 /** One POST of an event to an endpoint, as recorded. */
@@ -169,13 +189,16 @@ export interface EventStore {
   /**
    * What an endpoint can send now: the first pending delivery of each of its conversations (nothing behind one is
    * ever sent before it), when it is due: never attempted, or its next attempt is at or before `now`. In the order
-   * they became due; at most `limit`, skipping the ids in `exclude` (those the deliverer holds already).
+   * they became due; at most `limit`, skipping the ids in `exclude` (those the deliverer holds already). With an
+   * `allowance`, each lane key takes at most its `max`, and its first `floor` do not count against `limit`; a lane
+   * with a `max` of 0 is not read at all.
    */
   loadDueDeliveries(
     endpointId: string,
     now: number,
     exclude: readonly number[],
     limit: number,
+    allowance?: LaneAllowance,
   ): Promise<PendingDelivery[]>;
   /** The message's pending delivery to the endpoint if it is first in its conversation; else null (compute mode). */
   loadDeliveryOf(endpointId: string, messageId: string): Promise<PendingDelivery | null>;

@@ -8,6 +8,7 @@ import type {
   EndpointState,
   EventPayload,
   EventType,
+  LaneAllowance,
   PendingDelivery,
   RecordedDelivery,
 } from '../core/events.js';
@@ -43,6 +44,8 @@ interface DueHead {
   dueAt: number;
 }
 
+const byDue = (a: DueHead, b: DueHead) => a.dueAt - b.dueAt || a.id - b.id;
+
 function prepare(sqlite: Database.Database) {
   const raw = <P extends object, R = never>(sql: string) =>
     sqlite.prepare(sql) as unknown as {
@@ -52,7 +55,7 @@ function prepare(sqlite: Database.Database) {
       iterate(params: P): IterableIterator<R>;
     };
   const pendingColumns = `d.id, d.event_id AS eventId, e.message_id AS messageId, d.endpoint_id AS endpointId, d.url,
-    d.conversation, d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload`;
+    d.conversation, d.lane_key AS laneKey, d.attempts, d.next_attempt_at AS nextAttemptAt, e.type, e.payload`;
   const endpointColumns = `e.id, e.url, e.events, e.enabled, e.disabled_reason AS disabledReason,
     e.updated_at AS updatedAt,
     (SELECT COUNT(*) FROM event_deliveries d WHERE d.state = 'pending' AND d.endpoint_id = e.id) AS pending,
@@ -62,7 +65,7 @@ function prepare(sqlite: Database.Database) {
       `SELECT id, provider, provider_message_id AS providerMessageId, direction, channel, from_number AS fromNumber,
          to_number AS toNumber, cc, body, media, status, provider_status AS providerStatus, segments, encoding,
          error_code AS errorCode, error_message AS errorMessage, status_callback AS statusCallback,
-         created_at AS createdAt, updated_at AS updatedAt, redacted_at AS redactedAt
+         created_at AS createdAt, updated_at AS updatedAt, redacted_at AS redactedAt, created_by AS createdBy
        FROM messages WHERE id = @id`,
     ),
     insertEvent: raw<{
@@ -81,12 +84,13 @@ function prepare(sqlite: Database.Database) {
       endpointId: string;
       url: string | null;
       conversation: string;
+      laneKey: string;
       now: number;
     }>(
       // First in line (head) when its conversation has nothing pending on this endpoint.
-      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
-         created_at, updated_at, head)
-       VALUES (@eventId, @endpointId, @url, @conversation, 'pending', 0, @now, @now, @now,
+      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, lane_key, state, attempts,
+         next_attempt_at, created_at, updated_at, head)
+       VALUES (@eventId, @endpointId, @url, @conversation, @laneKey, 'pending', 0, @now, @now, @now,
          NOT EXISTS (SELECT 1 FROM event_deliveries
                      WHERE state = 'pending' AND endpoint_id = @endpointId AND conversation = @conversation))`,
     ),
@@ -107,18 +111,31 @@ function prepare(sqlite: Database.Database) {
       `UPDATE webhook_endpoints SET enabled = @enabled, disabled_reason = @reason, updated_at = @now
        WHERE id = @id`,
     ),
-    // The two halves of "due heads" (see loadDue), each named to its partial index (their WHERE terms match): the
-    // planner would otherwise take the (state, endpoint) index and read every pending row of the endpoint.
-    freshHeads: raw<{ endpointId: string }, DueHead>(
+    // The two halves of "due heads" (see loadDue), per lane key, each named to its partial index (their WHERE terms
+    // match): the planner would otherwise take the (state, endpoint) index and read every pending row of the
+    // endpoint.
+    freshHeads: raw<{ endpointId: string; laneKey: string }, DueHead>(
       `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_fresh_heads
-       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts = 0
+       WHERE endpoint_id = @endpointId AND lane_key = @laneKey AND state = 'pending' AND head = 1 AND attempts = 0
        ORDER BY id`,
     ),
-    retryHeads: raw<{ endpointId: string; now: number }, DueHead>(
+    retryHeads: raw<{ endpointId: string; laneKey: string; now: number }, DueHead>(
       `SELECT id, next_attempt_at AS dueAt FROM event_deliveries INDEXED BY event_deliveries_retry_heads
-       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts > 0
+       WHERE endpoint_id = @endpointId AND lane_key = @laneKey AND state = 'pending' AND head = 1 AND attempts > 0
          AND next_attempt_at <= @now
        ORDER BY next_attempt_at, id`,
+    ),
+    // The lane keys with heads, one index seek each (a skip scan, which SQLite does not do by itself without
+    // statistics): the first at or after @from.
+    freshLaneKey: raw<{ endpointId: string; from: string }, { laneKey: string }>(
+      `SELECT lane_key AS laneKey FROM event_deliveries INDEXED BY event_deliveries_fresh_heads
+       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts = 0 AND lane_key >= @from
+       ORDER BY lane_key LIMIT 1`,
+    ),
+    retryLaneKey: raw<{ endpointId: string; from: string }, { laneKey: string }>(
+      `SELECT lane_key AS laneKey FROM event_deliveries INDEXED BY event_deliveries_retry_heads
+       WHERE endpoint_id = @endpointId AND state = 'pending' AND head = 1 AND attempts > 0 AND lane_key >= @from
+       ORDER BY lane_key LIMIT 1`,
     ),
     // By id (`+d.state`: not a term for an index, or the planner reads every pending row through the state index).
     pendingByIds: raw<{ ids: string }, PendingDelivery>(
@@ -168,9 +185,17 @@ function prepare(sqlite: Database.Database) {
     ),
     event: raw<
       { id: string },
-      { id: string; type: string; messageId: string; conversation: string; statusCallback: string | null }
+      {
+        id: string;
+        type: string;
+        messageId: string;
+        conversation: string;
+        statusCallback: string | null;
+        createdBy: string | null;
+      }
     >(
-      `SELECT e.id, e.type, e.message_id AS messageId, e.conversation, m.status_callback AS statusCallback
+      `SELECT e.id, e.type, e.message_id AS messageId, e.conversation, m.status_callback AS statusCallback,
+         m.created_by AS createdBy
        FROM events e JOIN messages m ON m.id = e.message_id WHERE e.id = @id`,
     ),
     delivery: raw<{ id: number }, DeliveryRow>(
@@ -187,10 +212,11 @@ function prepare(sqlite: Database.Database) {
        ON CONFLICT (key) DO NOTHING`,
     ),
     replay: raw<{ endpointId: string; callback: number; sinceId: string; types: string; now: number }>(
-      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
-         created_at, updated_at)
+      `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, lane_key, state, attempts,
+         next_attempt_at, created_at, updated_at)
        SELECT ev.id, @endpointId, CASE WHEN @callback = 1 THEN m.status_callback END,
-         CASE WHEN @callback = 1 THEN ev.message_id ELSE ev.conversation END, 'pending', 0, @now, @now, @now
+         CASE WHEN @callback = 1 THEN ev.message_id ELSE ev.conversation END,
+         CASE WHEN @callback = 1 THEN COALESCE(m.created_by, '') ELSE '' END, 'pending', 0, @now, @now, @now
        FROM events ev JOIN messages m ON m.id = ev.message_id
        WHERE ev.id >= @sinceId AND ev.type IN (SELECT value FROM json_each(@types))
          AND (@callback = 0 OR m.status_callback IS NOT NULL)
@@ -266,6 +292,7 @@ export class EventWrites {
         endpointId: endpoint.id,
         url: callback ? message.statusCallback : null,
         conversation: orderKey(endpoint.id, conversation, messageId),
+        laneKey: laneKeyOf(endpoint.id, row.createdBy),
         now,
       });
       this.#created += 1;
@@ -317,30 +344,75 @@ export class EventWrites {
   /**
    * Due heads (see EventStore.loadDueDeliveries), from two small partial indexes that hold heads only: never
    * attempted (always due: their time is only when they were made, and a wall clock stepped back must not hide new
-   * events) and waiting for a retry (due at `next_attempt_at`). Each is read in order, skipping `exclude`, and the
-   * two are merged by due time. The cost is the number of heads skipped and taken, whatever the backlog behind them.
+   * events) and waiting for a retry (due at `next_attempt_at`). Lane by lane (a seek each to find the lane keys),
+   * each read in order skipping `exclude`, at most what the lane may take; then merged by due time and taken within
+   * the lanes' floors and `limit`. A lane that may take nothing is not read, so its backlog costs nothing; the cost
+   * is the lanes, plus the heads skipped and taken.
    */
-  loadDue(endpointId: string, now: number, exclude: readonly number[], limit: number): PendingDelivery[] {
-    if (limit <= 0) return [];
+  loadDue(
+    endpointId: string,
+    now: number,
+    exclude: readonly number[],
+    limit: number,
+    allowance?: LaneAllowance,
+  ): PendingDelivery[] {
+    const lanes = new Map(allowance?.lanes.map((l) => [l.laneKey, l]));
+    const allowed = (laneKey: string) =>
+      allowance ? (lanes.get(laneKey) ?? allowance.others) : { max: limit, floor: 0 };
     const skip = new Set(exclude);
-    const take = (heads: Iterable<DueHead>): DueHead[] => {
-      const taken: DueHead[] = [];
-      for (const head of heads) {
-        if (skip.has(head.id)) continue;
-        taken.push(head);
-        if (taken.length >= limit) break; // ends the iteration (and frees the statement)
+    const candidates: (DueHead & { laneKey: string })[] = [];
+    for (const laneKey of this.#laneKeys(endpointId)) {
+      const { max, floor } = allowed(laneKey);
+      const most = Math.min(max, floor + Math.max(0, limit));
+      if (most <= 0) continue;
+      const take = (heads: Iterable<DueHead>): DueHead[] => {
+        const taken: DueHead[] = [];
+        for (const head of heads) {
+          if (skip.has(head.id)) continue;
+          taken.push(head);
+          if (taken.length >= most) break; // ends the iteration (and frees the statement)
+        }
+        return taken;
+      };
+      const retries = take(this.#s.retryHeads.iterate({ endpointId, laneKey, now }));
+      const fresh = take(this.#s.freshHeads.iterate({ endpointId, laneKey }));
+      for (const head of [...retries, ...fresh].sort(byDue).slice(0, most))
+        candidates.push({ ...head, laneKey });
+    }
+    // In due order: each lane's first `floor` heads whatever `limit` says, then heads from `limit` up to its `max`.
+    let budget = limit;
+    const taken = new Map<string, number>();
+    const chosen: number[] = [];
+    for (const head of candidates.sort(byDue)) {
+      const n = taken.get(head.laneKey) ?? 0;
+      const { max, floor } = allowed(head.laneKey);
+      if (n >= max) continue;
+      if (n >= floor) {
+        if (budget <= 0) continue;
+        budget -= 1;
       }
-      return taken;
-    };
-    const retries = take(this.#s.retryHeads.iterate({ endpointId, now }));
-    const fresh = take(this.#s.freshHeads.iterate({ endpointId }));
-    const chosen = [...retries, ...fresh]
-      .sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
-      .slice(0, limit)
-      .map((h) => h.id);
+      taken.set(head.laneKey, n + 1);
+      chosen.push(head.id);
+    }
     if (chosen.length === 0) return [];
     const rows = new Map(this.#s.pendingByIds.all({ ids: JSON.stringify(chosen) }).map((r) => [r.id, r]));
     return chosen.flatMap((id) => rows.get(id) ?? []);
+  }
+
+  /** The endpoint's lane keys that have heads (fresh or waiting for a retry), in order. */
+  #laneKeys(endpointId: string): string[] {
+    const keys = new Set<string>();
+    for (const first of [this.#s.freshLaneKey, this.#s.retryLaneKey]) {
+      // From '' (the least text); then from the least text after the key found (the key and a NUL, in SQLite's
+      // binary order), so each lane costs one seek however many heads it has.
+      for (let from = ''; ;) {
+        const row = first.get({ endpointId, from });
+        if (row === undefined) break;
+        keys.add(row.laneKey);
+        from = `${row.laneKey}\u0000`;
+      }
+    }
+    return [...keys].sort();
   }
 
   loadDeliveryOf(endpointId: string, messageId: string): PendingDelivery | null {
@@ -406,6 +478,7 @@ export class EventWrites {
         endpointId: target,
         url: target === STATUS_CALLBACK_ENDPOINT ? event.statusCallback : null,
         conversation: orderKey(target, event.conversation, event.messageId),
+        laneKey: laneKeyOf(target, event.createdBy),
         now,
       });
       return s.delivery.get({ id: Number(lastInsertRowid) }) as DeliveryRow;
@@ -447,6 +520,14 @@ export class EventWrites {
  */
 function orderKey(endpointId: string, conversation: string, messageId: string): string {
   return endpointId === STATUS_CALLBACK_ENDPOINT ? messageId : conversation;
+}
+
+/**
+ * Whose share of the endpoint a delivery takes (see the deliverer's lanes): on the status-callback endpoint, the API
+ * key that sent the message ('' when unknown: one shared lane); the operator's endpoints have one lane.
+ */
+function laneKeyOf(endpointId: string, createdBy: string | null): string {
+  return endpointId === STATUS_CALLBACK_ENDPOINT ? (createdBy ?? '') : '';
 }
 
 function toEndpointState(row: EndpointRow): EndpointState {

@@ -212,6 +212,9 @@ export const eventDeliveries = sqliteTable(
     // 1 on the first pending delivery (lowest id) of its (endpoint, conversation): the only one that can be sent.
     // Kept by the writes (db/event-writes.ts) and, for deletes, by the trigger event_deliveries_head_deleted.
     head: integer('head').notNull().default(0),
+    // Whose share of the endpoint a delivery takes (events/deliverer.ts): on `status-callback`, the API key that sent
+    // the message (messages.created_by; '' for messages sent before keys were recorded); '' on other endpoints.
+    laneKey: text('lane_key').notNull().default(''),
   },
   (t) => [
     index('event_deliveries_event').on(t.eventId),
@@ -219,13 +222,14 @@ export const eventDeliveries = sqliteTable(
     index('event_deliveries_conversation')
       .on(t.endpointId, t.conversation, t.id)
       .where(sql`state = 'pending'`),
-    // The deliverer's loads: heads never attempted, in id order, and heads due for a retry, by due time. Both hold
-    // heads only (one row per conversation waiting), so a backlog behind a head costs them nothing.
+    // The deliverer's loads, per lane key: heads never attempted, in id order, and heads due for a retry, by due
+    // time. Both hold heads only (one row per conversation waiting), so a backlog behind a head costs them nothing,
+    // and a lane key's heads are reached without reading another's.
     index('event_deliveries_fresh_heads')
-      .on(t.endpointId, t.id, t.nextAttemptAt)
+      .on(t.endpointId, t.laneKey, t.id, t.nextAttemptAt)
       .where(sql`state = 'pending' AND head = 1 AND attempts = 0`),
     index('event_deliveries_retry_heads')
-      .on(t.endpointId, t.nextAttemptAt, t.id)
+      .on(t.endpointId, t.laneKey, t.nextAttemptAt, t.id)
       .where(sql`state = 'pending' AND head = 1 AND attempts > 0`),
     // An endpoint's backlog (pending, dead) and the events list's state filter.
     index('event_deliveries_state').on(t.state, t.endpointId),

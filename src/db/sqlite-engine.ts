@@ -21,6 +21,7 @@ import {
   type EndpointState,
   type EventFilter,
   type EventSummary,
+  type LaneAllowance,
   type PendingDelivery,
   type StoredEventDetail,
 } from '../core/events.js';
@@ -509,8 +510,9 @@ export class SqliteEngine {
     now: number,
     exclude: readonly number[],
     limit: number,
+    allowance?: LaneAllowance,
   ): PendingDelivery[] {
-    return this.#events.loadDue(endpointId, now, exclude, limit);
+    return this.#events.loadDue(endpointId, now, exclude, limit, allowance);
   }
 
   loadDeliveryOf(endpointId: string, messageId: string): PendingDelivery | null {

@@ -110,7 +110,7 @@ function read(req: Exclude<Request, { op: 'write' }>): unknown {
     case 'loadOutbox':
       return engine.loadOutbox(req.provider, req.afterId, req.limit);
     case 'loadDueDeliveries':
-      return engine.loadDueDeliveries(req.endpointId, req.now, req.exclude, req.limit);
+      return engine.loadDueDeliveries(req.endpointId, req.now, req.exclude, req.limit, req.allowance);
     case 'loadDeliveryOf':
       return engine.loadDeliveryOf(req.endpointId, req.messageId);
     case 'listEndpoints':

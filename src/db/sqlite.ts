@@ -23,6 +23,7 @@ import type {
   EndpointState,
   EventFilter,
   EventSummary,
+  LaneAllowance,
   PendingDelivery,
   RecordedDelivery,
   StoredEventDetail,
@@ -193,6 +194,7 @@ export class SqliteStore implements Store {
     now: number,
     exclude: readonly number[],
     limit: number,
+    allowance?: LaneAllowance,
   ): Promise<PendingDelivery[]> {
     return this.#request({
       op: 'loadDueDeliveries',
@@ -200,6 +202,7 @@ export class SqliteStore implements Store {
       now,
       exclude,
       limit,
+      ...(allowance && { allowance }),
     }) as Promise<PendingDelivery[]>;
   }
 

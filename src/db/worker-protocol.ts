@@ -1,6 +1,6 @@
 import { ERRORS, SwitchboardError, type ErrorCode } from '../core/errors.js';
 import type { ProviderId } from '../core/message.js';
-import type { EventFilter } from '../core/events.js';
+import type { EventFilter, LaneAllowance } from '../core/events.js';
 import type { MessageFilter } from '../core/store.js';
 import type { Outcome } from './group-commit.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
@@ -21,6 +21,7 @@ export type Request =
       now: number;
       exclude: readonly number[];
       limit: number;
+      allowance?: LaneAllowance;
     }
   | { id: number; op: 'loadDeliveryOf'; endpointId: string; messageId: string }
   | { id: number; op: 'listEndpoints' }

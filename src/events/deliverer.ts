@@ -5,6 +5,8 @@ import {
   type DeliveryResult,
   type EventPayload,
   type EventStore,
+  type LaneAllowance,
+  type LaneShare,
   type PendingDelivery,
   type RecordedDelivery,
 } from '../core/events.js';
@@ -35,7 +37,9 @@ export interface DelivererOptions {
    * Deliveries each endpoint holds ready to send (loaded and due, or in flight) at most; the rest wait in the
    * database and are loaded as these go. Per endpoint, so that one endpoint's backlog never holds up another's.
    * A delivery waiting for a retry is not sendable and does not count: up to as many again wait in memory on a
-   * timer, and beyond that they are read again from the database when due.
+   * timer, and beyond that they are read again from the database when due. On the status-callback endpoint, one
+   * client (API key) holds half of it at most, and every client may hold a few (four times the concurrency) even
+   * when the rest is full: see Lane.share and Lane.floor.
    * @default 10000
    */
   capacity?: number;
@@ -61,8 +65,6 @@ interface Delivery extends PendingDelivery {
   timer: NodeJS.Timeout | null;
   /** The wait before the next attempt that the last failure asked for (ms). */
   retryInMs: number;
-  /** Whose turn it is (see Turns): the callback URL's host on the status-callback endpoint, else ''. */
-  host: string;
   /** A compute-mode request waiting for this delivery's answer, until its deadline. */
   waiter: Waiter | null;
 }
@@ -79,11 +81,26 @@ interface Lane {
    * one that can be sent. What comes behind it stays in the database until it is done (see #apply).
    */
   heads: Map<string, Delivery>;
-  /** Conversations whose head is due and not in flight, taken in turn per host (see Turns). */
+  /**
+   * Conversations whose head is due and not in flight, taken in turn per lane key (see Turns): on the
+   * status-callback endpoint, the API key that sent the message, so that clients take turns; elsewhere one lane.
+   */
   ready: Turns;
-  /** Requests in flight per host, and the most one host may have (the status-callback endpoint: half). */
-  hostsInFlight: Map<string, number>;
-  perHost: number;
+  /** Requests in flight per lane key, and the most one lane may have (the status-callback endpoint: half). */
+  lanesInFlight: Map<string, number>;
+  perLane: number;
+  /** Heads held per lane key (loaded, not waiting on a retry timer): what counts against the lane's share. */
+  holding: Map<string, number>;
+  /**
+   * The most heads one lane key holds (the capacity, for an endpoint of one lane; on the status-callback endpoint
+   * half of it, so that one client's silent callbacks leave room for the others').
+   */
+  share: number;
+  /**
+   * Heads any lane key may hold even when the endpoint holds its capacity (0: none): however many clients fill
+   * their shares, another client's callbacks are still loaded, a few at a time.
+   */
+  floor: number;
   /** Heads waiting on a retry timer (not counted against the capacity). */
   waiting: number;
   /**
@@ -98,10 +115,27 @@ interface Lane {
   loading: Promise<void> | null;
   /** A load was asked for while one ran: run again, it may have missed rows. */
   missed: boolean;
-  /** The last load stopped at the capacity: more may be due in the database. */
+  /** The last load stopped at the capacity, or did not run for lack of it: more may be due in the database. */
   spilled: boolean;
+  /** Lane keys whose last load stopped at their share: more of theirs may be due. */
+  spilledLanes: Set<string>;
   /** The last record could not be written: no new attempts until one is (see #record). */
   recordsFailing: boolean;
+}
+
+/** Who may load (see EventDeliverer#eligibility). */
+interface Eligibility {
+  bulk: boolean;
+  /** Held lanes that may load, and how. */
+  lanes: Map<string, Eligible>;
+  others: Eligible;
+}
+
+interface Eligible {
+  /** Up to its share, from the capacity's room. */
+  bulk: boolean;
+  /** Up to the floor, whatever the room. */
+  floor: boolean;
 }
 
 interface Waiter {
@@ -113,6 +147,9 @@ interface Waiter {
 
 const DEFAULT_CAPACITY = 10_000;
 const LOAD_BATCH = 500;
+/** Heads every client may hold on the status-callback endpoint whatever the others hold, per request slot. */
+const FLOOR_PER_SLOT = 4;
+const NOTHING: LaneShare = { max: 0, floor: 0 };
 /** A record that could not be committed is written again after this, doubling up to the maximum. */
 const RECORD_RETRY_MS = 500;
 const RECORD_RETRY_MAX_MS = 30_000;
@@ -131,6 +168,11 @@ const SLOW_DOWN = new Set([429, 502, 503, 504]);
  * place), so what waits behind a head is never in memory, and a head waiting for a retry sits on a timer that the
  * capacity does not count. However large the backlog, a new conversation's event is loaded as soon as the
  * deliveries ahead of it in due order are: a waiting event holds up its own conversation and nothing else.
+ *
+ * On the status-callback endpoint, whose URLs API clients choose, deliveries go in lanes, one per API key that sent
+ * the message (PendingDelivery.laneKey): a lane has at most half the requests in flight and half the memory, and
+ * every lane keeps a few heads loaded however full memory is, so one client's silent hosts hold up only that
+ * client's callbacks. The load reads only lanes that may take something; a saturated lane's backlog costs nothing.
  *
  * A conversation's next delivery is sent only once the record of the one before is committed, so a crash repeats
  * at most the attempts in flight. The endpoint's concurrency slot, though, is freed as soon as it answers, so other
@@ -162,6 +204,8 @@ export class EventDeliverer {
     this.#now = options.now ?? Date.now;
     this.#capacity = options.capacity ?? DEFAULT_CAPACITY;
     for (const settings of options.endpoints) {
+      const callbacks = settings.id === STATUS_CALLBACK_ENDPOINT;
+      const share = callbacks ? Math.max(1, Math.ceil(this.#capacity / 2)) : this.#capacity;
       this.#lanes.set(settings.id, {
         settings,
         enabled: true,
@@ -170,12 +214,12 @@ export class EventDeliverer {
         inFlight: 0,
         heads: new Map(),
         ready: new Turns(),
-        hostsInFlight: new Map(),
-        // One client's silent callback host may take half the slots at most; the other half serves the rest.
-        perHost:
-          settings.id === STATUS_CALLBACK_ENDPOINT
-            ? Math.max(1, Math.ceil(settings.concurrency / 2))
-            : settings.concurrency,
+        lanesInFlight: new Map(),
+        // One client's silent callback hosts may take half the slots at most; the other half serves the rest.
+        perLane: callbacks ? Math.max(1, Math.ceil(settings.concurrency / 2)) : settings.concurrency,
+        holding: new Map(),
+        share,
+        floor: callbacks ? Math.min(share, FLOOR_PER_SLOT * settings.concurrency) : 0,
         waiting: 0,
         urgent: new Map(),
         received: new Map(),
@@ -183,6 +227,7 @@ export class EventDeliverer {
         loading: null,
         missed: false,
         spilled: false,
+        spilledLanes: new Set(),
         recordsFailing: false,
       });
     }
@@ -343,8 +388,10 @@ export class EventDeliverer {
   }
 
   /**
-   * Loads the endpoint's due heads up to its capacity. Once full, it loads again when half has gone: each load
-   * skips what is held already, so loading in halves keeps that cost to a few rows per delivery. Never rejects.
+   * Loads the endpoint's due heads up to its capacity, each lane key up to its share, and every lane up to the floor
+   * whatever the others hold. Loading waits until there is room for half a share (or a lane is below half its
+   * share, or half its floor): each load skips what is held already, so loading in halves keeps that cost to a few
+   * rows per delivery, and a lane that may take nothing is not read at all. Never rejects.
    */
   #load(lane: Lane): Promise<void> {
     if (!lane.enabled || this.#stopping) return Promise.resolve();
@@ -352,8 +399,8 @@ export class EventDeliverer {
       lane.missed = true;
       return lane.loading;
     }
-    if (this.#held(lane) >= Math.max(1, Math.ceil(this.#capacity / 2))) {
-      // Enough to send: the rest waits in the database, loaded as these go (see #done).
+    if (!this.#worthLoading(this.#eligibility(lane))) {
+      // Enough to send: the rest waits in the database, loaded as these go (see #freed).
       lane.spilled = true;
       return Promise.resolve();
     }
@@ -363,25 +410,68 @@ export class EventDeliverer {
       try {
         do {
           lane.missed = false;
-          while (this.#held(lane) < this.#capacity && lane.enabled && !this.#stopping) {
-            const limit = Math.min(LOAD_BATCH, this.#capacity - this.#held(lane));
+          const eligible = this.#eligibility(lane);
+          if (!this.#worthLoading(eligible)) break;
+          // Lanes held when this round began; any other is new, and may take what new lanes may.
+          const held = new Set(lane.holding.keys());
+          const shareOf = (laneKey: string) =>
+            this.#shareOf(
+              lane,
+              laneKey,
+              eligible.lanes.get(laneKey) ?? (held.has(laneKey) ? null : eligible.others),
+            );
+          while (lane.enabled && !this.#stopping) {
+            const room = Math.max(0, this.#capacity - this.#held(lane));
+            const budget = eligible.bulk ? Math.min(LOAD_BATCH, room) : 0;
+            if (eligible.bulk && budget === 0) {
+              // Filled to the capacity (floors were taken in the first pass): the rest waits in the database.
+              lane.spilled = true;
+              break;
+            }
+            const allowance: LaneAllowance = {
+              lanes: [...new Set([...held, ...lane.holding.keys()])].map((laneKey) => ({
+                laneKey,
+                ...shareOf(laneKey),
+              })),
+              others: this.#shareOf(lane, null, eligible.others),
+            };
+            const shares = new Map(allowance.lanes.map((l) => [l.laneKey, l]));
+            const shareIn = (laneKey: string) => shares.get(laneKey) ?? allowance.others;
+            if (allowance.others.max === 0 && !allowance.lanes.some((l) => l.max > 0)) break;
             const now = this.#now();
-            // What this endpoint holds and the database would answer as due (a head on a retry timer is not due
+            // What the lanes read hold and the database would answer as due (a head on a retry timer is not due
             // there yet, unless the wall clock jumped: then it is skipped too, and its own timer decides).
-            const held = [...lane.heads.values()]
+            const exclude = [...lane.heads.values()]
               .filter((d) => d.timer === null || d.attempts === 0 || d.nextAttemptAt <= now)
+              .filter((d) => shareIn(d.laneKey).max > 0)
               .map((d) => d.id);
             const rows = await this.#o.store.loadDueDeliveries(
               lane.settings.id,
               now,
-              [...held, ...skipped],
-              limit,
+              [...exclude, ...skipped],
+              budget,
+              allowance,
             );
-            for (const row of rows) if (!this.#add(lane, row)) skipped.push(row.id);
-            lane.spilled = rows.length === limit;
-            if (rows.length < limit) break;
+            const taken = new Map<string, number>();
+            for (const row of rows) {
+              taken.set(row.laneKey, (taken.get(row.laneKey) ?? 0) + 1);
+              if (!this.#add(lane, row)) skipped.push(row.id);
+            }
+            // Which lanes stopped at their share (more of theirs may be due), and whether the budget ran out.
+            let fromBudget = 0;
+            for (const laneKey of new Set([...shares.keys(), ...taken.keys()])) {
+              const share = shareIn(laneKey);
+              if (share.max === 0) continue;
+              const n = taken.get(laneKey) ?? 0;
+              fromBudget += Math.max(0, n - share.floor);
+              if (n >= share.max) lane.spilledLanes.add(laneKey);
+              else lane.spilledLanes.delete(laneKey);
+            }
+            const stopped = budget > 0 && fromBudget >= budget;
+            lane.spilled = stopped || !eligible.bulk;
+            if (!stopped || rows.length === 0) break;
           }
-        } while (lane.missed && this.#held(lane) < this.#capacity && !this.#stopping);
+        } while (lane.missed && !this.#stopping);
       } catch (err) {
         // Tried again by the next poll.
         this.#o.log.error({ err, endpointId: lane.settings.id }, 'loading event deliveries failed');
@@ -393,6 +483,56 @@ export class EventDeliverer {
       if (lane.loading === loading) lane.loading = null;
     });
     return loading;
+  }
+
+  /**
+   * Who may load now. `bulk`: the endpoint has room for half a share; then each lane below half its share may fill
+   * it. Whatever the room, a lane below half the floor may fill that. Lanes not held are `others`.
+   */
+  #eligibility(lane: Lane): Eligibility {
+    const bulk = this.#capacity - this.#held(lane) > Math.floor(lane.share / 2);
+    const lanes = new Map<string, Eligible>();
+    for (const [laneKey, n] of lane.holding) {
+      const eligible = {
+        bulk: bulk && n < Math.ceil(lane.share / 2),
+        floor: lane.floor > 0 && n < Math.ceil(lane.floor / 2),
+      };
+      if (eligible.bulk || eligible.floor) lanes.set(laneKey, eligible);
+    }
+    return { bulk, lanes, others: { bulk, floor: lane.floor > 0 } };
+  }
+
+  #worthLoading(eligible: Eligibility): boolean {
+    return eligible.lanes.size > 0 || eligible.others.bulk || eligible.others.floor;
+  }
+
+  /** What a lane may take in one load (`laneKey` null: a lane not held). */
+  #shareOf(lane: Lane, laneKey: string | null, eligible: Eligible | null): LaneShare {
+    if (eligible === null) return NOTHING;
+    const n = laneKey === null ? 0 : (lane.holding.get(laneKey) ?? 0);
+    const floor = eligible.floor ? Math.max(0, lane.floor - n) : 0;
+    return { max: Math.max(floor, eligible.bulk ? Math.max(0, lane.share - n) : 0), floor };
+  }
+
+  /**
+   * A head of `laneKey` left memory or went to wait for a retry: load again if that lane stopped at its share and
+   * is now below half of it (or of its floor), or if the last load stopped at the capacity and there is room again.
+   * Lanes not held are loaded by the notices and polls.
+   */
+  #freed(lane: Lane, laneKey: string): void {
+    if (!lane.enabled || this.#stopping) return;
+    const n = lane.holding.get(laneKey) ?? 0;
+    const bulk = this.#capacity - this.#held(lane) > Math.floor(lane.share / 2);
+    const below =
+      (bulk && n < Math.ceil(lane.share / 2)) || (lane.floor > 0 && n < Math.ceil(lane.floor / 2));
+    if ((lane.spilledLanes.has(laneKey) && below) || (lane.spilled && bulk)) void this.#load(lane);
+  }
+
+  /** Counts a head for its lane's share (+1 when it is held, -1 when it leaves or waits for a retry). */
+  #hold(lane: Lane, laneKey: string, delta: number): void {
+    const n = (lane.holding.get(laneKey) ?? 0) + delta;
+    if (n > 0) lane.holding.set(laneKey, n);
+    else lane.holding.delete(laneKey);
   }
 
   /**
@@ -416,11 +556,11 @@ export class EventDeliverer {
       slot: false,
       timer: null,
       retryInMs: 0,
-      host: row.url === null ? '' : new URL(row.url).hostname,
       waiter: null,
     };
     lane.heads.set(row.conversation, delivery);
-    lane.ready.add(row.conversation, delivery.host);
+    this.#hold(lane, delivery.laneKey, 1);
+    lane.ready.add(row.conversation, delivery.laneKey);
     if (row.type === 'message.received' && lane.settings.id === this.#o.replies.endpointId) {
       lane.received.set(row.messageId, delivery);
       const attach = lane.expecting.get(row.messageId);
@@ -450,7 +590,7 @@ export class EventDeliverer {
     for (const conversation of lane.urgent.keys()) {
       if (lane.ready.delete(conversation)) this.#start(lane, conversation);
     }
-    const admits = (host: string) => (lane.hostsInFlight.get(host) ?? 0) < lane.perHost;
+    const admits = (laneKey: string) => (lane.lanesInFlight.get(laneKey) ?? 0) < lane.perLane;
     while (lane.inFlight < lane.settings.concurrency && lane.ready.size > 0) {
       const conversation = lane.ready.take(admits);
       if (conversation === undefined) break;
@@ -464,7 +604,7 @@ export class EventDeliverer {
     delivery.inFlight = true;
     delivery.slot = true;
     lane.inFlight += 1;
-    lane.hostsInFlight.set(delivery.host, (lane.hostsInFlight.get(delivery.host) ?? 0) + 1);
+    lane.lanesInFlight.set(delivery.laneKey, (lane.lanesInFlight.get(delivery.laneKey) ?? 0) + 1);
     const attempt = this.#attempt(lane, delivery).catch((err: unknown) => {
       // A bug, not an answer: the delivery stays at its conversation's head and is tried again later.
       this.#o.log.error({ err, deliveryId: delivery.id }, 'event delivery failed unexpectedly');
@@ -736,9 +876,9 @@ export class EventDeliverer {
     if (!delivery.slot) return;
     delivery.slot = false;
     lane.inFlight -= 1;
-    const host = (lane.hostsInFlight.get(delivery.host) ?? 1) - 1;
-    if (host > 0) lane.hostsInFlight.set(delivery.host, host);
-    else lane.hostsInFlight.delete(delivery.host);
+    const inFlight = (lane.lanesInFlight.get(delivery.laneKey) ?? 1) - 1;
+    if (inFlight > 0) lane.lanesInFlight.set(delivery.laneKey, inFlight);
+    else lane.lanesInFlight.delete(delivery.laneKey);
     this.#pump(lane);
   }
 
@@ -746,7 +886,7 @@ export class EventDeliverer {
   #keep(lane: Lane, delivery: Delivery): void {
     delivery.inFlight = false;
     this.#releaseSlot(lane, delivery);
-    lane.ready.add(delivery.conversation, delivery.host);
+    lane.ready.add(delivery.conversation, delivery.laneKey);
     this.#pump(lane);
   }
 
@@ -762,21 +902,24 @@ export class EventDeliverer {
       return;
     }
     lane.waiting += 1;
+    this.#hold(lane, delivery.laneKey, -1);
     delivery.timer = setTimeout(() => {
       delivery.timer = null;
       lane.waiting -= 1;
-      lane.ready.add(delivery.conversation, delivery.host);
+      this.#hold(lane, delivery.laneKey, 1);
+      lane.ready.add(delivery.conversation, delivery.laneKey);
       this.#pump(lane);
     }, ms);
     delivery.timer.unref();
     // No longer counted against the capacity: loading may go on.
-    if (lane.spilled) void this.#load(lane);
+    this.#freed(lane, delivery.laneKey);
   }
 
   /** The delivery leaves memory (delivered, dead, gone, or left to the database). */
   #done(lane: Lane, delivery: Delivery): void {
     delivery.inFlight = false;
     this.#releaseSlot(lane, delivery);
+    const held = delivery.timer === null;
     if (delivery.timer) {
       clearTimeout(delivery.timer);
       delivery.timer = null;
@@ -785,8 +928,9 @@ export class EventDeliverer {
     if (lane.heads.get(delivery.conversation) === delivery) {
       lane.heads.delete(delivery.conversation);
       lane.ready.delete(delivery.conversation);
+      if (held) this.#hold(lane, delivery.laneKey, -1);
     }
     if (lane.received.get(delivery.messageId) === delivery) lane.received.delete(delivery.messageId);
-    if (lane.spilled) void this.#load(lane);
+    this.#freed(lane, delivery.laneKey);
   }
 }

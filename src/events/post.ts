@@ -37,8 +37,18 @@ export interface Agents {
   https: HttpsAgent;
 }
 
-export function createAgents(): Agents {
-  return { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+/** How long a kept-alive connection may sit idle (below the common servers' 5 s, so they do not close it first). */
+const IDLE_MS = 4_000;
+
+/**
+ * `idleMs`: an idle connection is closed after this (Node's agents keep one forever otherwise, for as long as the
+ * other end does: every connection has a deadline).
+ */
+export function createAgents(idleMs = IDLE_MS): Agents {
+  return {
+    http: new HttpAgent({ keepAlive: true, timeout: idleMs }),
+    https: new HttpsAgent({ keepAlive: true, timeout: idleMs }),
+  };
 }
 
 /** Where a post may connect (net/callback-guard.ts); none for the operator's own endpoints. */
@@ -91,6 +101,7 @@ export async function postEvent(
   // One controller per request, linked to the long-lived shutdown signal only while it runs: AbortSignal.any()
   // on that signal keeps a reference per request for the life of the process (Node 20).
   const controller = new AbortController();
+  const deadline = performance.now() + options.timeoutMs;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -100,7 +111,10 @@ export async function postEvent(
   if (options.signal.aborted) controller.abort();
   else options.signal.addEventListener('abort', onHalt, { once: true });
   try {
-    return await exchange(target, headers, body, options, controller.signal, result, () => timedOut);
+    return await exchange(target, headers, body, options, controller.signal, result, {
+      deadline,
+      timedOut: () => timedOut,
+    });
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener('abort', onHalt);
@@ -114,7 +128,7 @@ function exchange(
   options: PostOptions,
   signal: AbortSignal,
   result: Result,
-  timedOut: () => boolean,
+  time: { deadline: number; timedOut: () => boolean },
 ): Promise<PostResult> {
   return new Promise<PostResult>((resolve) => {
     const secure = target.protocol === 'https:';
@@ -135,21 +149,25 @@ function exchange(
       // After the status line, the answer's own handling (below) says what happened.
       if (answered) return;
       const refused = (err as NodeJS.ErrnoException).code === ADDRESS_REFUSED;
-      resolve(result({ error: describeFailure(err, timedOut(), options.timeoutMs), refused }));
+      resolve(result({ error: describeFailure(err, time.timedOut(), options.timeoutMs), refused }));
     });
     request.on('response', (response) => {
       answered = true;
-      void answer(response, options.readBody, result).then(resolve);
+      void answer(response, options.readBody, result, time.deadline).then(resolve);
     });
     request.end(body);
   });
 }
 
-async function answer(response: IncomingMessage, readBody: boolean, result: Result): Promise<PostResult> {
+async function answer(
+  response: IncomingMessage,
+  readBody: boolean,
+  result: Result,
+  deadline: number,
+): Promise<PostResult> {
   const statusCode = response.statusCode ?? 0;
   if (statusCode < 200 || statusCode >= 300) {
-    // Not read, but released, so the connection can be reused.
-    discard(response);
+    discard(response, deadline);
     return result({
       statusCode,
       retryAfterMs: parseRetryAfter(header(response, 'retry-after')),
@@ -161,7 +179,7 @@ async function answer(response: IncomingMessage, readBody: boolean, result: Resu
   }
   const contentType = header(response, 'content-type')?.toLowerCase() ?? null;
   if (!readBody) {
-    discard(response);
+    discard(response, deadline);
     return result({ statusCode, contentType });
   }
   try {
@@ -178,10 +196,23 @@ function header(response: IncomingMessage, name: string): string | null {
   return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 }
 
-/** Drains an answer that is not read (the connection can then be reused), or drops it past MAX_ANSWER_BYTES. */
-function discard(response: IncomingMessage): void {
-  let size = 0;
+/**
+ * An answer that is not read: drained, so that its connection can be reused, but only until the attempt's own
+ * deadline and up to MAX_ANSWER_BYTES; past either, the connection is closed. The attempt's result does not wait for
+ * this; without the deadline, an endpoint trickling its body would hold a connection for as long as it liked, one
+ * more per attempt.
+ */
+function discard(response: IncomingMessage, deadline: number): void {
   response.on('error', () => undefined);
+  const declared = Number(header(response, 'content-length'));
+  if (Number.isFinite(declared) && declared > MAX_ANSWER_BYTES) {
+    response.destroy();
+    return;
+  }
+  const timer = setTimeout(() => response.destroy(), Math.max(0, deadline - performance.now()));
+  timer.unref();
+  response.on('close', () => clearTimeout(timer));
+  let size = 0;
   response.on('data', (chunk: Buffer) => {
     size += chunk.byteLength;
     if (size > MAX_ANSWER_BYTES) response.destroy();
@@ -208,23 +239,55 @@ async function readCapped(response: IncomingMessage, max: number): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * What the attempt log says about a request that got no answer: fixed words per error code, never the error's own
+ * message, which can name the address connected to (`connect ETIMEDOUT 203.0.113.9:443`) or quote a certificate,
+ * and the log is read by keys other than the one that chose a callback URL.
+ */
 function describeFailure(failure: Error, timedOut: boolean, timeoutMs: number): string {
   if (timedOut) return `no answer within ${timeoutMs} ms`;
   if (failure.name === 'AbortError') return 'aborted (shutting down)';
   // A name with several addresses fails with one error per address tried (happy eyeballs): the first says enough.
   const err =
     failure instanceof AggregateError && failure.errors[0] instanceof Error ? failure.errors[0] : failure;
-  const code = (err as NodeJS.ErrnoException).code;
-  switch (code) {
-    case ADDRESS_REFUSED:
-      return REFUSED_ERROR;
-    case 'ECONNREFUSED':
-      return 'connection refused (ECONNREFUSED)';
-    case 'ENOTFOUND':
-      return 'host not found (ENOTFOUND)';
-    case 'ECONNRESET':
-      return 'connection closed before an answer (ECONNRESET)';
-    default:
-      return code ? `${err.message} (${code})` : err.message;
-  }
+  const raw = (err as NodeJS.ErrnoException).code;
+  // A code is a fixed token of Node's or OpenSSL's; anything else is not repeated.
+  const code = typeof raw === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(raw) ? raw : null;
+  if (code === null) return 'connection failed';
+  if (code === ADDRESS_REFUSED) return REFUSED_ERROR;
+  const words = FAILURES[code] ?? failureClass(code);
+  return `${words} (${code})`;
 }
+
+const FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection closed before an answer',
+  EPIPE: 'connection closed before an answer',
+  ECONNABORTED: 'connection closed before an answer',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  EHOSTDOWN: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  // Name resolution (net/resolve.ts: c-ares codes, and getaddrinfo's for the operator's own endpoints).
+  ENOTFOUND: 'host not found',
+  ENODATA: 'host not found',
+  EBADNAME: 'host not found',
+  EAI_AGAIN: 'host could not be resolved right now',
+  ETIMEOUT: 'host could not be resolved right now',
+  ESERVFAIL: 'host could not be resolved right now',
+  EREFUSED: 'host could not be resolved right now',
+  ERR_STREAM_PREMATURE_CLOSE: 'connection closed before an answer',
+  // What Node's TLS socket reports for most handshake failures (OpenSSL's text is in the message).
+  EPROTO: 'TLS failure',
+};
+
+function failureClass(code: string): string {
+  if (code.startsWith('HPE_')) return 'not a valid HTTP answer';
+  if (code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || TLS_CODES.test(code))
+    return 'TLS failure';
+  return 'connection failed';
+}
+
+/** OpenSSL's certificate verification codes (X509_V_ERR_* without the prefix), as Node reports them. */
+const TLS_CODES = /CERT|_SIGNATURE|ISSUER|CHAIN|CRL|ALTNAME|HOSTNAME_MISMATCH/;

@@ -1,8 +1,8 @@
 /**
- * Conversations ready to send on one endpoint, grouped by a key and taken in turn, key by key: the host a
- * message's callback URL names, on the status-callback endpoint, so that one client's slow or silent host cannot
- * fill every request slot while other clients' callbacks wait. An endpoint of the operator's has one key: first
- * come, first served.
+ * Conversations ready to send on one endpoint, grouped by a key and taken in turn, key by key: on the
+ * status-callback endpoint the API key that sent the message (its lane key), so that one client's slow or silent
+ * callback hosts, however many names they go by, cannot fill every request slot while other clients' callbacks wait.
+ * An endpoint of the operator's has one key: first come, first served.
  */
 export class Turns {
   /** Each key's conversations in the order they became ready; the map's own order is the turn order. */

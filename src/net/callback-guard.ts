@@ -3,15 +3,14 @@ import type { LookupFunction } from 'node:net';
 import { SwitchboardError } from '../core/errors.js';
 import { describeKind, type AddressKind, type AddressPolicy } from './address-policy.js';
 import { literalAddress } from './ip.js';
+import { HostLookups, type HostLookupOptions } from './host-lookups.js';
 import type { ResolveHost, ResolvedAddress } from './resolve.js';
 
 /** The code of the error a guarded connection fails with when its address is refused. */
 export const ADDRESS_REFUSED = 'ERR_CALLBACK_ADDRESS_REFUSED';
 
-/** How long the send API waits for a callback host's addresses before answering 503. */
-const RESOLVE_TIMEOUT_MS = 5_000;
 /** Resolver answers meaning the name does not exist (or has no address): the client's mistake, not ours. */
-const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA']);
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA', 'EBADNAME']);
 
 /**
  * Keeps messages' status callbacks (URLs chosen by API clients) off the gateway's own networks: an API key with
@@ -26,11 +25,15 @@ const NO_SUCH_NAME = new Set(['ENOTFOUND', 'ENODATA']);
  */
 export class CallbackGuard {
   readonly #policy: AddressPolicy;
-  readonly #resolve: ResolveHost;
+  readonly #lookups: HostLookups;
 
-  constructor(policy: AddressPolicy, resolve: ResolveHost) {
+  /**
+   * `resolve` is used for both checks, through one HostLookups (a bounded number of lookups at once, answers kept
+   * for their TTL): the send API's callers wait for it 5 s at most (then 503), a connection as long.
+   */
+  constructor(policy: AddressPolicy, resolve: ResolveHost, lookups: HostLookupOptions = {}) {
     this.#policy = policy;
-    this.#resolve = resolve;
+    this.#lookups = new HostLookups(resolve, lookups);
   }
 
   /**
@@ -63,7 +66,7 @@ export class CallbackGuard {
    * ADDRESS_REFUSED), and otherwise hands over exactly the addresses it checked.
    */
   readonly lookup: LookupFunction = (hostname, options: LookupOptions, callback) => {
-    this.#resolve(hostname).then(
+    this.#lookups.resolve(hostname).then(
       (addresses) => {
         const wanted = addresses.filter((a) => familyMatches(a, options.family));
         if (wanted.length === 0) {
@@ -87,31 +90,27 @@ export class CallbackGuard {
   async #judge(hostname: string): Promise<SwitchboardError | null> {
     const literal = literalAddress(hostname);
     if (literal !== null) {
+      // An address the client wrote itself: saying what kind it is tells the client nothing it did not know.
       const kind = this.#policy.refusal(literal.address, literal.family);
-      return kind === null ? null : refusal(`statusCallback's host ${hostname} is ${describeKind(kind)}`);
+      return kind === null
+        ? null
+        : refusal(
+            `statusCallback's host ${hostname} is ${describeKind(kind)}; status callbacks go to public addresses only`,
+          );
     }
     let addresses: ResolvedAddress[];
     try {
-      addresses = await withTimeout(this.#resolve(hostname), RESOLVE_TIMEOUT_MS);
+      addresses = await this.#lookups.resolve(hostname);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== undefined && NO_SUCH_NAME.has(code)) {
-        return refusal(`statusCallback's host ${hostname} does not resolve to any address`);
-      }
+      if (code !== undefined && NO_SUCH_NAME.has(code)) return nameRefusal(hostname);
       return new SwitchboardError(
         'service_unavailable',
         `statusCallback's host ${hostname} could not be resolved right now; retry later.`,
       );
     }
-    if (addresses.length === 0) {
-      return refusal(`statusCallback's host ${hostname} does not resolve to any address`);
-    }
-    // The address is not named: a client must not learn the gateway's internal DNS through this message.
-    for (const a of addresses) {
-      const kind = this.#kind(a);
-      if (kind !== null)
-        return refusal(`statusCallback's host ${hostname} resolves to ${describeKind(kind)}`);
-    }
+    if (addresses.length === 0) return nameRefusal(hostname);
+    for (const a of addresses) if (this.#kind(a) !== null) return nameRefusal(hostname);
     return null;
   }
 
@@ -123,21 +122,20 @@ export class CallbackGuard {
 function refusal(why: string): SwitchboardError {
   return new SwitchboardError(
     'invalid_callback_url',
-    `${why}; status callbacks go to public addresses only (the gateway's operator can allow networks with ` +
-      'CALLBACK_ALLOWED_NETWORKS).',
+    `${why} (the gateway's operator can allow networks with CALLBACK_ALLOWED_NETWORKS).`,
   );
+}
+
+/**
+ * Every refusal of a name in the same words: whether it does not exist or resolves to an address of the gateway's
+ * own networks (and which kind) is what a client probing for internal DNS names must not learn.
+ */
+function nameRefusal(hostname: string): SwitchboardError {
+  return refusal(`statusCallback's host ${hostname} must resolve, to public addresses only`);
 }
 
 function familyMatches(a: ResolvedAddress, family: LookupOptions['family']): boolean {
   if (family === 4 || family === 'IPv4') return a.family === 4;
   if (family === 6 || family === 'IPv6') return a.family === 6;
   return true;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEOUT' })), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SwitchboardError } from '../../src/core/errors.js';
-import type { EventStore } from '../../src/core/events.js';
+import type { EventStore, LaneAllowance } from '../../src/core/events.js';
 import type { Store } from '../../src/core/store.js';
 import { until } from '../helpers/wait.js';
 import { inbound, outbound, status } from './store-contract.js';
@@ -336,6 +336,72 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       await store.redeliver(due[0]!.eventId, 'status-callback');
       expect((await pendingOf('status-callback')).length).toBe(3);
       expect((await dueOf('status-callback')).map((d) => d.conversation)).toEqual([ids[0], ids[1]]);
+    });
+
+    it('keys each status callback by the API key that sent its message, and loads lane by lane', async () => {
+      await store.syncEndpoints([
+        { id: 'status-callback', url: '', events: ['message.status'] },
+        { id: 'inbox', url: 'https://app.example/in', events: ['message.received'] },
+      ]);
+      const sent = async (createdBy: string | null, n: number) => {
+        const [q] = await store.enqueue([
+          outbound({ createdBy, statusCallback: `https://app.example/cb/${n}`, to: `+1415555${1000 + n}` }),
+        ]);
+        const id = q!.outcome === 'stored' ? q!.message.id : '';
+        await store.recordSend({
+          kind: 'accepted',
+          messageId: id,
+          attempt: attemptRecord(),
+          providerMessageId: `SMlane${n}-${id}`,
+          providerStatus: 'queued',
+          from: null,
+        });
+      };
+      for (const [n, key] of ['key-a', 'key-a', 'key-a', 'key-b', null, 'key-b'].entries())
+        await sent(key, n);
+      const lanesOf = (due: { laneKey: string }[]) => due.map((d) => d.laneKey);
+      // Messages sent before keys were recorded share one lane ('').
+      expect(lanesOf(await dueOf('status-callback'))).toEqual([
+        'key-a',
+        'key-a',
+        'key-a',
+        'key-b',
+        '',
+        'key-b',
+      ]);
+      // A lane that may take nothing is left out; the others take at most their max, in due order.
+      const lane = (laneKey: string, max: number, floor = 0) => ({ laneKey, max, floor });
+      const due = (limit: number, allowance: LaneAllowance) =>
+        store.loadDueDeliveries('status-callback', Date.now(), [], limit, allowance);
+      expect(lanesOf(await due(10, { lanes: [lane('key-a', 0)], others: { max: 1, floor: 0 } }))).toEqual([
+        'key-b',
+        '',
+      ]);
+      expect(lanesOf(await due(10, { lanes: [lane('key-a', 2)], others: { max: 0, floor: 0 } }))).toEqual([
+        'key-a',
+        'key-a',
+      ]);
+      // Floors are taken whatever the limit; beyond them, the limit in due order.
+      expect(lanesOf(await due(0, { lanes: [], others: { max: 2, floor: 1 } }))).toEqual([
+        'key-a',
+        'key-b',
+        '',
+      ]);
+      expect(lanesOf(await due(1, { lanes: [], others: { max: 2, floor: 1 } }))).toEqual([
+        'key-a',
+        'key-a',
+        'key-b',
+        '',
+      ]);
+      // Not the other endpoints: one lane.
+      await store.ingest([{ event: inbound(), optOut: null }]);
+      expect(lanesOf(await dueOf('inbox'))).toEqual(['']);
+      // A redelivery and a replay keep the message's key.
+      const [first] = await dueOf('status-callback');
+      const [redelivered] = (await store.redeliver(first!.eventId, 'status-callback'))!;
+      await store.recordDelivery(result(first!.id, attempt('delivered', 200), 0));
+      const next = await dueOf('status-callback');
+      expect(next.find((d) => d.id === redelivered!.id)?.laneKey).toBe('key-a');
     });
 
     it('hands a conversation on when its first delivery is deleted with its message', async () => {

@@ -183,7 +183,8 @@ describe('retries, order and endpoint answers', () => {
   });
 
   it('keeps a conversation in order while its event waits for a retry; other conversations go on', async () => {
-    const { app, gw } = await withApp();
+    // A retry a second later: the other conversation's event (two requests away) goes first even on a loaded machine.
+    const { app, gw } = await withApp({ APP_WEBHOOK_RETRY_SCHEDULE: '1s' });
     let failedOnce = false;
     app.answer((req) => {
       const event = JSON.parse(req.body);

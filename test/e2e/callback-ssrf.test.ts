@@ -15,6 +15,8 @@ import { eventually } from '../helpers/wait.js';
 
 const TO = '+14155550123';
 const PUBLIC = '93.184.216.34';
+/** A name is refused in the same words whatever the reason (internal DNS names must not be told apart). */
+const NAME_REFUSED = /must resolve, to public addresses only \(/;
 
 let gw: SendGateway | undefined;
 const apps: TestApp[] = [];
@@ -63,21 +65,17 @@ describe('statusCallback addresses refused by the send API', () => {
     ['loopback written in hex (0x7f000001)', 'http://0x7f000001/cb', /127\.0\.0\.1 is a loopback address/],
     ['loopback written in octal', 'http://017700000001/cb', /a loopback address/],
     ['IPv6 loopback', 'http://[::1]:3000/cb', /\[::1\] is a loopback address/],
-    [
-      'a name for loopback (localhost)',
-      'http://localhost:3000/cb',
-      /localhost resolves to a loopback address/,
-    ],
+    ['a name for loopback (localhost)', 'http://localhost:3000/cb', NAME_REFUSED],
     ['cloud metadata', 'http://169.254.169.254/latest/meta-data/', /a link-local address/],
-    ['a name for cloud metadata', 'http://metadata.example/', /resolves to a link-local address/],
+    ['a name for cloud metadata', 'http://metadata.example/', NAME_REFUSED],
     ['IPv6 link-local', 'http://[fe80::1]/cb', /a link-local address/],
     ['a private network (10/8)', 'https://10.0.0.5/cb', /a private network address/],
     ['a private network (172.16/12)', 'https://172.20.1.1/cb', /a private network address/],
     ['a private network (192.168/16)', 'https://192.168.1.1/cb', /a private network address/],
-    ['a name on a private network', 'https://internal.example/cb', /resolves to a private network address/],
-    ['a name with a private address among public ones', 'https://mixed.example/cb', /resolves to a private/],
+    ['a name on a private network', 'https://internal.example/cb', NAME_REFUSED],
+    ['a name with a private address among public ones', 'https://mixed.example/cb', NAME_REFUSED],
     ['IPv6 unique-local', 'http://[fd12:3456::1]/cb', /unique-local/],
-    ['an IPv6 name with a unique-local address', 'https://six.example/cb', /resolves to a unique-local/],
+    ['an IPv6 name with a unique-local address', 'https://six.example/cb', NAME_REFUSED],
     ['the unspecified IPv4 address', 'http://0.0.0.0:3000/cb', /an unspecified address/],
     ['the unspecified IPv6 address', 'http://[::]:3000/cb', /an unspecified address/],
     ['carrier-grade NAT', 'http://100.64.0.1/cb', /a carrier-grade NAT address/],
@@ -89,7 +87,7 @@ describe('statusCallback addresses refused by the send API', () => {
     ['IPv4-mapped IPv6 private', 'http://[::ffff:10.0.0.1]/cb', /a private network address/],
     ['NAT64 of loopback', 'http://[64:ff9b::7f00:1]/cb', /a loopback address/],
     ['6to4 of a private address', 'http://[2002:c0a8:101::1]/cb', /a private network address/],
-    ['a name that does not resolve', 'https://nowhere.example/cb', /does not resolve/],
+    ['a name that does not resolve', 'https://nowhere.example/cb', NAME_REFUSED],
   ])('refuses %s: 422 invalid_callback_url, nothing stored', async (_name, url, why) => {
     const res = await shared.send({ to: TO, body: 'x', statusCallback: `${url}?token=SECRET-TOKEN` });
     const payload = await json(res);
@@ -101,6 +99,36 @@ describe('statusCallback addresses refused by the send API', () => {
       /SECRET-TOKEN|\/cb|meta-data|10\.1\.2\.3|192\.168\.0\.10|fd00::5/,
     );
     expect((await shared.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
+  });
+});
+
+describe('a refused name', () => {
+  it('is refused in the same words whether it does not exist or resolves to an address of any refused kind', async () => {
+    gw = await startSendGateway({
+      env: { APP_WEBHOOK_SECRET: newSecret() },
+      deps: {
+        resolveHost: fakeResolver({
+          'a.example': ['10.1.2.3'],
+          'b.example': ['127.0.0.1'],
+          'c.example': ['169.254.169.254'],
+          'd.example': ['fd00::5'],
+          'e.example': [PUBLIC, '192.168.0.10'],
+          'f.example': [],
+        }),
+      },
+    });
+    const messages = new Set<string>();
+    for (const host of ['a', 'b', 'c', 'd', 'e', 'f', 'nowhere']) {
+      const res = await gw.send({ to: TO, body: 'x', statusCallback: `https://${host}.example/cb` });
+      expect(res.status).toBe(422);
+      const { error } = await json(res);
+      expect(error.code).toBe('invalid_callback_url');
+      messages.add((error.message as string).replace(`${host}.example`, 'HOST'));
+    }
+    expect([...messages]).toEqual([
+      "statusCallback's host HOST must resolve, to public addresses only (the gateway's operator can allow " +
+        'networks with CALLBACK_ALLOWED_NETWORKS).',
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryInfo, EventDetail } from '../../src/core/events.js';
 import { newSecret, TestApp, type AppRequest } from '../helpers/app-server.js';
 import { twilioInbound, unique } from '../helpers/carriers.js';
-import { json } from '../helpers/gateway.js';
+import { API_KEY, json } from '../helpers/gateway.js';
 import { startSendGateway, type SendGateway } from '../helpers/send-gateway.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -118,28 +118,40 @@ describe('a client’s dead statusCallback', () => {
   });
 });
 
-describe('a client’s silent statusCallback host', () => {
-  it('takes at most half the callback slots: other hosts’ callbacks go on meanwhile', async () => {
+describe('a client’s silent statusCallback hosts', () => {
+  it('take at most half the callback slots, however many names they go by: other clients’ callbacks go on', async () => {
     const silent = await startApp();
     silent.answer(() => ({ delayMs: 60_000 }));
     const healthy = await startApp();
+    const otherClient = 'other-client-key-0123456789';
     gw = await startSendGateway({
       env: {
         APP_WEBHOOK_SECRET: newSecret(),
         APP_WEBHOOK_TIMEOUT_MS: '30000',
         CALLBACK_ALLOWED_NETWORKS: '127.0.0.1/32',
+        SWITCHBOARD_API_KEYS: `${API_KEY},${otherClient}`,
       },
       deps: { shutdownMs: 3000 },
     });
+    // One client's callbacks, on two names for the same silent server.
+    const silentPort = new URL(silent.url).port;
     for (let i = 0; i < 20; i += 1) {
-      const res = await gw.send({ to: `+1415555${9100 + i}`, body: 'x', statusCallback: `${silent.url}/x` });
+      const host = i % 2 === 0 ? '127.0.0.1' : 'localhost';
+      const res = await gw.send({
+        to: `+1415555${9100 + i}`,
+        body: 'x',
+        statusCallback: `http://${host}:${silentPort}/x`,
+      });
       expect(res.status).toBe(202);
     }
-    // 16 requests in flight at most on the status-callback endpoint; the silent host has half of them.
+    // 16 requests in flight at most on the status-callback endpoint; the silent client has half of them.
     await silent.waitFor(8, PROMPTLY_MS);
     const port = new URL(healthy.url).port;
     const sent = await json(
-      await gw.send({ to: '+14155550999', body: 'y', statusCallback: `http://localhost:${port}/ok` }),
+      await gw.send(
+        { to: '+14155550999', body: 'y', statusCallback: `http://localhost:${port}/ok` },
+        { authorization: `Bearer ${otherClient}` },
+      ),
     );
     await gw.waitForStatus(sent.id, 'delivered');
     // Well before the silent host's 30 s timeouts free a slot.

@@ -1,8 +1,8 @@
-import { systemResolve, type ResolveHost, type ResolvedAddress } from '../../src/net/resolve.js';
+import { localhostAddresses, type ResolveHost, type ResolvedAddress } from '../../src/net/resolve.js';
 
 /**
  * A resolver for tests: each name answers the addresses listed (a list per call, the last one repeating: a name
- * can change its address between two lookups), `localhost` goes to the system's resolver, and anything else does
+ * can change its address between two lookups), `localhost` is 127.0.0.1 (as the gateway's own resolver has it), and anything else does
  * not exist (ENOTFOUND). `calls` records every name asked for.
  */
 export function fakeResolver(
@@ -12,7 +12,8 @@ export function fakeResolver(
   const seen = new Map<string, number>();
   const resolve = async (hostname: string): Promise<ResolvedAddress[]> => {
     calls.push(hostname);
-    if (hostname === 'localhost') return systemResolve(hostname);
+    const local = localhostAddresses(hostname);
+    if (local !== null) return local;
     const entry = names[hostname];
     if (entry === undefined) {
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
