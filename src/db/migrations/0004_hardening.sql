@@ -5,9 +5,10 @@ CREATE TABLE `write_probe` (
 --> statement-breakpoint
 DROP INDEX `event_deliveries_pending`;--> statement-breakpoint
 ALTER TABLE `event_deliveries` ADD `head` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `event_deliveries` ADD `lane_key` text DEFAULT '' NOT NULL;--> statement-breakpoint
 CREATE INDEX `event_deliveries_conversation` ON `event_deliveries` (`endpoint_id`,`conversation`,`id`) WHERE state = 'pending';--> statement-breakpoint
-CREATE INDEX `event_deliveries_fresh_heads` ON `event_deliveries` (`endpoint_id`,`id`,`next_attempt_at`) WHERE state = 'pending' AND head = 1 AND attempts = 0;--> statement-breakpoint
-CREATE INDEX `event_deliveries_retry_heads` ON `event_deliveries` (`endpoint_id`,`next_attempt_at`,`id`) WHERE state = 'pending' AND head = 1 AND attempts > 0;--> statement-breakpoint
+CREATE INDEX `event_deliveries_fresh_heads` ON `event_deliveries` (`endpoint_id`,`lane_key`,`id`,`next_attempt_at`) WHERE state = 'pending' AND head = 1 AND attempts = 0;--> statement-breakpoint
+CREATE INDEX `event_deliveries_retry_heads` ON `event_deliveries` (`endpoint_id`,`lane_key`,`next_attempt_at`,`id`) WHERE state = 'pending' AND head = 1 AND attempts > 0;--> statement-breakpoint
 ALTER TABLE `message_events` ADD `provider_time` text;--> statement-breakpoint
 ALTER TABLE `messages` ADD `created_by` text;--> statement-breakpoint
 ALTER TABLE `messages` ADD `redacted_at` integer;--> statement-breakpoint
