@@ -73,60 +73,6 @@ describe('upgrading a database', () => {
     }
   });
 
-  it('gives pending status callbacks the lane of the API key that sent their message', async () => {
-    // The database as it was before the migration that added lane keys (and after the one recording senders).
-    const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8')) as {
-      entries: { tag: string }[];
-    };
-    const before = journal.entries.findIndex((e) =>
-      readFileSync(join(MIGRATIONS, `${e.tag}.sql`), 'utf8').includes('ADD `lane_key`'),
-    );
-    const path = join(dir, 'upgrade-lanes.db');
-    const old = new Database(path);
-    migrate(drizzle({ client: old }), { migrationsFolder: migrationsUpTo(before) });
-    // Once combined into one migration with messages.created_by, no upgraded message has a sender: all in ''.
-    const senders = (old.prepare(`PRAGMA table_info(messages)`).all() as { name: string }[]).some(
-      (c) => c.name === 'created_by',
-    );
-    const messageIds = ['0190a1b2-0000-7000-8000-00000000001a', '0190a1b2-0000-7000-8000-00000000001b'];
-    messageIds.forEach((id, m) => {
-      old
-        .prepare(
-          `INSERT INTO messages (id, provider, direction, channel, from_number, to_number, body, status, created_at,
-             updated_at${senders ? ', created_by' : ''})
-           VALUES (?, 'twilio', 'outbound', 'sms', '+14155550100', '+14155550123', 'hi', 'sent', 1, 1
-             ${senders ? ', ?' : ''})`,
-        )
-        .run(id, ...(senders ? [m === 0 ? 'key-a' : null] : []));
-      const eventId = `0190a1b2-0000-7000-8000-0000000001${m}0`;
-      old
-        .prepare(
-          `INSERT INTO events (id, type, message_id, conversation, payload, created_at)
-           VALUES (?, 'message.status', ?, '+14155550123', '{}', 1)`,
-        )
-        .run(eventId, id);
-      old
-        .prepare(
-          `INSERT INTO event_deliveries (event_id, endpoint_id, url, conversation, state, attempts, next_attempt_at,
-             created_at, updated_at, head)
-           VALUES (?, 'status-callback', 'https://app.example/cb', ?, 'pending', 0, 1, 1, 1, 1)`,
-        )
-        .run(eventId, id);
-    });
-    old.close();
-
-    const store = await SqliteStore.open({ path });
-    try {
-      const callbacks = await store.loadDueDeliveries('status-callback', Date.now(), [], 10);
-      expect(callbacks.map((d) => [d.messageId, d.laneKey])).toEqual([
-        [messageIds[0], senders ? 'key-a' : ''],
-        [messageIds[1], ''],
-      ]);
-    } finally {
-      await store.close();
-    }
-  });
-
   it('puts replies queued before the send pipeline existed into the outbox, so they are sent', async () => {
     const path = join(dir, 'upgrade.db');
     const old = new Database(path);
