@@ -321,6 +321,25 @@ describe('Twilio webhooks as documented', () => {
     expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
   });
 
+  it('takes a legacy status callback with SmsStatus alone (no MessageStatus) as a status, not a message', async () => {
+    gw = await startGateway();
+    const sid = unique('SM');
+    expect((await gw.postTwilio(twilioStatus(sid, 'sent'))).status).toBe(200);
+    const { MessageStatus: _delivered, ...delivered } = twilioStatus(sid, 'delivered');
+    expect((await gw.postTwilio(delivered)).status).toBe(200);
+    // For a message this gateway never saw: recorded as an outbound message, as with MessageStatus.
+    const other = unique('SM');
+    const { MessageStatus: _failed, ...failed } = twilioStatus(other, 'undelivered', { ErrorCode: '30003' });
+    expect((await gw.postTwilio(failed)).status).toBe(200);
+    const messages = (await gw.store.listMessages({}, { limit: 10 })).data;
+    expect(messages.map((m) => [m.providerMessageId, m.direction, m.status, m.errorCode]).sort()).toEqual(
+      [
+        [sid, 'outbound', 'delivered', null],
+        [other, 'outbound', 'undelivered', '30003'],
+      ].sort(),
+    );
+  });
+
   it('stores an inbound message sent with only the documented parameters (no SmsStatus)', async () => {
     gw = await startGateway();
     const sid = unique('SM');

@@ -305,6 +305,25 @@ describe('Twilio normalization', () => {
     ]);
   });
 
+  it('reads SmsStatus as the status when MessageStatus is absent (legacy callbacks)', () => {
+    const { MessageStatus: _m, ...legacy } = twilioStatus('SM7', 'delivered');
+    expect(parseTwilio(form(legacy))).toEqual([
+      expect.objectContaining({
+        kind: 'status',
+        dedupeKey: 'twilio:SM7:delivered',
+        status: 'delivered',
+        providerStatus: 'delivered',
+      }),
+    ]);
+    // `received` and `receiving` (or no status at all) still make an inbound message.
+    for (const smsStatus of ['received', 'receiving']) {
+      expect(parseTwilio(form(twilioInbound({ SmsStatus: smsStatus })))[0]).toMatchObject({
+        kind: 'inbound_message',
+        providerStatus: smsStatus,
+      });
+    }
+  });
+
   it('flags a failure receipt with 21610 as the recipient opting out', () => {
     const params = twilioStatus('SM9', 'failed', { ErrorCode: '21610', ErrorMessage: 'unsubscribed' });
     expect(parseTwilio(form(params))[0]).toMatchObject({
