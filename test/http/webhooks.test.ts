@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   formBody,
+  signedTelnyx,
   TWILIO_SID,
   telnyxKeys,
   telnyxReceived,
@@ -136,6 +138,40 @@ describe('POST /webhooks with Twilio', () => {
     expect(message.events).toHaveLength(1);
   });
 });
+
+/**
+ * A POST written on a socket, for what fetch cannot send: a Host of our choosing, or none at all (HTTP/1.0).
+ * Answers the status and the body. The socket is not half-closed after the request: the gateway takes that for a
+ * client gone and answers nothing; `connection: close` makes the server close it after the answer.
+ */
+function rawPost(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  version: '1.0' | '1.1' = '1.1',
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  const lines = [
+    `POST ${path} HTTP/${version}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`),
+    );
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
 
 /** POSTs Twilio form parameters with a given signature and headers. */
 function postSigned(
@@ -274,9 +310,11 @@ describe('TRUST_PROXY: X-Forwarded-Proto and X-Forwarded-Host', () => {
       ['a space', { 'x-forwarded-host': 'public.example.com x' }],
       ['a query', { 'x-forwarded-host': 'public.example.com?x=1' }],
       ['a bad port', { 'x-forwarded-host': 'public.example.com:99999' }],
-      ['an empty first value', { 'x-forwarded-host': ', public.example.com' }],
+      ['an empty last value', { 'x-forwarded-host': 'public.example.com, ' }],
+      ['a bad last value after a good one', { 'x-forwarded-host': 'public.example.com, evil.example.com/x' }],
       ['another scheme', { 'x-forwarded-proto': 'ftp' }],
       ['a scheme with more', { 'x-forwarded-proto': 'https://evil' }],
+      ['another scheme last', { 'x-forwarded-proto': 'https, ftp' }],
     ];
     for (const [what, headers] of cases) {
       const p = params();
@@ -287,15 +325,65 @@ describe('TRUST_PROXY: X-Forwarded-Proto and X-Forwarded-Host', () => {
     expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
   });
 
-  it('takes the first of several values, and a host with a port', async () => {
+  it('takes the last of several values, the one the proxy appended, and a host with a port', async () => {
     gw = await startGateway({ TRUST_PROXY: 'true' });
     const p = params();
     const signature = twilioSignature('https://public.example.com:8443/webhooks', p);
     const res = await postSigned('/webhooks', p, signature, {
-      'x-forwarded-proto': 'HTTPS, http',
-      'x-forwarded-host': ' public.example.com:8443 , evil.example.com/webhooks',
+      'x-forwarded-proto': 'http, HTTPS',
+      'x-forwarded-host': 'evil.example.com , public.example.com:8443 ',
     });
     expect(res.status).toBe(200);
+    // The values a client wrote before the proxy's own are never the URL checked.
+    const q = params();
+    const forged = await postSigned('/webhooks', q, twilioSignature('http://evil.example.com/webhooks', q), {
+      'x-forwarded-proto': 'http, https',
+      'x-forwarded-host': 'evil.example.com, public.example.com',
+    });
+    expect(forged.status).toBe(403);
+    expect((await json(forged)).error.code).toBe('signature_invalid');
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('accepts host names with underscores or a final dot in Host and X-Forwarded-Host', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    for (const host of ['switchboard_backend:3000', 'sms.example.com.']) {
+      const p = params();
+      const viaProxy = await postSigned('/webhooks', p, twilioSignature(`https://${host}/webhooks`, p), {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': host,
+      });
+      expect(viaProxy.status, host).toBe(200);
+      // No X-Forwarded-Host: the proxy passed its upstream's name in Host.
+      const r = params();
+      const direct = await rawPost(
+        gw.base,
+        '/webhooks',
+        {
+          host,
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilioSignature(`http://${host}/webhooks`, r),
+        },
+        formBody(r),
+      );
+      expect(direct.status, host).toBe(200);
+    }
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(4);
+  });
+
+  it('refuses a Twilio webhook whose URL cannot be rebuilt (no Host) with 400 invalid_request', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const p = params();
+    const res = await rawPost(
+      gw.base,
+      '/webhooks',
+      { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'any' },
+      formBody(p),
+      '1.0',
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('invalid_request');
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
   });
 
   it('ignores X-Forwarded-* without TRUST_PROXY (the sandbox, rebuilding from Host)', async () => {
@@ -498,6 +586,33 @@ describe('POST /webhooks with Telnyx', () => {
     });
     expect(res.status).toBe(200);
     expect((await json(await gw.api('/v1/messages'))).data).toHaveLength(0);
+  });
+
+  it('accepts message.received whatever the Host: Telnyx signs no URL, and needs no PUBLIC_BASE_URL', async () => {
+    gw = await startGateway({
+      TWILIO_ACCOUNT_SID: '',
+      TWILIO_AUTH_TOKEN: '',
+      TRUST_PROXY: '',
+      TELNYX_PUBLIC_KEY: keys.publicKey,
+    });
+    const hosts: [string | null, '1.0' | '1.1'][] = [
+      ['switchboard_backend:3000', '1.1'], // nginx's upstream name
+      ['sms.example.com.', '1.1'], // fully qualified
+      ['bad host/with a path', '1.1'],
+      [null, '1.0'], // HTTP/1.0 needs no Host
+    ];
+    for (const [host, version] of hosts) {
+      const signed = signedTelnyx(keys, telnyxReceived());
+      const res = await rawPost(
+        gw.base,
+        '/webhooks',
+        { ...signed.headers, ...(host !== null && { host }) },
+        signed.body,
+        version,
+      );
+      expect(res.status, String(host)).toBe(200);
+    }
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(hosts.length);
   });
 
   it('acknowledges a retried event (same data.id) once', async () => {

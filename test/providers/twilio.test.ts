@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import twilio from 'twilio';
+import { SwitchboardError } from '../../src/core/errors.js';
 import { RawWebhook } from '../../src/core/webhook.js';
 import { parseTwilio } from '../../src/providers/twilio/parse.js';
 import { mapTwilioStatus } from '../../src/providers/twilio/statuses.js';
@@ -88,6 +89,23 @@ describe('Twilio verification', () => {
     expect(verifyTwilio(form(params), [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
       ok: false,
       code: 'signature_missing',
+    });
+  });
+
+  it('answers, never throws, when the URL cannot be rebuilt (the code of the failure)', () => {
+    const req = new RawWebhook({
+      method: 'POST',
+      url: () => {
+        throw new SwitchboardError('invalid_forwarded_header');
+      },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'x' },
+      body: Buffer.from(formBody(params)),
+      contentType: 'form',
+      receivedAt: 1_700_000_000_000,
+    });
+    expect(verifyTwilio(req, [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'invalid_forwarded_header',
     });
   });
 

@@ -23,7 +23,15 @@ export function verifyTwilio(
   if (signature === undefined || signature === '') {
     return { ok: false, code: 'signature_missing', reason: 'no X-Twilio-Signature header' };
   }
-  if (req.contentType === 'json') return verifyJson(req, signature, authTokens);
+  let url: string;
+  try {
+    url = req.url;
+  } catch (err) {
+    // Host or X-Forwarded-* cannot make the URL Twilio signed: an answer with its code, never a throw.
+    if (err instanceof SwitchboardError) return { ok: false, code: err.code, reason: err.message };
+    throw err;
+  }
+  if (req.contentType === 'json') return verifyJson(req, url, signature, authTokens);
 
   let params: FormParams;
   try {
@@ -35,8 +43,7 @@ export function verifyTwilio(
   const valid = authTokens.some((token) => {
     try {
       return (
-        signedExactly(token, signature, req.url, params) ||
-        twilio.validateRequest(token, signature, req.url, params)
+        signedExactly(token, signature, url, params) || twilio.validateRequest(token, signature, url, params)
       );
     } catch {
       // The SDK parses the URL with `new URL`, which throws on a URL it cannot parse: that is a mismatch.
@@ -60,8 +67,13 @@ export function verifyTwilio(
  * exactly `bodySHA256`, present once: the SDK's helpers look for the text anywhere in the URL, or take the first
  * decoded match, which a crafted path or parameter value could supply.
  */
-function verifyJson(req: RawWebhook, signature: string, authTokens: readonly string[]): Verification {
-  const expected = bodyHashParameter(req.url);
+function verifyJson(
+  req: RawWebhook,
+  url: string,
+  signature: string,
+  authTokens: readonly string[],
+): Verification {
+  const expected = bodyHashParameter(url);
   if (expected === null) {
     return {
       ok: false,
@@ -74,7 +86,7 @@ function verifyJson(req: RawWebhook, signature: string, authTokens: readonly str
   const bodyMatches = timingSafeEqual(actual, Buffer.from(expected, 'hex'));
   const urlSigned = authTokens.some((token) => {
     try {
-      return twilio.validateRequest(token, signature, req.url, {});
+      return twilio.validateRequest(token, signature, url, {});
     } catch {
       return false;
     }
