@@ -289,6 +289,47 @@ describe('forged Twilio webhooks made from a captured signature', () => {
     await nothingStored();
   });
 
+  it('refuses a STOP re-split from a signed request already received, without a query string (403)', async () => {
+    // The attacker texts our number a Body that, run together with the names after it, reads as other parameters:
+    // Body=STOP, From=victim, a new MessageSid (so dedupe does not catch it), and MessageSidZ swallowing the rest.
+    // The URL and the host are ours, AccountSid is there once: only remembering the signature stops it.
+    gw = await startGateway({ PUBLIC_BASE_URL: 'https://a.example.com', TRUST_PROXY: 'false' });
+    const fakeSid = unique('SM');
+    const captured = twilioInbound({
+      From: '+14155550177',
+      To: ours,
+      Body: `STOPFrom${victim}MessageSid${fakeSid}MessageSidZ`,
+    });
+    const url = 'https://a.example.com/webhooks';
+    const signature = twilioSignature(url, captured);
+    const signed = signedString(url, captured);
+    const forged: Record<string, string> = {
+      AccountSid: TWILIO_SID,
+      ApiVersion: captured.ApiVersion!,
+      Body: 'STOP',
+      From: victim,
+      MessageSid: fakeSid,
+      MessageSidZ: signed.slice(signed.indexOf(`From${captured.From}`), signed.indexOf(`To${ours}`)),
+      To: ours,
+      ToCity: captured.ToCity!,
+      ToCountry: captured.ToCountry!,
+      ToState: captured.ToState!,
+      ToZip: captured.ToZip!,
+    };
+    expect(twilioSignature(url, forged)).toBe(signature);
+
+    expect((await postSigned('/webhooks', captured, signature)).status).toBe(200);
+    const res = await postSigned('/webhooks', forged, signature);
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('signature_replayed');
+    expect(await gw.store.isOptedOut(victim, ours)).toBe(false);
+    const stored = (await gw.store.listMessages({}, { limit: 10 })).data;
+    expect(stored.map((m) => m.providerMessageId)).toEqual([captured.MessageSid]);
+    // Twilio's own retry of the real request (same parameters, same signature) is still a plain duplicate.
+    expect((await postSigned('/webhooks', captured, signature)).status).toBe(200);
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
   it('refuses a correctly signed webhook without AccountSid (403 account_mismatch)', async () => {
     gw = await startGateway();
     const { AccountSid: _sid, ...params } = twilioInbound();

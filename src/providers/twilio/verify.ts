@@ -13,6 +13,9 @@ import type { FormParams, RawWebhook } from '../../core/webhook.js';
  * configured account in exactly one AccountSid: Twilio always sends it, and a signature re-split so that the
  * parameters start later (the first ones moved into the query string) loses it. A JSON webhook (other Twilio
  * products; acknowledged, never stored) is verified over the URL and the body's SHA-256 (`bodySHA256`).
+ *
+ * Twilio's signature never expires and does not delimit what it signs, so a form webhook's answer carries the
+ * signature as its replay key: the store refuses a signature already stored with other parameters (Store.ingest).
  */
 export function verifyTwilio(
   req: RawWebhook,
@@ -58,7 +61,9 @@ export function verifyTwilio(
   if (account !== accountSid) {
     return { ok: false, code: 'account_mismatch', reason: 'AccountSid is not the configured account' };
   }
-  return { ok: true };
+  // The signature was compared exactly, so it is the one string Twilio made for this URL and these parameters: the
+  // store remembers it, and refuses it with other parameters (the same signed text re-split).
+  return { ok: true, replayKey: signature };
 }
 
 /**
