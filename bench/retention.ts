@@ -14,6 +14,7 @@
  * worker runs them: one transaction each, BEGIN IMMEDIATE to COMMIT (with its fsync), which is how long the write
  * lock is held and how long a live write queued behind the step waits at most.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,9 @@ function status(sid: string, s: 'sent' | 'delivered', to: string): NormalizedEve
   };
 }
 
+/** A Twilio webhook's replay key, as the gateway makes it: the carrier, then a base64 HMAC-SHA1. */
+const signature = (): string => `twilio ${randomBytes(20).toString('base64')}`;
+
 function inbound(): NormalizedEvent {
   n += 1;
   return {
@@ -150,12 +154,24 @@ function build(): void {
     );
     write(
       sids.flatMap((sid, i) => [
-        { op: 'ingest', items: [{ event: status(sid, 'sent', items[i]!.to), optOut: null }] },
-        { op: 'ingest', items: [{ event: status(sid, 'delivered', items[i]!.to), optOut: null }] },
+        {
+          op: 'ingest',
+          items: [{ event: status(sid, 'sent', items[i]!.to), optOut: null }],
+          replayKey: signature(),
+        },
+        {
+          op: 'ingest',
+          items: [{ event: status(sid, 'delivered', items[i]!.to), optOut: null }],
+          replayKey: signature(),
+        },
       ]),
     );
     write(
-      Array.from({ length: half }, () => ({ op: 'ingest', items: [{ event: inbound(), optOut: null }] })),
+      Array.from({ length: half }, () => ({
+        op: 'ingest',
+        items: [{ event: inbound(), optOut: null }],
+        replayKey: signature(),
+      })),
     );
     for (;;) {
       // Heads only (one per conversation): delivering them makes the next ones due.
@@ -191,7 +207,7 @@ function build(): void {
 
 /** Times steps from `startAfter`; answers where the last one ended. */
 function timeSteps(
-  op: 'pruneStep' | 'redactStep',
+  op: 'pruneStep' | 'redactStep' | 'pruneReplayKeys',
   before: number,
   size: number,
   dryRun: boolean,
@@ -219,7 +235,8 @@ function timeSteps(
     .map(([k, v]) => `${k} ${(v / times.length).toFixed(0)}`)
     .join(', ');
   console.log(
-    `${op}${dryRun ? ' dry run' : ''} (${size} messages per step, ${times.length} steps): ` +
+    `${op}${dryRun ? ' dry run' : ''} (${size} ${op === 'pruneReplayKeys' ? 'keys' : 'messages'} per step, ` +
+      `${times.length} steps): ` +
       `${dryRun ? 'SQL alone' : 'lock held'} p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, ` +
       `max ${at(1)} ms; rows per step: ${rows}`,
   );
@@ -253,6 +270,12 @@ for (const size of STEP_SIZES) {
 for (const size of STEP_SIZES) {
   timeSteps('pruneStep', cutoff, size, true, null);
   timeSteps('pruneStep', cutoff, size, false, null);
+}
+// The webhook signatures remembered against re-splitting (three per outbound-and-inbound pair here): Retention
+// takes ten times its message step of them.
+for (const size of STEP_SIZES) {
+  timeSteps('pruneReplayKeys', cutoff, size * 10, true, null);
+  timeSteps('pruneReplayKeys', cutoff, size * 10, false, null);
 }
 engine.close();
 await liveWritesDuringPrune(cutoff);

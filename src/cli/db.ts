@@ -10,7 +10,8 @@ Does by hand what RETENTION_DAYS and REDACT_BODIES_AFTER_DAYS do in a running ga
 (DATABASE_URL, which must exist):
 
   --older-than D                deletes messages created more than D ago, with their status history, send
-                                attempts, idempotency keys and app events (with deliveries and attempts)
+                                attempts, idempotency keys and app events (with deliveries and attempts), and
+                                the webhook signatures received before then (replay protection)
   --redact-bodies-older-than D  empties the body and media of messages created more than D ago (also in their
                                 stored events), marking them redacted, and deletes their idempotency keys (whose
                                 request hashes cover the body); D shorter than --older-than
@@ -115,6 +116,7 @@ function summary(
           ['events', d.events],
           ['event deliveries', d.deliveries],
           ['delivery attempts', d.deliveryAttempts],
+          ['webhook signatures (replay protection)', d.replayKeys],
         ].map(([name, n]) => [`  ${name}`, String(n)]),
       ),
     );

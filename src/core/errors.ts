@@ -20,6 +20,12 @@ export const ERRORS = {
     message: 'The webhook is for another account, or names no account (Twilio AccountSid).',
   },
   provider_not_configured: { status: 403, message: 'This provider is not configured on this gateway.' },
+  signature_replayed: {
+    status: 403,
+    message:
+      'This signature came with another request already received, with other parameters: a signed webhook ' +
+      're-split into a request the carrier never sent.',
+  },
 
   // Webhook shape
   unknown_provider: {

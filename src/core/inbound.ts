@@ -107,6 +107,9 @@ export class InboundGateway {
       return { provider: provider.id, outcome: 'ignored', reply: provider.webhookResponse() };
 
     const keywords = events.map((e) => (e.kind === 'inbound_message' ? detectKeyword(e.body) : null));
+    // Per carrier: one carrier's signature says nothing about another's.
+    const replayKey =
+      verification.replayKey === undefined ? null : `${provider.id} ${verification.replayKey}`;
     let results;
     try {
       results = await this.#o.store.ingest(
@@ -114,8 +117,10 @@ export class InboundGateway {
           event,
           optOut: optOutChange(keywords[i] ?? null),
         })),
+        replayKey,
       );
     } catch (err) {
+      if (err instanceof SwitchboardError && err.code === 'signature_replayed') throw err;
       // Not stored, so not acknowledged: a 503 makes the carrier retry later.
       this.#o.log.error({ err, provider: provider.id }, 'storing a webhook failed');
       throw new SwitchboardError('service_unavailable', 'The webhook could not be stored; retry later.', {

@@ -43,10 +43,15 @@ export function maskPhone(value: string): string {
   return `${value.slice(0, 5)}****${value.slice(-3)}`;
 }
 
+// What libphonenumber accepts between digits: its VALID_PUNCTUATION (dashes, slashes, dots, spaces and invisible
+// joiners, brackets, tildes, with their fullwidth forms; libphonenumber-js source/constants.js), with the `x` Google's
+// libphonenumber adds (an extension: `+14155550123x12` is that number). Fullwidth forms are mostly folded by NFKC
+// before matching (see maskComponent); they stay here for text masked as it is.
+const PUNCTUATION = String.raw`\-x\u2010-\u2015\u2212\u30FC\uFF0D-\uFF0F \u00A0\u00AD\u200B\u2060\u3000()\uFF08\uFF09\uFF3B\uFF3D.\[\]/~\u2053\u223C\uFF5E`;
 // A phone-number-like run: an optional plus (maybe percent-encoded), then 7 to 15 digits, which may be separated by
-// spaces, dots, dashes, parentheses or plus signs (a space, in a query string), plain or percent-encoded
-// (`%2B1%20415%20555%200123`, `%2B1+415+555+0123`).
-const SEPARATOR = String.raw`(?:[\s.()+-]|%20|%2B|%2D|%28|%29)*`;
+// that punctuation, whitespace or plus signs (a space, in a query string), plain or percent-encoded
+// (`%2B1%20415%20555%200123`, `%2B1+415+555+0123`, `%2B1%2F415%2F555%2F0123`).
+const SEPARATOR = String.raw`(?:[\s+${PUNCTUATION}]|%20|%2B|%2D|%28|%29|%2E|%2F)*`;
 // Not glued to letters or digits: a run inside an id (`01a1fea1-26f0-7374-842f`) is not a number.
 const PHONE_LIKE = new RegExp(
   String.raw`(?<![0-9A-Za-z])(?:\+|%2B)?\d(?:${SEPARATOR}\d){6,14}(?![0-9A-Za-z])`,
@@ -87,7 +92,8 @@ export function maskPhonesInUrl(url: string): string {
   let digits = 0;
   for (let i = 0; i < url.length && digits < MIN_DIGITS; i++) {
     const c = url.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
+    // Anything beyond ASCII might be a digit of another script (fullwidth, Arabic-Indic) written unencoded.
+    if ((c >= 48 && c <= 57) || c >= 0x80) digits++;
   }
   if (digits < MIN_DIGITS) return url;
   const q = url.indexOf('?');
@@ -109,16 +115,40 @@ export function maskPhonesInUrl(url: string): string {
 function maskComponent(raw: string): string {
   let decoded = raw;
   for (let i = 0; i < MAX_DECODINGS && PERCENT_ESCAPE.test(decoded); i++) decoded = decodeLeniently(decoded);
+  const text = foldDigits(decoded);
   // A `+` is left as it is: the masker reads it as a plus or as a separator, whichever it meant.
-  const masked = maskPhonesIn(decoded);
-  return masked === decoded ? raw : encodeURIComponent(masked);
+  const masked = maskPhonesIn(text);
+  return masked === text ? raw : encodeURIComponent(masked);
 }
 
-/** decodeURIComponent, or byte by byte where the text holds a malformed escape (`%zz`, half a UTF-8 sequence). */
+// Digits libphonenumber reads that NFKC leaves alone (its VALID_DIGITS): Arabic-Indic and Eastern Arabic-Indic.
+const ARABIC_DIGIT = /[\u0660-\u0669\u06F0-\u06F9]/g;
+// Anything but printable ASCII (a URL component holds no control characters): only that can change when folded.
+const NOT_PRINTABLE_ASCII = /[^ -~]/;
+
+/**
+ * Text as libphonenumber reads a number in it: NFKC (fullwidth digits, plus and punctuation become ASCII;
+ * `＋１４１５…` is `+1415…`) and other scripts' digits as ASCII ones, so the masker sees what the parser sees.
+ */
+function foldDigits(text: string): string {
+  if (!NOT_PRINTABLE_ASCII.test(text)) return text;
+  return text.normalize('NFKC').replace(ARABIC_DIGIT, (d) => String(d.charCodeAt(0) & 0xf));
+}
+
+/**
+ * decodeURIComponent; where the text holds a malformed escape (`%zz`, half a UTF-8 sequence), each run of escapes
+ * that decodes is decoded as UTF-8 (so fullwidth digits stay digits) and the rest byte by byte.
+ */
 function decodeLeniently(text: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    return text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      }
+    });
   }
 }

@@ -2,8 +2,14 @@ import type { ErrorCode } from './errors.js';
 import type { Channel, Encoding, Media, ProviderId, Status } from './message.js';
 import type { RawWebhook } from './webhook.js';
 
-/** The outcome of checking a webhook's signature and freshness. Never thrown: bad input is an answer, not a crash. */
-export type Verification = { ok: true } | { ok: false; code: ErrorCode; reason: string };
+/**
+ * The outcome of checking a webhook's signature and freshness. Never thrown: bad input is an answer, not a crash.
+ *
+ * `replayKey`: set by a carrier whose signature never expires and does not delimit what it signs (Twilio), so that
+ * one signature could be re-split into other parameters. It names the signed request (its signature); the store
+ * remembers it with the webhook's events and refuses it with anything else (see Store.ingest).
+ */
+export type Verification = { ok: true; replayKey?: string } | { ok: false; code: ErrorCode; reason: string };
 
 /** An inbound message from a carrier, in canonical form. */
 export interface InboundMessageEvent {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from './logger.js';
-import type { PruneCounts, RedactCounts, RetentionStepResult, Store } from './store.js';
+import type { PruneCounts, RedactCounts, ReplayKeyCounts, RetentionStepResult, Store } from './store.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -13,7 +13,7 @@ export interface RetentionPolicy {
 }
 
 export interface RetentionReport {
-  deleted: PruneCounts;
+  deleted: PruneCounts & ReplayKeyCounts;
   redacted: RedactCounts;
   /**
    * Old messages left alone because they still wait (in the outbox, or with an event pending delivery) or are still
@@ -29,7 +29,7 @@ export interface RetentionReport {
 }
 
 export interface RetentionOptions {
-  store: Pick<Store, 'pruneStep' | 'redactStep'>;
+  store: Pick<Store, 'pruneStep' | 'redactStep' | 'pruneReplayKeys'>;
   policy: RetentionPolicy;
   log: Logger;
   /** Messages one step looks at. @default 100 */
@@ -54,7 +54,7 @@ export const RETENTION_DEFAULTS = {
   firstRunDelayMs: 60_000,
 } as const;
 
-const NO_DELETIONS: PruneCounts = {
+const NO_DELETIONS: PruneCounts & ReplayKeyCounts = {
   messages: 0,
   history: 0,
   sendAttempts: 0,
@@ -62,7 +62,17 @@ const NO_DELETIONS: PruneCounts = {
   events: 0,
   deliveries: 0,
   deliveryAttempts: 0,
+  replayKeys: 0,
 };
+
+/**
+ * Remembered webhook signatures a replay-key step deletes per message a prune step looks at: each is one small row
+ * and its index entry (a message is several larger rows), and a message brings one to four of them (an inbound
+ * message, status callbacks).
+ */
+const REPLAY_KEYS_PER_MESSAGE = 10;
+
+type PassKind = 'prune' | 'redact' | 'replayKeys';
 
 /**
  * Retention: deletes (RETENTION_DAYS) and redacts (REDACT_BODIES_AFTER_DAYS) old messages in small steps, each one
@@ -73,11 +83,14 @@ const NO_DELETIONS: PruneCounts = {
  * outbox, an event pending delivery) stays where it is, so the next pass starts at the first message a pass had to
  * leave, or where it ended: a periodic run looks at what aged since the last one, not at the whole history again.
  * Those positions are kept in memory; after a restart the first pass walks from the oldest message once.
+ *
+ * Deleting also deletes the webhook signatures ingest remembered before the same cutoff (replay protection lasts as
+ * long as the messages it protects), in steps of their own.
  */
 export class Retention {
   readonly #o: Required<Omit<RetentionOptions, 'now'>> & { now: () => number };
   /** Where the next pass of each kind starts (exclusive); null: from the oldest message. */
-  readonly #resume: { prune: string | null; redact: string | null } = { prune: null, redact: null };
+  readonly #resume: Record<'prune' | 'redact', string | null> = { prune: null, redact: null };
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionReport> | null = null;
   #stopping = false;
@@ -139,6 +152,10 @@ export class Retention {
     if (deleteAfterMs !== null) {
       const before = now - deleteAfterMs;
       await this.#pass('prune', null, before, dryRun, report, (r) => add(report.deleted, r.counts));
+      // Replay protection lasts as long as the messages it protects are kept.
+      if (report.complete) {
+        await this.#pass('replayKeys', null, before, dryRun, report, (r) => add(report.deleted, r.counts));
+      }
     }
     if (redactAfterMs !== null && report.complete) {
       const before = now - redactAfterMs;
@@ -150,7 +167,7 @@ export class Retention {
   }
 
   async #pass<C>(
-    kind: 'prune' | 'redact',
+    kind: PassKind,
     since: number | null,
     before: number,
     dryRun: boolean,
@@ -158,7 +175,9 @@ export class Retention {
     tally: (result: RetentionStepResult<C>) => void,
   ): Promise<void> {
     const store = this.#o.store;
-    let afterId = dryRun ? null : this.#resume[kind];
+    // Replay keys are deleted as they are passed, so each pass starts at the oldest left (a position kept would
+    // skip a key stored after the wall clock stepped back).
+    let afterId = dryRun || kind === 'replayKeys' ? null : this.#resume[kind];
     // Where the next pass starts: before the first message this one had to leave, or where it ended.
     let resume: string | null | undefined;
     for (;;) {
@@ -166,19 +185,23 @@ export class Retention {
         report.complete = false;
         return;
       }
-      const step = { before, since, afterId, limit: this.#o.stepSize, dryRun };
+      const limit = this.#o.stepSize * (kind === 'replayKeys' ? REPLAY_KEYS_PER_MESSAGE : 1);
+      const step = { before, since, afterId, limit, dryRun };
       const started = performance.now();
       const result = (await (kind === 'prune'
         ? store.pruneStep(step)
-        : store.redactStep(step))) as RetentionStepResult<C>;
+        : kind === 'redact'
+          ? store.redactStep(step)
+          : store.pruneReplayKeys(step))) as RetentionStepResult<C>;
       const took = performance.now() - started;
       report.steps += 1;
       report.longestStepMs = Math.max(report.longestStepMs, took);
-      report.held[kind] += result.held;
+      if (kind !== 'replayKeys') report.held[kind] += result.held;
       tally(result);
       if (result.firstHeldId !== null && resume === undefined) resume = afterId;
       if (result.done) {
-        if (!dryRun) this.#resume[kind] = resume !== undefined ? resume : (result.lastId ?? afterId);
+        if (!dryRun && kind !== 'replayKeys')
+          this.#resume[kind] = resume !== undefined ? resume : (result.lastId ?? afterId);
         return;
       }
       afterId = result.lastId;
@@ -200,7 +223,7 @@ export class Retention {
     try {
       const report = await this.run();
       const { deleted, redacted } = report;
-      const changed = deleted.messages + deleted.events + redacted.messages > 0;
+      const changed = deleted.messages + deleted.events + deleted.replayKeys + redacted.messages > 0;
       // Counts only: never ids, numbers or bodies.
       (changed ? log.info : log.debug).call(
         log,

@@ -169,6 +169,12 @@ export interface PruneCounts {
   deliveryAttempts: number;
 }
 
+/** What a replay-key step deleted (or would delete). */
+export interface ReplayKeyCounts {
+  /** Webhook signatures remembered against re-splitting (Store.ingest's replayKey). */
+  replayKeys: number;
+}
+
 /** What a redaction emptied (or would empty). */
 export interface RedactCounts {
   messages: number;
@@ -218,8 +224,15 @@ export interface Page<T> {
  * Asynchronous throughout so that a server database can implement it; the SQLite implementation is in src/db.
  */
 export interface Store extends EventStore, ApiKeyStore {
-  /** Stores the events of one webhook atomically: all of them or none. */
-  ingest(items: IngestItem[]): Promise<IngestResult[]>;
+  /**
+   * Stores the events of one webhook atomically: all of them or none.
+   *
+   * `replayKey` (the carrier's signature, prefixed with the carrier: see Verification) is remembered in the same
+   * transaction, kept as long as messages are (pruneReplayKeys). Given again, it is the carrier's own retry when
+   * every event is a duplicate, already stored (each item then answers `duplicate`); otherwise the same signature
+   * came with other parameters, a forgery: throws `signature_replayed` and stores nothing.
+   */
+  ingest(items: IngestItem[], replayKey?: string | null): Promise<IngestResult[]>;
   /**
    * Stores outbound messages as `queued`, each with its outbox row, in one transaction; each item has its own
    * outcome (idempotency, opt-out).
@@ -276,5 +289,11 @@ export interface Store extends EventStore, ApiKeyStore {
    * delivery (it still has to go out), or still live (as for pruneStep); one already redacted is skipped.
    */
   redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>>;
+  /**
+   * Retention of the replay keys ingest remembered: deletes up to `limit` of those remembered before `before`,
+   * oldest first, after `afterId` (the `lastId` of the step before: an opaque position; null from the oldest), in
+   * one transaction. `since` is not used; nothing is ever held.
+   */
+  pruneReplayKeys(step: RetentionStep): Promise<RetentionStepResult<ReplayKeyCounts>>;
   close(): Promise<void>;
 }

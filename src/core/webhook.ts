@@ -7,12 +7,11 @@ export type WebhookContentType = 'form' | 'json';
 /**
  * A webhook exactly as it arrived: the external URL the carrier called, the headers, and the raw body bytes.
  * Verification runs over these bytes, so nothing may change them; parsing is lazy and cached because detection,
- * verification and normalization may each need the parsed form.
+ * verification and normalization may each need the parsed form. So is the URL: only a carrier that signs it
+ * (Twilio) needs it, and rebuilding it can fail on headers no other carrier cares about.
  */
 export class RawWebhook {
   readonly method: string;
-  /** Scheme, host, path and query as the carrier called them (see http/external-url.ts). */
-  readonly url: string;
   /** Lower-cased header names, as Node delivers them. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Buffer;
@@ -20,6 +19,8 @@ export class RawWebhook {
   /** Milliseconds since the epoch, when the gateway read the request. */
   readonly receivedAt: number;
 
+  readonly #url: string | (() => string);
+  #builtUrl: string | undefined;
   #text: string | undefined;
   #form: FormParams | undefined;
   #json: unknown;
@@ -27,18 +28,28 @@ export class RawWebhook {
 
   constructor(init: {
     method: string;
-    url: string;
+    /** The URL, or how to build it when first asked (it may throw: see `url`). */
+    url: string | (() => string);
     headers: Record<string, string | string[] | undefined>;
     body: Buffer;
     contentType: WebhookContentType;
     receivedAt: number;
   }) {
     this.method = init.method;
-    this.url = init.url;
+    this.#url = init.url;
     this.headers = init.headers;
     this.body = init.body;
     this.contentType = init.contentType;
     this.receivedAt = init.receivedAt;
+  }
+
+  /**
+   * Scheme, host, path and query as the carrier called them (see http/external-url.ts), built on first use. Throws
+   * a SwitchboardError (`invalid_forwarded_header`, `invalid_request`) when the request's headers cannot make it.
+   */
+  get url(): string {
+    this.#builtUrl ??= typeof this.#url === 'string' ? this.#url : this.#url();
+    return this.#builtUrl;
   }
 
   /** A header's value; a repeated header counts as absent because no carrier repeats the ones we read. */

@@ -1,5 +1,11 @@
 import type Database from 'better-sqlite3';
-import type { PruneCounts, RedactCounts, RetentionStep, RetentionStepResult } from '../core/store.js';
+import type {
+  PruneCounts,
+  RedactCounts,
+  ReplayKeyCounts,
+  RetentionStep,
+  RetentionStepResult,
+} from '../core/store.js';
 import { firstIdAt } from './ids.js';
 
 interface Raw<P extends object, R = never> {
@@ -64,6 +70,19 @@ function prepare(sqlite: Database.Database) {
          CASE WHEN m.redacted_at IS NULL THEN EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id) END AS queued,
          CASE WHEN m.redacted_at IS NULL THEN (${LIVE} OR ${PENDING_EVENT}) END AS held
        FROM messages m WHERE m.id > @afterId AND m.id >= @since AND m.id < @before ORDER BY m.id LIMIT @limit`,
+    ),
+    // Oldest first along webhook_signatures_received, after the last one a step looked at: (time, digest) is
+    // unique, so a dry run (which deletes nothing) moves on too.
+    replayKeyCandidates: raw<
+      { before: number; afterAt: number; afterDigest: string; limit: number },
+      { at: number; digest: string }
+    >(
+      `SELECT received_at AS at, hex(digest) AS digest FROM webhook_signatures
+       WHERE received_at < @before AND (received_at, digest) > (@afterAt, unhex(@afterDigest))
+       ORDER BY received_at, digest LIMIT @limit`,
+    ),
+    deleteReplayKeys: raw<{ digests: string }>(
+      `DELETE FROM webhook_signatures WHERE digest IN (SELECT unhex(value) FROM json_each(@digests))`,
     ),
     redactMessages: raw<{ ids: string; now: number }>(
       `UPDATE messages SET body = '', media = '[]', redacted_at = @now WHERE id IN (${IDS})`,
@@ -157,6 +176,29 @@ export class RetentionWrites {
     return result(counts, candidates, step.limit, isHeld);
   }
 
+  /**
+   * Remembered webhook signatures (Store.ingest's replayKey) older than the cutoff: at most `limit` per step. Each
+   * is one small row, so a step of many is as short as one of a few messages.
+   */
+  pruneReplayKeys(step: RetentionStep): RetentionStepResult<ReplayKeyCounts> {
+    return this.#maybeDry(step.dryRun, () => {
+      const s = this.#s;
+      const after = parseReplayPosition(step.afterId);
+      const candidates = s.replayKeyCandidates.all({ before: step.before, ...after, limit: step.limit });
+      const counts: ReplayKeyCounts = {
+        replayKeys: s.deleteReplayKeys.run({ digests: json(candidates.map((c) => c.digest)) }).changes,
+      };
+      const last = candidates.at(-1);
+      return {
+        counts,
+        lastId: last === undefined ? null : `${last.at}:${last.digest}`,
+        done: candidates.length < step.limit,
+        held: 0,
+        firstHeldId: null,
+      };
+    });
+  }
+
   /** A dry run does the step in a savepoint and rolls it back: its counts are exactly what the step would do. */
   #maybeDry<T>(dryRun: boolean, work: () => T): T {
     if (!dryRun) return work();
@@ -170,6 +212,14 @@ export class RetentionWrites {
     }
     throw new Error('unreachable: a dry run always rolls back');
   }
+}
+
+/** A replay-key step's `afterId`, `<received_at>:<digest in hex>` as the step before gave it; null: the start. */
+function parseReplayPosition(afterId: string | null): { afterAt: number; afterDigest: string } {
+  if (afterId === null) return { afterAt: Number.MIN_SAFE_INTEGER, afterDigest: '' };
+  const match = /^(-?\d+):([0-9A-F]*)$/.exec(afterId);
+  if (!match) throw new TypeError(`Expected a replay-key position from an earlier step, got \`${afterId}\``);
+  return { afterAt: Number(match[1]), afterDigest: match[2] as string };
 }
 
 function range(step: RetentionStep): { afterId: string; since: string } {

@@ -277,3 +277,20 @@ export const writeProbe = sqliteTable('write_probe', {
   id: integer('id').primaryKey(),
   filler: blob('filler', { mode: 'buffer' }).notNull(),
 });
+
+/**
+ * The signatures of the Twilio webhooks stored (Store.ingest's replayKey), so that one signature cannot be re-split
+ * into other parameters (Twilio signs the URL and the parameters run together, without separators). One row per
+ * Twilio webhook and a random key, so it is kept tiny: the first 16 bytes of a SHA-256 of "provider signature",
+ * in a WITHOUT ROWID table (one B-tree, the key stored once). Drizzle cannot declare WITHOUT ROWID: the migration's
+ * CREATE TABLE says it by hand (test/db/migrations.test.ts checks it). Pruned with the messages (retention), by
+ * `received_at`, through the index that also orders them oldest first.
+ */
+export const webhookSignatures = sqliteTable(
+  'webhook_signatures',
+  {
+    digest: blob('digest', { mode: 'buffer' }).primaryKey(),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [index('webhook_signatures_received').on(t.receivedAt, t.digest)],
+);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,7 @@ import type {
   SendOutcome,
 } from '../core/store.js';
 import type { ApiKeyRecord } from '../core/api-keys.js';
+import { SwitchboardError } from '../core/errors.js';
 import { ApiKeyRows } from './api-key-rows.js';
 import { EventQueries } from './event-queries.js';
 import { EventWrites } from './event-writes.js';
@@ -52,9 +54,17 @@ import * as schema from './schema.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
+/**
+ * What webhook_signatures keeps of a replay key: 16 bytes of its SHA-256. The keys are carrier HMACs nobody can
+ * choose, so 128 bits leave no practical chance of two webhooks sharing a row, at half the size of the whole hash.
+ */
+export function signatureDigest(replayKey: string): Buffer {
+  return createHash('sha256').update(replayKey).digest().subarray(0, 16);
+}
+
 /** A write the engine commits as part of a group. */
 export type WriteOp =
-  | { op: 'ingest'; items: IngestItem[] }
+  | { op: 'ingest'; items: IngestItem[]; replayKey?: string | null }
   | { op: 'enqueue'; messages: NewOutboundMessage[] }
   | { op: 'recordSend'; outcome: SendOutcome }
   | { op: 'recordDelivery'; result: DeliveryResult }
@@ -65,7 +75,8 @@ export type WriteOp =
   | { op: 'createApiKey'; record: ApiKeyRecord }
   | { op: 'revokeApiKey'; id: string; at: number }
   | { op: 'pruneStep'; step: RetentionStep }
-  | { op: 'redactStep'; step: RetentionStep };
+  | { op: 'redactStep'; step: RetentionStep }
+  | { op: 'pruneReplayKeys'; step: RetentionStep };
 
 export type PragmaName =
   | 'journal_mode'
@@ -246,7 +257,7 @@ export class SqliteEngine {
       ops.map((op) => () => {
         switch (op.op) {
           case 'ingest':
-            return this.#ingest(op.items);
+            return this.#ingest(op.items, op.replayKey ?? null);
           case 'enqueue':
             return this.#sending.enqueue(op.messages);
           case 'recordSend':
@@ -270,20 +281,37 @@ export class SqliteEngine {
             return this.#retention.prune(op.step);
           case 'redactStep':
             return this.#retention.redact(op.step);
+          case 'pruneReplayKeys':
+            return this.#retention.pruneReplayKeys(op.step);
         }
       }),
     );
   }
 
-  /** One webhook's events, all or none. */
-  #ingest(items: IngestItem[]): IngestResult[] {
+  /**
+   * One webhook's events, all or none. Its replay key (a carrier signature) is remembered with them; met again, it
+   * is the carrier's retry only if every event is a duplicate (stored already). Anything else under a signature
+   * already used is the same signed text re-split into other parameters: refused, and the throw rolls this write
+   * back.
+   */
+  #ingest(items: IngestItem[], replayKey: string | null): IngestResult[] {
+    if (replayKey !== null) {
+      const remembered = this.#statements.rememberSignature.run({
+        digest: signatureDigest(replayKey),
+        receivedAt: this.#now(),
+      });
+      if (remembered.changes === 0 && !items.every((item) => this.#duplicateOf(item.event) !== null)) {
+        throw new SwitchboardError('signature_replayed');
+      }
+    }
     return items.map((item) => this.#ingestOne(item));
   }
 
-  #ingestOne({ event, optOut }: IngestItem): IngestResult {
+  /** The message an event was already stored for (so it is a duplicate), or null. */
+  #duplicateOf(event: IngestItem['event']): string | null {
     const s = this.#statements;
     const seen = s.eventByDedupeKey.get({ key: event.dedupeKey });
-    if (seen) return { outcome: 'duplicate', messageId: seen.messageId };
+    if (seen) return seen.messageId;
     if (event.kind === 'inbound_message') {
       // The same message under a new event id (a carrier retry with another id) is still one message, already
       // processed: a duplicate, with no second history entry and no second opt-out change.
@@ -291,8 +319,15 @@ export class SqliteEngine {
         provider: event.provider,
         providerMessageId: event.providerMessageId,
       });
-      if (existing) return { outcome: 'duplicate', messageId: existing.id };
+      if (existing) return existing.id;
     }
+    return null;
+  }
+
+  #ingestOne({ event, optOut }: IngestItem): IngestResult {
+    const s = this.#statements;
+    const duplicateOf = this.#duplicateOf(event);
+    if (duplicateOf !== null) return { outcome: 'duplicate', messageId: duplicateOf };
     const now = this.#now();
     let messageId: string;
     // The app's event, in this transaction: a new message, or a status that moved.

@@ -11,6 +11,7 @@ import type {
   Page,
   PruneCounts,
   RedactCounts,
+  ReplayKeyCounts,
   RetentionStep,
   RetentionStepResult,
   SendOutcome,
@@ -132,8 +133,8 @@ export class SqliteStore implements Store {
     worker.on('exit', (code) => this.#fail(new Error(`the database worker exited (code ${code})`)));
   }
 
-  ingest(items: IngestItem[]): Promise<IngestResult[]> {
-    return this.#write({ op: 'ingest', items }) as Promise<IngestResult[]>;
+  ingest(items: IngestItem[], replayKey: string | null = null): Promise<IngestResult[]> {
+    return this.#write({ op: 'ingest', items, replayKey }) as Promise<IngestResult[]>;
   }
 
   async enqueue(messages: NewOutboundMessage[]): Promise<EnqueueResult[]> {
@@ -248,6 +249,10 @@ export class SqliteStore implements Store {
 
   redactStep(step: RetentionStep): Promise<RetentionStepResult<RedactCounts>> {
     return this.#write({ op: 'redactStep', step }) as Promise<RetentionStepResult<RedactCounts>>;
+  }
+
+  pruneReplayKeys(step: RetentionStep): Promise<RetentionStepResult<ReplayKeyCounts>> {
+    return this.#write({ op: 'pruneReplayKeys', step }) as Promise<RetentionStepResult<ReplayKeyCounts>>;
   }
 
   onDeliveries(listener: () => void): void {

@@ -142,6 +142,11 @@ function prepareRaw(sqlite: Database.Database) {
     eventByDedupeKey: raw<{ key: string }, { messageId: string }>(
       'SELECT message_id AS messageId FROM message_events WHERE dedupe_key = @key',
     ),
+    /** changes 0: the signature was remembered already (see SqliteEngine #ingest). */
+    rememberSignature: raw<{ digest: Buffer; receivedAt: number }>(
+      `INSERT INTO webhook_signatures (digest, received_at) VALUES (@digest, @receivedAt)
+       ON CONFLICT (digest) DO NOTHING`,
+    ),
     messageByProviderId: raw<
       { provider: string; providerMessageId: string },
       {

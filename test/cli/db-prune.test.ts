@@ -57,6 +57,14 @@ describe('switchboard db prune', () => {
     db.prepare(
       `INSERT INTO opt_outs (phone, our_number, provider, created_at) VALUES ('+14155550123', '+14155550100', 'twilio', ?)`,
     ).run(Date.now() - 200 * DAY);
+    // Webhook signatures remembered against re-splitting: two received long ago, one a week ago.
+    const signature = db.prepare('INSERT INTO webhook_signatures (digest, received_at) VALUES (?, ?)');
+    for (const [byte, days] of [
+      [1, 100],
+      [2, 95],
+      [3, 7],
+    ] as const)
+      signature.run(Buffer.alloc(16, byte), Date.now() - days * DAY);
     ids.week = message(db, 7, 'a week old');
     ids.today = message(db, 0, 'just now');
     db.close();
@@ -69,6 +77,7 @@ describe('switchboard db prune', () => {
     expect(stdout).toMatch(/ {2}messages\s+5\n/);
     expect(stdout).toMatch(/ {2}status history entries\s+5\n/);
     expect(stdout).toMatch(/ {2}idempotency keys\s+1\n/);
+    expect(stdout).toMatch(/ {2}webhook signatures \(replay protection\)\s+2\n/);
     expect(stdout).toContain(
       'Left alone: old messages still waiting to go out or to reach an app, or with a newer event (1 not deleted).',
     );
@@ -88,6 +97,7 @@ describe('switchboard db prune', () => {
       (r) => r.id,
     );
     expect(left).toEqual([ids.queued, ids.week, ids.today]);
+    expect(count(db, 'webhook_signatures')).toBe(1);
     expect(count(db, 'message_events')).toBe(3);
     expect(count(db, 'idempotency_keys')).toBe(0);
     expect(count(db, 'outbox')).toBe(1);

@@ -75,6 +75,50 @@ describe('masking URLs', () => {
     expect(masked).toContain('****');
   });
 
+  /**
+   * The digits a reader of the log line would see, whatever script they are written in: decoded, NFKC-folded, and
+   * other scripts' digits read as digits (libphonenumber reads all of these as the number).
+   */
+  const readable = (url: string) => {
+    let text = url.replaceAll('%zz', '');
+    for (let i = 0; i < 3; i++) text = decodeURIComponent(text);
+    return text
+      .normalize('NFKC')
+      .replace(/[\u0660-\u0669\u06F0-\u06F9]/g, (d) => String(d.charCodeAt(0) & 0xf))
+      .replace(/\D/g, '');
+  };
+  const q = (number: string) => `/v1/messages?to=${encodeURIComponent(number)}&limit=5`;
+
+  it.each([
+    ['slashes', '/v1/messages?to=%2B1%2F415%2F555%2F0123'],
+    ...['\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212'].map((dash) => [
+      `the dash U+${dash.charCodeAt(0).toString(16).toUpperCase()}`,
+      q(`+1${dash}415${dash}555${dash}0123`),
+    ]),
+    ['fullwidth digits and plus', q('＋１４１５５５５０１２３')],
+    ['fullwidth digits, unencoded', '/v1/messages?to=＋１４１５５５５０１２３'],
+    ['fullwidth punctuation', q('+1（415）555－0123')],
+    ['fullwidth digits beside a malformed escape', `${q('＋１４１５５５５０１２３')}%zz`],
+    ['Arabic-Indic digits', q('+١٤١٥٥٥٥٠١٢٣')],
+    ['Eastern Arabic-Indic digits', q('+۱۴۱۵۵۵۵۰۱۲۳')],
+    ['invisible separators', q('+1\u00AD415\u200B555\u20600123')],
+    ['ideographic spaces', q('+1\u3000415\u3000555\u30000123')],
+    ['brackets, dots and tildes', q('+1[415]555.01~23')],
+    ['an extension', q('+14155550123x12')],
+  ])('masks a number written with %s', (_how, url) => {
+    const masked = maskPhonesInUrl(url as string);
+    expect(readable(masked)).not.toContain('5550123');
+    expect(masked).toContain('****');
+  });
+
+  it('keeps ids whole beside numbers written in other scripts', () => {
+    const id = '01a1fea1-2600-7374-8420-123456789012';
+    expect(
+      maskPhonesInUrl(`/v1/events?messageId=${id}&to=${encodeURIComponent('＋１４１５５５５０１２３')}`),
+    ).toBe(`/v1/events?messageId=${id}&to=%2B1415****123`);
+    expect(maskPhonesInUrl(`/v1/messages/${id}`)).toBe(`/v1/messages/${id}`);
+  });
+
   it('writes the masked number back encoded, and everything else exactly as received', () => {
     expect(maskPhonesInUrl('/v1/messages?to=%2B1+415+555+0123&limit=50&since=2026-11-21T00%3A00%3A00Z')).toBe(
       '/v1/messages?to=%2B1415****123&limit=50&since=2026-11-21T00%3A00%3A00Z',

@@ -50,9 +50,36 @@ describe('Retention', () => {
     expect(report).toBeNull();
     await running;
     expect(report).toMatchObject({ complete: true, deleted: { messages: 1_500, history: 1_500 } });
-    // 1,500 messages at 50 per step: 30 steps, and one that finds the range empty.
-    expect(report!.steps).toBe(31);
+    // 1,500 messages at 50 per step: 30 steps, and one that finds the range empty; one for the (no) signatures.
+    expect(report!.steps).toBe(32);
     expect((await store.listMessages({}, { limit: 10 })).data.map((m) => m.id)).toEqual([live!.messageId]);
+  });
+
+  it('forgets the webhook signatures remembered before the cutoff, in steps of their own', async () => {
+    store = await SqliteStore.open({ path: ':memory:' });
+    for (let i = 0; i < 120; i++) await store.ingest([{ event: inbound(), optOut: null }], `twilio old-${i}`);
+    const cutoff = await afterNow();
+    await store.ingest([{ event: inbound(), optOut: null }], 'twilio new');
+    const retention = new Retention({
+      store,
+      policy: { deleteAfterMs: 1_000, redactAfterMs: null },
+      log: quiet,
+      stepSize: 5,
+      now: () => cutoff + 1_000,
+    });
+    const dry = await retention.run({ dryRun: true });
+    expect(dry.deleted).toMatchObject({ messages: 120, replayKeys: 120 });
+    const report = await retention.run();
+    expect(report.deleted).toMatchObject({ messages: 120, replayKeys: 120 });
+    // 120 messages at 5 per step (24, and one finding the range empty); 120 keys at 50 per step (3).
+    expect(report.steps).toBe(25 + 3);
+    const replayed = (key: string) =>
+      store!.ingest([{ event: inbound(), optOut: null }], key).then(
+        () => 'stored',
+        (err: { code?: string }) => err.code,
+      );
+    expect(await replayed('twilio old-7')).toBe('stored');
+    expect(await replayed('twilio new')).toBe('signature_replayed');
   });
 
   it('stops after the step in progress, keeping what it has not reached', async () => {
@@ -120,6 +147,7 @@ describe('Retention', () => {
       store: {
         pruneStep: () => Promise.reject(new Error('not expected')),
         redactStep: () => Promise.reject(new Error('not expected')),
+        pruneReplayKeys: () => Promise.reject(new Error('not expected')),
       },
       policy: { deleteAfterMs: null, redactAfterMs: null },
       log: quiet,
@@ -135,6 +163,7 @@ describe('Retention', () => {
         store: {
           pruneStep: () => Promise.reject(new Error()),
           redactStep: () => Promise.reject(new Error()),
+          pruneReplayKeys: () => Promise.reject(new Error()),
         },
         policy: { deleteAfterMs: 1, redactAfterMs: null },
         log: quiet,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type {
   PruneCounts,
   RedactCounts,
+  ReplayKeyCounts,
   RetentionStep,
   RetentionStepResult,
   Store,
@@ -273,6 +274,37 @@ export function describeRetentionContract(name: string, open: () => Promise<Stor
       expect((await all(redact, step(before))).counts).toEqual(dryRedact.counts);
       // The redaction took the sent message's idempotency key with its body: the rest is as counted.
       expect((await all(prune, step(before))).counts).toEqual({ ...dryPrune.counts, idempotencyKeys: 0 });
+    });
+
+    it('forgets replay keys remembered before the cutoff, oldest first in steps, a dry run changing nothing', async () => {
+      const replayKeys = (s: RetentionStep) => store.pruneReplayKeys(s);
+      /** Whether `key` is still remembered: new events under it are refused. */
+      const remembered = (key: string) =>
+        store.ingest([{ event: inbound(), optOut: null }], key).then(
+          () => false,
+          (err: unknown) => {
+            if ((err as { code?: string }).code === 'signature_replayed') return true;
+            throw err;
+          },
+        );
+      for (const key of ['a', 'b', 'c'])
+        await store.ingest([{ event: inbound(), optOut: null }], `twilio ${key}`);
+      const before = await cutoff();
+      await store.ingest([{ event: inbound(), optOut: null }], 'twilio new');
+
+      const dry = await all(replayKeys, step(before, { limit: 2, dryRun: true }));
+      expect(dry).toMatchObject({ counts: { replayKeys: 3 } satisfies ReplayKeyCounts, held: 0, steps: 2 });
+      expect(await remembered('twilio a')).toBe(true);
+
+      const first = await replayKeys(step(before, { limit: 2 }));
+      expect(first).toMatchObject({ counts: { replayKeys: 2 }, done: false });
+      const rest = await replayKeys(step(before, { limit: 2, afterId: first.lastId }));
+      expect(rest).toMatchObject({ counts: { replayKeys: 1 }, done: true });
+      expect(await remembered('twilio new')).toBe(true);
+      // Forgotten: the key is taken again (and remembered anew) by the next webhook that carries it.
+      expect(await remembered('twilio b')).toBe(false);
+      expect(await remembered('twilio b')).toBe(true);
+      expect((await replayKeys(step(before))).counts.replayKeys).toBe(0);
     });
 
     it('redacts bodies and media, in the message and in its stored events, and marks it redacted', async () => {

@@ -145,6 +145,48 @@ export function describeStoreContract(name: string, open: () => Promise<Store> |
       expect(await store.isOptedOut('+14155550123', '+14155550100')).toBe(false);
     });
 
+    it('remembers a replay key: the same events again are duplicates, other events under it are refused', async () => {
+      const replayed = (err: unknown) => err instanceof SwitchboardError && err.code === 'signature_replayed';
+      const first = inbound();
+      const [a] = await store.ingest([{ event: first, optOut: null }], 'twilio sig-1');
+      expect(a?.outcome).toBe('stored');
+      // The carrier's own retry: same signature, same events.
+      const [again] = await store.ingest([{ event: first, optOut: null }], 'twilio sig-1');
+      expect(again).toEqual({ outcome: 'duplicate', messageId: a!.messageId });
+
+      // The same signature with other parameters: a STOP from someone else. Nothing of it is stored.
+      const forged = inbound({ from: '+14155550166', body: 'STOP' });
+      await expect(store.ingest([{ event: forged, optOut: 'add' }], 'twilio sig-1')).rejects.toSatisfy(
+        replayed,
+      );
+      // Its events plus one already stored: not every event is stored, so refused too.
+      await expect(
+        store.ingest(
+          [
+            { event: first, optOut: null },
+            { event: forged, optOut: 'add' },
+          ],
+          'twilio sig-1',
+        ),
+      ).rejects.toSatisfy(replayed);
+      expect(await store.isOptedOut('+14155550166', '+14155550100')).toBe(false);
+      expect((await store.listMessages({}, { limit: 10 })).data.map((m) => m.id)).toEqual([a!.messageId]);
+
+      // Another key (and no key at all) is not affected; the refused events were not stored, so they can come.
+      const [other] = await store.ingest([{ event: forged, optOut: 'add' }], 'twilio sig-2');
+      expect(other?.outcome).toBe('stored');
+      expect(await store.isOptedOut('+14155550166', '+14155550100')).toBe(true);
+      const [plain] = await store.ingest([{ event: inbound(), optOut: null }]);
+      expect(plain?.outcome).toBe('stored');
+    });
+
+    it('forgets a replay key whose webhook was not stored (the write failed), so the retry is stored', async () => {
+      const broken = inbound({ provider: null as unknown as InboundMessageEvent['provider'] }); // NOT NULL
+      await expect(store.ingest([{ event: broken, optOut: null }], 'twilio sig-3')).rejects.toThrow();
+      const [retry] = await store.ingest([{ event: inbound(), optOut: null }], 'twilio sig-3');
+      expect(retry?.outcome).toBe('stored');
+    });
+
     it('moves status forward only, keeping every event in the history', async () => {
       const [created] = await store.ingest([{ event: status('SMout1', 'sent'), optOut: null }]);
       const id = created!.messageId;

@@ -82,7 +82,8 @@ describe('logs of a full run', () => {
     await sim.callbacksIdle();
     await api(`/v1/messages?to=${encodeURIComponent(numbers[0]!)}`);
     // The same number as clients really write it in a query string: plus as space, percent-encoded spaces, mixed,
-    // encoded twice, without a plus.
+    // encoded twice, without a plus; and as libphonenumber also reads it: slashes, Unicode dashes, fullwidth.
+    const fullwidth = '＋１４１５５５５０４５６';
     const queried = [
       '%2B1+415+555+0456',
       '%2B1%20415%20555%200456',
@@ -90,6 +91,10 @@ describe('logs of a full run', () => {
       '%252B14155550456',
       '%252B1%2520415%2520555%25200456',
       '14155550456',
+      '%2B1%2F415%2F555%2F0456',
+      encodeURIComponent('+1\u2010415\u2010555\u20100456'),
+      encodeURIComponent('+1\u2212415\u2212555\u22120456'),
+      encodeURIComponent(fullwidth),
     ];
     for (const spelling of queried) await api(`/v1/messages?to=${spelling}&limit=5`);
     await api('/dashboard/api/conversation?number=%2B1+415+555+0456');
@@ -111,6 +116,7 @@ describe('logs of a full run', () => {
       ...numbers.map((n) => n.slice(1)),
       ...queried,
       '4155550456',
+      fullwidth.slice(2),
       'private outbound body',
       'private telnyx body',
       'private inbound body',
@@ -154,6 +160,6 @@ describe('logs of a full run', () => {
     );
     expect(queries.length).toBeGreaterThanOrEqual(queried.length + 2);
     for (const line of queries) expect(String(line.url).replace(/\D/g, '')).not.toContain('5550456');
-    expect(requests.filter((l) => String(l.url).includes('to=%2B1415****456&limit=5'))).toHaveLength(5);
+    expect(requests.filter((l) => String(l.url).includes('to=%2B1415****456&limit=5'))).toHaveLength(9);
   }, 60_000);
 });

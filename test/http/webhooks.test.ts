@@ -1,7 +1,9 @@
+import { connect } from 'node:net';
 import twilio from 'twilio';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   formBody,
+  signedTelnyx,
   TWILIO_SID,
   telnyxKeys,
   telnyxReceived,
@@ -137,6 +139,40 @@ describe('POST /webhooks with Twilio', () => {
   });
 });
 
+/**
+ * A POST written on a socket, for what fetch cannot send: a Host of our choosing, or none at all (HTTP/1.0).
+ * Answers the status and the body. The socket is not half-closed after the request: the gateway takes that for a
+ * client gone and answers nothing; `connection: close` makes the server close it after the answer.
+ */
+function rawPost(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  version: '1.0' | '1.1' = '1.1',
+): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  const lines = [
+    `POST ${path} HTTP/${version}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+  ];
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`),
+    );
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
+      resolve({ status, body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+  });
+}
+
 /** POSTs Twilio form parameters with a given signature and headers. */
 function postSigned(
   path: string,
@@ -253,6 +289,47 @@ describe('forged Twilio webhooks made from a captured signature', () => {
     await nothingStored();
   });
 
+  it('refuses a STOP re-split from a signed request already received, without a query string (403)', async () => {
+    // The attacker texts our number a Body that, run together with the names after it, reads as other parameters:
+    // Body=STOP, From=victim, a new MessageSid (so dedupe does not catch it), and MessageSidZ swallowing the rest.
+    // The URL and the host are ours, AccountSid is there once: only remembering the signature stops it.
+    gw = await startGateway({ PUBLIC_BASE_URL: 'https://a.example.com', TRUST_PROXY: 'false' });
+    const fakeSid = unique('SM');
+    const captured = twilioInbound({
+      From: '+14155550177',
+      To: ours,
+      Body: `STOPFrom${victim}MessageSid${fakeSid}MessageSidZ`,
+    });
+    const url = 'https://a.example.com/webhooks';
+    const signature = twilioSignature(url, captured);
+    const signed = signedString(url, captured);
+    const forged: Record<string, string> = {
+      AccountSid: TWILIO_SID,
+      ApiVersion: captured.ApiVersion!,
+      Body: 'STOP',
+      From: victim,
+      MessageSid: fakeSid,
+      MessageSidZ: signed.slice(signed.indexOf(`From${captured.From}`), signed.indexOf(`To${ours}`)),
+      To: ours,
+      ToCity: captured.ToCity!,
+      ToCountry: captured.ToCountry!,
+      ToState: captured.ToState!,
+      ToZip: captured.ToZip!,
+    };
+    expect(twilioSignature(url, forged)).toBe(signature);
+
+    expect((await postSigned('/webhooks', captured, signature)).status).toBe(200);
+    const res = await postSigned('/webhooks', forged, signature);
+    expect(res.status).toBe(403);
+    expect((await json(res)).error.code).toBe('signature_replayed');
+    expect(await gw.store.isOptedOut(victim, ours)).toBe(false);
+    const stored = (await gw.store.listMessages({}, { limit: 10 })).data;
+    expect(stored.map((m) => m.providerMessageId)).toEqual([captured.MessageSid]);
+    // Twilio's own retry of the real request (same parameters, same signature) is still a plain duplicate.
+    expect((await postSigned('/webhooks', captured, signature)).status).toBe(200);
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
   it('refuses a correctly signed webhook without AccountSid (403 account_mismatch)', async () => {
     gw = await startGateway();
     const { AccountSid: _sid, ...params } = twilioInbound();
@@ -274,9 +351,11 @@ describe('TRUST_PROXY: X-Forwarded-Proto and X-Forwarded-Host', () => {
       ['a space', { 'x-forwarded-host': 'public.example.com x' }],
       ['a query', { 'x-forwarded-host': 'public.example.com?x=1' }],
       ['a bad port', { 'x-forwarded-host': 'public.example.com:99999' }],
-      ['an empty first value', { 'x-forwarded-host': ', public.example.com' }],
+      ['an empty last value', { 'x-forwarded-host': 'public.example.com, ' }],
+      ['a bad last value after a good one', { 'x-forwarded-host': 'public.example.com, evil.example.com/x' }],
       ['another scheme', { 'x-forwarded-proto': 'ftp' }],
       ['a scheme with more', { 'x-forwarded-proto': 'https://evil' }],
+      ['another scheme last', { 'x-forwarded-proto': 'https, ftp' }],
     ];
     for (const [what, headers] of cases) {
       const p = params();
@@ -287,15 +366,65 @@ describe('TRUST_PROXY: X-Forwarded-Proto and X-Forwarded-Host', () => {
     expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
   });
 
-  it('takes the first of several values, and a host with a port', async () => {
+  it('takes the last of several values, the one the proxy appended, and a host with a port', async () => {
     gw = await startGateway({ TRUST_PROXY: 'true' });
     const p = params();
     const signature = twilioSignature('https://public.example.com:8443/webhooks', p);
     const res = await postSigned('/webhooks', p, signature, {
-      'x-forwarded-proto': 'HTTPS, http',
-      'x-forwarded-host': ' public.example.com:8443 , evil.example.com/webhooks',
+      'x-forwarded-proto': 'http, HTTPS',
+      'x-forwarded-host': 'evil.example.com , public.example.com:8443 ',
     });
     expect(res.status).toBe(200);
+    // The values a client wrote before the proxy's own are never the URL checked.
+    const q = params();
+    const forged = await postSigned('/webhooks', q, twilioSignature('http://evil.example.com/webhooks', q), {
+      'x-forwarded-proto': 'http, https',
+      'x-forwarded-host': 'evil.example.com, public.example.com',
+    });
+    expect(forged.status).toBe(403);
+    expect((await json(forged)).error.code).toBe('signature_invalid');
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('accepts host names with underscores or a final dot in Host and X-Forwarded-Host', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    for (const host of ['switchboard_backend:3000', 'sms.example.com.']) {
+      const p = params();
+      const viaProxy = await postSigned('/webhooks', p, twilioSignature(`https://${host}/webhooks`, p), {
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': host,
+      });
+      expect(viaProxy.status, host).toBe(200);
+      // No X-Forwarded-Host: the proxy passed its upstream's name in Host.
+      const r = params();
+      const direct = await rawPost(
+        gw.base,
+        '/webhooks',
+        {
+          host,
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilioSignature(`http://${host}/webhooks`, r),
+        },
+        formBody(r),
+      );
+      expect(direct.status, host).toBe(200);
+    }
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(4);
+  });
+
+  it('refuses a Twilio webhook whose URL cannot be rebuilt (no Host) with 400 invalid_request', async () => {
+    gw = await startGateway({ TRUST_PROXY: 'true' });
+    const p = params();
+    const res = await rawPost(
+      gw.base,
+      '/webhooks',
+      { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'any' },
+      formBody(p),
+      '1.0',
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body).error.code).toBe('invalid_request');
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(0);
   });
 
   it('ignores X-Forwarded-* without TRUST_PROXY (the sandbox, rebuilding from Host)', async () => {
@@ -319,6 +448,25 @@ describe('Twilio webhooks as documented', () => {
     const res = await postSigned(path, p, twilioSignature(gw.base + path, p));
     expect(res.status).toBe(200);
     expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(1);
+  });
+
+  it('takes a legacy status callback with SmsStatus alone (no MessageStatus) as a status, not a message', async () => {
+    gw = await startGateway();
+    const sid = unique('SM');
+    expect((await gw.postTwilio(twilioStatus(sid, 'sent'))).status).toBe(200);
+    const { MessageStatus: _delivered, ...delivered } = twilioStatus(sid, 'delivered');
+    expect((await gw.postTwilio(delivered)).status).toBe(200);
+    // For a message this gateway never saw: recorded as an outbound message, as with MessageStatus.
+    const other = unique('SM');
+    const { MessageStatus: _failed, ...failed } = twilioStatus(other, 'undelivered', { ErrorCode: '30003' });
+    expect((await gw.postTwilio(failed)).status).toBe(200);
+    const messages = (await gw.store.listMessages({}, { limit: 10 })).data;
+    expect(messages.map((m) => [m.providerMessageId, m.direction, m.status, m.errorCode]).sort()).toEqual(
+      [
+        [sid, 'outbound', 'delivered', null],
+        [other, 'outbound', 'undelivered', '30003'],
+      ].sort(),
+    );
   });
 
   it('stores an inbound message sent with only the documented parameters (no SmsStatus)', async () => {
@@ -479,6 +627,33 @@ describe('POST /webhooks with Telnyx', () => {
     });
     expect(res.status).toBe(200);
     expect((await json(await gw.api('/v1/messages'))).data).toHaveLength(0);
+  });
+
+  it('accepts message.received whatever the Host: Telnyx signs no URL, and needs no PUBLIC_BASE_URL', async () => {
+    gw = await startGateway({
+      TWILIO_ACCOUNT_SID: '',
+      TWILIO_AUTH_TOKEN: '',
+      TRUST_PROXY: '',
+      TELNYX_PUBLIC_KEY: keys.publicKey,
+    });
+    const hosts: [string | null, '1.0' | '1.1'][] = [
+      ['switchboard_backend:3000', '1.1'], // nginx's upstream name
+      ['sms.example.com.', '1.1'], // fully qualified
+      ['bad host/with a path', '1.1'],
+      [null, '1.0'], // HTTP/1.0 needs no Host
+    ];
+    for (const [host, version] of hosts) {
+      const signed = signedTelnyx(keys, telnyxReceived());
+      const res = await rawPost(
+        gw.base,
+        '/webhooks',
+        { ...signed.headers, ...(host !== null && { host }) },
+        signed.body,
+        version,
+      );
+      expect(res.status, String(host)).toBe(200);
+    }
+    expect((await gw.store.listMessages({}, { limit: 10 })).data).toHaveLength(hosts.length);
   });
 
   it('acknowledges a retried event (same data.id) once', async () => {

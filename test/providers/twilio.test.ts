@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import twilio from 'twilio';
+import { SwitchboardError } from '../../src/core/errors.js';
 import { RawWebhook } from '../../src/core/webhook.js';
 import { parseTwilio } from '../../src/providers/twilio/parse.js';
 import { mapTwilioStatus } from '../../src/providers/twilio/statuses.js';
@@ -35,10 +36,13 @@ function form(params: Record<string, string | string[]>, url = URL_SIGNED, signa
 describe('Twilio verification', () => {
   const params = twilioInbound();
 
-  it('accepts a signature the SDK computed for the URL and every parameter', () => {
-    expect(
-      verifyTwilio(form(params, URL_SIGNED, twilioSignature(URL_SIGNED, params)), [TWILIO_TOKEN], TWILIO_SID),
-    ).toEqual({ ok: true });
+  it('accepts a signature the SDK computed for the URL and every parameter, answering it as the replay key', () => {
+    const sig = twilioSignature(URL_SIGNED, params);
+    // The store remembers the signature, so that it cannot come again with other parameters.
+    expect(verifyTwilio(form(params, URL_SIGNED, sig), [TWILIO_TOKEN], TWILIO_SID)).toEqual({
+      ok: true,
+      replayKey: sig,
+    });
   });
 
   it('accepts the secondary token during a rotation', () => {
@@ -91,6 +95,23 @@ describe('Twilio verification', () => {
     });
   });
 
+  it('answers, never throws, when the URL cannot be rebuilt (the code of the failure)', () => {
+    const req = new RawWebhook({
+      method: 'POST',
+      url: () => {
+        throw new SwitchboardError('invalid_forwarded_header');
+      },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'x' },
+      body: Buffer.from(formBody(params)),
+      contentType: 'form',
+      receivedAt: 1_700_000_000_000,
+    });
+    expect(verifyTwilio(req, [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({
+      ok: false,
+      code: 'invalid_forwarded_header',
+    });
+  });
+
   it('rejects a correctly signed webhook for another account', () => {
     const other = { ...params, AccountSid: `AC${'9'.repeat(32)}` };
     const sig = twilioSignature(URL_SIGNED, other);
@@ -122,7 +143,9 @@ describe('Twilio verification', () => {
       `${URL_SIGNED}?bodySHA256=${'0'.repeat(64)}`,
     ]) {
       const sig = twilioSignature(url, params);
-      expect(verifyTwilio(form(params, url, sig), [TWILIO_TOKEN], TWILIO_SID), url).toEqual({ ok: true });
+      expect(verifyTwilio(form(params, url, sig), [TWILIO_TOKEN], TWILIO_SID), url).toMatchObject({
+        ok: true,
+      });
     }
   });
 
@@ -235,7 +258,7 @@ describe('Twilio normalization', () => {
       ToCountry: 'US',
     };
     const req = form(documented, URL_SIGNED, twilioSignature(URL_SIGNED, documented));
-    expect(verifyTwilio(req, [TWILIO_TOKEN], TWILIO_SID)).toEqual({ ok: true });
+    expect(verifyTwilio(req, [TWILIO_TOKEN], TWILIO_SID)).toMatchObject({ ok: true });
     expect(parseTwilio(req)).toEqual([
       expect.objectContaining({
         kind: 'inbound_message',
@@ -303,6 +326,25 @@ describe('Twilio normalization', () => {
         recipientOptedOut: false,
       }),
     ]);
+  });
+
+  it('reads SmsStatus as the status when MessageStatus is absent (legacy callbacks)', () => {
+    const { MessageStatus: _m, ...legacy } = twilioStatus('SM7', 'delivered');
+    expect(parseTwilio(form(legacy))).toEqual([
+      expect.objectContaining({
+        kind: 'status',
+        dedupeKey: 'twilio:SM7:delivered',
+        status: 'delivered',
+        providerStatus: 'delivered',
+      }),
+    ]);
+    // `received` and `receiving` (or no status at all) still make an inbound message.
+    for (const smsStatus of ['received', 'receiving']) {
+      expect(parseTwilio(form(twilioInbound({ SmsStatus: smsStatus })))[0]).toMatchObject({
+        kind: 'inbound_message',
+        providerStatus: smsStatus,
+      });
+    }
   });
 
   it('flags a failure receipt with 21610 as the recipient opting out', () => {

@@ -1,3 +1,10 @@
+-- Hand-written (issue 11): WITHOUT ROWID on webhook_signatures (drizzle cannot declare it), one B-tree keyed by the digest.
+CREATE TABLE `webhook_signatures` (
+	`digest` blob PRIMARY KEY NOT NULL,
+	`received_at` integer NOT NULL
+) WITHOUT ROWID;
+--> statement-breakpoint
+CREATE INDEX `webhook_signatures_received` ON `webhook_signatures` (`received_at`,`digest`);--> statement-breakpoint
 CREATE TABLE `write_probe` (
 	`id` integer PRIMARY KEY NOT NULL,
 	`filler` blob NOT NULL

@@ -24,7 +24,8 @@ const OPTED_OUT = '21610';
  * documented parameters of an incoming message (MessageSid, SmsSid, SmsMessageSid, AccountSid,
  * MessagingServiceSid, From, To, Body, NumMedia, NumSegments, media, geographic and WhatsApp fields:
  * https://www.twilio.com/docs/messaging/guides/webhook-request) do not include it, nor SmsStatus, which real
- * requests carry but must not be required.
+ * requests carry but must not be required. Older status callbacks carry SmsStatus alone (`SmsStatus=delivered`): a
+ * status other than `received`/`receiving` there makes the webhook a status callback too.
  */
 export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
   if (req.contentType !== 'form') {
@@ -37,14 +38,18 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
     'MessageSid',
     'Twilio',
   );
-  const messageStatus = formValue(p, 'MessageStatus');
+  const messageStatus = formValue(p, 'MessageStatus') || undefined;
+  const smsStatus = formValue(p, 'SmsStatus') || undefined;
+  // MessageStatus says which it is; without it (legacy callbacks carry SmsStatus alone), SmsStatus does, and an
+  // inbound message may carry neither.
+  const status = messageStatus ?? smsStatus;
   const rawFrom = formValue(p, 'From');
   const rawTo = formValue(p, 'To');
   const whatsapp = (rawFrom?.startsWith(WHATSAPP) ?? false) || (rawTo?.startsWith(WHATSAPP) ?? false);
   const body = formValue(p, 'Body') ?? '';
 
   // `received`/`receiving` only ever describe an incoming message, never a callback about one we sent.
-  if (messageStatus === undefined || messageStatus === 'received' || messageStatus === 'receiving') {
+  if (status === undefined || status === 'received' || status === 'receiving') {
     const media = readMedia(p);
     const channel: Channel = whatsapp ? 'whatsapp' : media.length > 0 ? 'mms' : 'sms';
     return [
@@ -53,7 +58,7 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
         dedupeKey: `twilio:${sid}:received`,
         provider: 'twilio',
         providerMessageId: sid,
-        providerStatus: messageStatus ?? (formValue(p, 'SmsStatus') || 'received'),
+        providerStatus: status ?? 'received',
         channel,
         from: address(requireField(rawFrom, 'From', 'Twilio')),
         to: address(requireField(rawTo, 'To', 'Twilio')),
@@ -67,7 +72,7 @@ export function parseTwilio(req: RawWebhook): NormalizedEvent[] {
     ];
   }
 
-  const providerStatus = requireField(messageStatus, 'MessageStatus', 'Twilio');
+  const providerStatus = status;
   const errorCode = formValue(p, 'ErrorCode') || null;
   return [
     {

@@ -13,6 +13,9 @@ import type { FormParams, RawWebhook } from '../../core/webhook.js';
  * configured account in exactly one AccountSid: Twilio always sends it, and a signature re-split so that the
  * parameters start later (the first ones moved into the query string) loses it. A JSON webhook (other Twilio
  * products; acknowledged, never stored) is verified over the URL and the body's SHA-256 (`bodySHA256`).
+ *
+ * Twilio's signature never expires and does not delimit what it signs, so a form webhook's answer carries the
+ * signature as its replay key: the store refuses a signature already stored with other parameters (Store.ingest).
  */
 export function verifyTwilio(
   req: RawWebhook,
@@ -23,7 +26,15 @@ export function verifyTwilio(
   if (signature === undefined || signature === '') {
     return { ok: false, code: 'signature_missing', reason: 'no X-Twilio-Signature header' };
   }
-  if (req.contentType === 'json') return verifyJson(req, signature, authTokens);
+  let url: string;
+  try {
+    url = req.url;
+  } catch (err) {
+    // Host or X-Forwarded-* cannot make the URL Twilio signed: an answer with its code, never a throw.
+    if (err instanceof SwitchboardError) return { ok: false, code: err.code, reason: err.message };
+    throw err;
+  }
+  if (req.contentType === 'json') return verifyJson(req, url, signature, authTokens);
 
   let params: FormParams;
   try {
@@ -35,8 +46,7 @@ export function verifyTwilio(
   const valid = authTokens.some((token) => {
     try {
       return (
-        signedExactly(token, signature, req.url, params) ||
-        twilio.validateRequest(token, signature, req.url, params)
+        signedExactly(token, signature, url, params) || twilio.validateRequest(token, signature, url, params)
       );
     } catch {
       // The SDK parses the URL with `new URL`, which throws on a URL it cannot parse: that is a mismatch.
@@ -51,7 +61,9 @@ export function verifyTwilio(
   if (account !== accountSid) {
     return { ok: false, code: 'account_mismatch', reason: 'AccountSid is not the configured account' };
   }
-  return { ok: true };
+  // The signature was compared exactly, so it is the one string Twilio made for this URL and these parameters: the
+  // store remembers it, and refuses it with other parameters (the same signed text re-split).
+  return { ok: true, replayKey: signature };
 }
 
 /**
@@ -60,8 +72,13 @@ export function verifyTwilio(
  * exactly `bodySHA256`, present once: the SDK's helpers look for the text anywhere in the URL, or take the first
  * decoded match, which a crafted path or parameter value could supply.
  */
-function verifyJson(req: RawWebhook, signature: string, authTokens: readonly string[]): Verification {
-  const expected = bodyHashParameter(req.url);
+function verifyJson(
+  req: RawWebhook,
+  url: string,
+  signature: string,
+  authTokens: readonly string[],
+): Verification {
+  const expected = bodyHashParameter(url);
   if (expected === null) {
     return {
       ok: false,
@@ -74,7 +91,7 @@ function verifyJson(req: RawWebhook, signature: string, authTokens: readonly str
   const bodyMatches = timingSafeEqual(actual, Buffer.from(expected, 'hex'));
   const urlSigned = authTokens.some((token) => {
     try {
-      return twilio.validateRequest(token, signature, req.url, {});
+      return twilio.validateRequest(token, signature, url, {});
     } catch {
       return false;
     }
