@@ -104,7 +104,9 @@ function showMessage(m: MessageWithEvents): string {
     ...m.events.map(
       (e) =>
         `  ${e.occurredAt}  ${e.status ?? '(unknown)'}  (${e.provider}: ${printable(e.providerStatus)})` +
-        (e.errorCode !== null ? `  error ${printable(e.errorCode)}` : ''),
+        (e.errorCode !== null ? `  error ${printable(e.errorCode)}` : '') +
+        // The carrier's own coarse time, as it wrote it (Twilio's RawDlrDoneDate: YYMMDDhhmm, no time zone).
+        (e.providerTime ? `  carrier time ${printable(e.providerTime)}` : ''),
     ),
   ];
   if (m.attempts.length > 0) {

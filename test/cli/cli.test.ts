@@ -214,6 +214,8 @@ describe('switchboard against a running gateway', () => {
     const shown = await runCli(['messages', 'show', id], env);
     expect(shown.stdout).toContain(`${id}  outbound via twilio  delivered`);
     expect(shown.stdout).toMatch(/Status history:\n.*queued[\s\S]*delivered/);
+    // The receipt's own time as Twilio wrote it (minute precision, no zone), beside the time it arrived.
+    expect(shown.stdout).toMatch(/ delivered {2}\(twilio: delivered\) {2}carrier time \d{10}\n/);
     const listed = await runCli(['messages', 'list', '--to', '+14155550161'], env);
     expect(listed.stdout).toMatch(
       new RegExp(
