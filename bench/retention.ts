@@ -22,8 +22,8 @@ import { performance } from 'node:perf_hooks';
 import type { NormalizedEvent } from '../src/core/provider.js';
 import type { NewOutboundMessage, RetentionStep } from '../src/core/store.js';
 import { Retention, RETENTION_DEFAULTS, type RetentionReport } from '../src/core/retention.js';
-import { SqliteEngine, type WriteOp } from '../src/db/sqlite-engine.js';
-import { SqliteStore } from '../src/db/sqlite.js';
+import { SqliteEngine, type WriteOp } from '../src/db/sqlite/sqlite-engine.js';
+import { SqliteStore } from '../src/db/sqlite/sqlite.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const STEP_SIZES = (process.env.BENCH_STEPS ?? '100,200').split(',').map(Number);

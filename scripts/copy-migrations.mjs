@@ -2,6 +2,9 @@
 // dist/; and the CLI (package.json bin) must be executable for `npx switchboard`.
 import { chmodSync, cpSync, rmSync } from 'node:fs';
 
-rmSync('dist/db/migrations', { recursive: true, force: true });
-cpSync('src/db/migrations', 'dist/db/migrations', { recursive: true });
+// One folder of migrations per database (src/db/<dialect>/migrations).
+for (const dialect of ['sqlite']) {
+  rmSync(`dist/db/${dialect}/migrations`, { recursive: true, force: true });
+  cpSync(`src/db/${dialect}/migrations`, `dist/db/${dialect}/migrations`, { recursive: true });
+}
 chmodSync('dist/cli/main.js', 0o755);

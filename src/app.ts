@@ -9,7 +9,7 @@ import { DAY_MS, Retention, type RetentionOptions } from './core/retention.js';
 import type { RoutingTable, SenderIdentity } from './core/routing.js';
 import type { SendLimits } from './core/sending.js';
 import type { Store } from './core/store.js';
-import { SqliteStore } from './db/sqlite.js';
+import { SqliteStore } from './db/sqlite/sqlite.js';
 import { EventDeliverer } from './events/deliverer.js';
 import { Activity } from './dashboard/activity.js';
 import { apiRoutes } from './http/api.js';

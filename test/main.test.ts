@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../src/db/sqlite.js';
+import { SqliteStore } from '../src/db/sqlite/sqlite.js';
 import { formBody, TWILIO_SID, TWILIO_TOKEN, twilioInbound, twilioSignature } from './helpers/carriers.js';
 import { json } from './helpers/gateway.js';
 import { startProcess as start, waitReady } from './helpers/process.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { databaseUrlOf } from '../config.js';
-import { SqliteStore } from '../db/sqlite.js';
+import { SqliteStore } from '../db/sqlite/sqlite.js';
 import { CliError } from './command.js';
 
 /**

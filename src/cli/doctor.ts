@@ -2,8 +2,8 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { databaseUrlOf, loadConfig, MIN_API_KEY_LENGTH, type Config } from '../config.js';
 import { ConfigError } from '../core/errors.js';
-import { inspectDatabase } from '../db/inspect.js';
-import { newerVersionMessage } from '../db/migration-journal.js';
+import { inspectDatabase } from '../db/sqlite/inspect.js';
+import { newerVersionMessage } from '../db/sqlite/migration-journal.js';
 import { parse, type Command } from './command.js';
 
 const USAGE = `Usage: switchboard doctor

@@ -1,5 +1,5 @@
 import { newApiKey, SCOPES, type ApiKeyRecord, type Scope } from '../core/api-keys.js';
-import type { SqliteStore } from '../db/sqlite.js';
+import type { SqliteStore } from '../db/sqlite/sqlite.js';
 import { CliError, parse, positiveInteger, type Command } from './command.js';
 import { withGatewayStore } from './database.js';
 import { formatTable, printable } from './output.js';

@@ -1,7 +1,7 @@
 import { databaseUrlOf } from '../config.js';
-import { SqliteStore } from '../db/sqlite.js';
-import { inspectDatabase } from '../db/inspect.js';
-import { newerVersionMessage } from '../db/migration-journal.js';
+import { SqliteStore } from '../db/sqlite/sqlite.js';
+import { inspectDatabase } from '../db/sqlite/inspect.js';
+import { newerVersionMessage } from '../db/sqlite/migration-journal.js';
 import { CliError, parse, type Command } from './command.js';
 
 const USAGE = `Usage: switchboard migrate

@@ -1,6 +1,6 @@
 import type { Message, Status } from '../core/message.js';
 import type { EnqueueResult, NewOutboundMessage } from '../core/store.js';
-import type { messages } from './schema.js';
+import type { messages } from './sqlite/schema.js';
 
 export type MessageRow = typeof messages.$inferSelect;
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Retention, type RetentionReport } from '../../src/core/retention.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { inbound, outbound } from '../db/store-contract.js';
 
 // The retention loop (core/retention.ts) over the real SQLite store: a backlog goes in many small transactions

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Activity } from '../../src/dashboard/activity.js';
 import { SnapshotBuilder } from '../../src/dashboard/snapshot.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { inbound } from '../db/store-contract.js';
 
 // The dashboard's snapshot over a real store (SQLite with the real migrations).

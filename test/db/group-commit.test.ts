@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { commitGroup } from '../../src/db/group-commit.js';
+import { commitGroup } from '../../src/db/sqlite/group-commit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-group-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

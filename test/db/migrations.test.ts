@@ -5,9 +5,9 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 
-const MIGRATIONS = join(import.meta.dirname, '../../src/db/migrations');
+const MIGRATIONS = join(import.meta.dirname, '../../src/db/sqlite/migrations');
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-migrations-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

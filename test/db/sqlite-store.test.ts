@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { InboundMessageEvent } from '../../src/core/provider.js';
 import { v7 as uuidv7 } from 'uuid';
 import { firstIdAt } from '../../src/db/ids.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { describeEventStoreContract } from './event-store-contract.js';
 import { describeStoreContract, inbound } from './store-contract.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATUS_RANK, STATUSES, type Status } from '../../src/core/message.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { status } from './store-contract.js';
 
 let store: SqliteStore;

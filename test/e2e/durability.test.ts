@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { ProviderSimulator } from '../../src/simulator/simulator.js';
 import { newSecret, TestApp } from '../helpers/app-server.js';
 import { TWILIO_SID, TWILIO_TOKEN } from '../helpers/carriers.js';

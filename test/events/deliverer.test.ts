@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { STATUS_CALLBACK_ENDPOINT } from '../../src/core/events.js';
 import { EventDeliverer } from '../../src/events/deliverer.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { TestApp, newSecret } from '../helpers/app-server.js';
 import { inbound, outbound, status } from '../db/store-contract.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import {
   TWILIO_SID,
   TWILIO_TOKEN,

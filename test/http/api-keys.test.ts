@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey, type Scope } from '../../src/core/api-keys.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { API_KEY, json, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/wait.js';
 

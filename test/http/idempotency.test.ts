@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newApiKey, type Scope } from '../../src/core/api-keys.js';
-import { SqliteStore } from '../../src/db/sqlite.js';
+import { SqliteStore } from '../../src/db/sqlite/sqlite.js';
 import { newSecret } from '../helpers/app-server.js';
 import { API_KEY, json } from '../helpers/gateway.js';
 import { fakeResolver } from '../helpers/resolver.js';

@@ -5,12 +5,12 @@ import {
   type Media,
   type ProviderId,
   type Status,
-} from '../core/message.js';
-import { eventTypeFor } from '../core/events.js';
-import type { NewOutboundMessage, OutboxItem, SendOutcome } from '../core/store.js';
+} from '../../core/message.js';
+import { eventTypeFor } from '../../core/events.js';
+import type { NewOutboundMessage, OutboxItem, SendOutcome } from '../../core/store.js';
 import type { EventWrites } from './event-writes.js';
-import type { EnqueueWire } from './rows.js';
-import { toMessage } from './rows.js';
+import type { EnqueueWire } from '../rows.js';
+import { toMessage } from '../rows.js';
 import { insertMessage, type Statements } from './statements.js';
 
 /**

@@ -1,7 +1,7 @@
-import { ERRORS, SwitchboardError, type ErrorCode } from '../core/errors.js';
-import type { ProviderId } from '../core/message.js';
-import type { EventFilter, LaneAllowance } from '../core/events.js';
-import type { MessageFilter } from '../core/store.js';
+import { ERRORS, SwitchboardError, type ErrorCode } from '../../core/errors.js';
+import type { ProviderId } from '../../core/message.js';
+import type { EventFilter, LaneAllowance } from '../../core/events.js';
+import type { MessageFilter } from '../../core/store.js';
 import type { Outcome } from './group-commit.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
 

@@ -5,8 +5,8 @@ import type {
   ReplayKeyCounts,
   RetentionStep,
   RetentionStepResult,
-} from '../core/store.js';
-import { firstIdAt } from './ids.js';
+} from '../../core/store.js';
+import { firstIdAt } from '../ids.js';
 
 interface Raw<P extends object, R = never> {
   run(params: P): Database.RunResult;

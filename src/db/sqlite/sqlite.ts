@@ -1,6 +1,6 @@
-import type { ApiKeyRecord } from '../core/api-keys.js';
+import type { ApiKeyRecord } from '../../core/api-keys.js';
 import { Worker } from 'node:worker_threads';
-import type { Message, MessageWithEvents, Owned, ProviderId } from '../core/message.js';
+import type { Message, MessageWithEvents, Owned, ProviderId } from '../../core/message.js';
 import type {
   EnqueueResult,
   IngestItem,
@@ -16,7 +16,7 @@ import type {
   RetentionStepResult,
   SendOutcome,
   Store,
-} from '../core/store.js';
+} from '../../core/store.js';
 import type {
   DeliveryInfo,
   DeliveryResult,
@@ -28,8 +28,8 @@ import type {
   PendingDelivery,
   RecordedDelivery,
   StoredEventDetail,
-} from '../core/events.js';
-import { queuedMessage, type EnqueueWire } from './rows.js';
+} from '../../core/events.js';
+import { queuedMessage, type EnqueueWire } from '../rows.js';
 import type { PragmaName, WriteOp } from './sqlite-engine.js';
 import { isStorageFailure, WriteHealth } from './write-health.js';
 import {

@@ -6,10 +6,10 @@ import type {
   EventSummary,
   EventType,
   StoredEventDetail,
-} from '../core/events.js';
-import type { Page } from '../core/store.js';
+} from '../../core/events.js';
+import type { Page } from '../../core/store.js';
 import { toDeliveryInfo } from './event-writes.js';
-import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
+import { decodeCursor, encodeCursor, firstIdAt } from '../ids.js';
 import { deliveryAttempts, eventDeliveries, events, messages } from './schema.js';
 import type { Db } from './statements.js';
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, isNull } from 'drizzle-orm';
-import type { ApiKeyRecord, Scope } from '../core/api-keys.js';
+import type { ApiKeyRecord, Scope } from '../../core/api-keys.js';
 import { apiKeys } from './schema.js';
 import type { Db } from './statements.js';
 

@@ -14,7 +14,7 @@ import {
   type ProviderId,
   type SendAttempt,
   type Status,
-} from '../core/message.js';
+} from '../../core/message.js';
 import {
   eventTypeFor,
   type DeliveryResult,
@@ -25,8 +25,8 @@ import {
   type LaneAllowance,
   type PendingDelivery,
   type StoredEventDetail,
-} from '../core/events.js';
-import type { InboundMessageEvent, StatusEvent } from '../core/provider.js';
+} from '../../core/events.js';
+import type { InboundMessageEvent, StatusEvent } from '../../core/provider.js';
 import type {
   IngestItem,
   IngestResult,
@@ -36,17 +36,17 @@ import type {
   Page,
   RetentionStep,
   SendOutcome,
-} from '../core/store.js';
-import type { ApiKeyRecord } from '../core/api-keys.js';
-import { SwitchboardError } from '../core/errors.js';
+} from '../../core/store.js';
+import type { ApiKeyRecord } from '../../core/api-keys.js';
+import { SwitchboardError } from '../../core/errors.js';
 import { ApiKeyRows } from './api-key-rows.js';
 import { EventQueries } from './event-queries.js';
 import { EventWrites } from './event-writes.js';
 import { commitGroup, type Outcome } from './group-commit.js';
-import { decodeCursor, encodeCursor, firstIdAt } from './ids.js';
+import { decodeCursor, encodeCursor, firstIdAt } from '../ids.js';
 import { newerVersionMessage, recordedMigrations, unknownMigrations } from './migration-journal.js';
 import { RetentionWrites } from './retention.js';
-import { toMessage } from './rows.js';
+import { toMessage } from '../rows.js';
 import { SendPipelineWrites } from './send-pipeline.js';
 import { insertMessage, prepareStatements, type Db, type Statements } from './statements.js';
 import { messageEvents, messages, sendAttempts } from './schema.js';

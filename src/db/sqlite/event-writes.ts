@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
-import { SwitchboardError } from '../core/errors.js';
+import { SwitchboardError } from '../../core/errors.js';
 import type {
   DeliveryInfo,
   DeliveryResult,
@@ -11,10 +11,10 @@ import type {
   LaneAllowance,
   PendingDelivery,
   RecordedDelivery,
-} from '../core/events.js';
-import { STATUS_CALLBACK_ENDPOINT } from '../core/events.js';
-import { firstIdAt } from './ids.js';
-import { toMessage, type MessageRow } from './rows.js';
+} from '../../core/events.js';
+import { STATUS_CALLBACK_ENDPOINT } from '../../core/events.js';
+import { firstIdAt } from '../ids.js';
+import { toMessage, type MessageRow } from '../rows.js';
 
 interface EndpointRow {
   id: string;
